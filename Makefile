@@ -1,0 +1,34 @@
+# micromall: `make run` starts the local stack, `make test` runs every test.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test reset bench template lint clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m infra.local
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+	$(PY) -m infra template --output infra/out/template.json
+	$(VENV)/bin/cfn-lint infra/out/template.json
+
+reset:
+	rm -rf .local/data .local/keys
+
+bench: $(STAMP)
+	$(PY) -m benchmarks.run
+
+template: $(STAMP)
+	$(PY) -m infra template --output infra/out/template.json
+	@echo "wrote infra/out/template.json"
+
+clean:
+	rm -rf $(VENV) .local build infra/out .pytest_cache

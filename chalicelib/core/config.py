@@ -1,0 +1,88 @@
+"""Configuration: plain settings from the environment, secrets from env or SSM.
+
+Locally everything comes from environment variables that `make run` sets. In the
+cloud, secrets live in SSM Parameter Store under `MALL_SSM_PREFIX` and are fetched
+lazily (Powertools Parameters, cached), so a request that needs no secret never
+pays for the SSM call or for importing Powertools.
+"""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+ALL_FEATURES = ("members", "catalog", "cart", "admin")
+
+DEFAULT_REGION = "us-east-1"
+
+
+class ConfigError(RuntimeError):
+    """A setting the mall cannot run without is missing or malformed."""
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return default if value in (None, "") else value
+
+
+def env_int(name: str, default: int) -> int:
+    raw = env(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def region() -> str:
+    return env("AWS_REGION") or env("AWS_DEFAULT_REGION") or DEFAULT_REGION
+
+
+def dynamodb_endpoint() -> str | None:
+    """The embedded DynamoDB's URL locally; None in the cloud (the regional endpoint)."""
+    return env("MALL_DYNAMODB_ENDPOINT")
+
+
+def table_prefix() -> str:
+    return env("MALL_TABLE_PREFIX", "micromall-")
+
+
+def table_name(logical_name: str) -> str:
+    return f"{table_prefix()}{logical_name}"
+
+
+def enabled_features() -> tuple[str, ...]:
+    raw = env("MALL_FEATURES", "all")
+    if raw.strip() == "all":
+        return ALL_FEATURES
+    names = tuple(name.strip() for name in raw.split(",") if name.strip())
+    unknown = [name for name in names if name not in ALL_FEATURES]
+    if unknown:
+        raise ConfigError(f"MALL_FEATURES names unknown features: {', '.join(unknown)}")
+    return names
+
+
+def providers_mode() -> str:
+    """`sandbox` (local stack and tests: providers are local twins) or `live`."""
+    mode = env("MALL_PROVIDERS", "sandbox")
+    if mode not in ("sandbox", "live"):
+        raise ConfigError(f"MALL_PROVIDERS must be 'sandbox' or 'live', got {mode!r}")
+    return mode
+
+
+def is_sandbox() -> bool:
+    return providers_mode() == "sandbox"
+
+
+@lru_cache(maxsize=None)
+def secret(name: str) -> str:
+    """A secret by name: env `MALL_<NAME>` first, then SSM `<MALL_SSM_PREFIX>/<name>`."""
+    from_env = env(f"MALL_{name.upper()}")
+    if from_env is not None:
+        return from_env
+    prefix = env("MALL_SSM_PREFIX")
+    if prefix is None:
+        raise ConfigError(f"secret {name!r}: set MALL_{name.upper()} or MALL_SSM_PREFIX")
+    from aws_lambda_powertools.utilities import parameters  # lazy: cold start
+
+    return parameters.get_parameter(f"{prefix.rstrip('/')}/{name}", decrypt=True, max_age=300)

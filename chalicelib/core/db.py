@@ -1,0 +1,72 @@
+"""Tables: the PynamoDB base model every feature's tables derive from.
+
+A model's table name, region and endpoint come from configuration when its
+module is imported, so the same models serve the cloud, the embedded local
+DynamoDB and moto in tests. Every model registers itself, which is how the local
+stack and the CloudFormation template find the tables without a hand-kept list.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterator
+
+from pynamodb.models import Model
+
+from chalicelib.core import config
+
+_registry: dict[str, type[Model]] = {}
+
+THROTTLE_CODES = frozenset({
+    "ProvisionedThroughputExceededException", "ThrottlingException",
+    "RequestLimitExceeded", "InternalServerError", "ServiceUnavailable",
+})
+
+
+def table_meta(logical_name: str, **extra: Any) -> type:
+    """A PynamoDB `Meta` for table `logical_name`, configured from the environment."""
+    attrs: dict[str, Any] = {
+        "table_name": config.table_name(logical_name),
+        "region": config.region(),
+        "billing_mode": "PAY_PER_REQUEST",
+        "logical_name": logical_name,
+        "max_retry_attempts": 3,
+        "connect_timeout_seconds": 2,
+        "read_timeout_seconds": 5,
+    }
+    endpoint = config.dynamodb_endpoint()
+    if endpoint:
+        attrs["host"] = endpoint
+        attrs.setdefault("aws_access_key_id", "local")
+        attrs.setdefault("aws_secret_access_key", "local")
+    attrs.update(extra)
+    return type("Meta", (), attrs)
+
+
+def register(model: type[Model]) -> type[Model]:
+    """Class decorator: make `model` one of the mall's tables."""
+    _registry[model.Meta.logical_name] = model
+    return model
+
+
+def registered_models() -> Iterator[type[Model]]:
+    return iter(list(_registry.values()))
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The DynamoDB error code behind a botocore or PynamoDB exception, if any."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        response = getattr(exc, "response", None)
+        if isinstance(response, dict):
+            code = response.get("Error", {}).get("Code")
+            if code:
+                return code
+        code = getattr(exc, "cause_response_code", None)
+        if code:
+            return code
+        exc = getattr(exc, "cause", None) or exc.__cause__ or exc.__context__
+    return None
+
+
+def is_throttle(exc: BaseException) -> bool:
+    return error_code(exc) in THROTTLE_CODES

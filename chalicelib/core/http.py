@@ -1,0 +1,193 @@
+"""HTTP edge shared by every feature: routes that validate, authorize and answer JSON.
+
+A feature declares its routes on an `Api` (a Chalice Blueprint plus the metadata
+/openapi.json renders). The wrapper parses the body and query with pydantic,
+authenticates, calls the handler, and shapes every outcome, including every
+failure, as JSON. A stack trace never reaches a client.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.core import auth
+from chalicelib.core.db import is_throttle
+from chalicelib.core.errors import BadRequest, MallError, ServiceUnavailable, error_body
+
+log = logging.getLogger("micromall")
+
+JSON_TYPE = "application/json; charset=utf-8"
+MAX_BODY_BYTES = 256 * 1024
+
+
+@dataclass
+class Operation:
+    """One route, described well enough to serve it and to document it."""
+    path: str
+    method: str
+    handler: Callable[..., Any]
+    tag: str
+    summary: str
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: Any = None
+    status: int = 200
+    auth: auth.Requirement | None = None
+    errors: tuple[int, ...] = ()
+    content_types: tuple[str, ...] = ("application/json",)
+    raw_body: bool = False
+
+
+@dataclass
+class Context:
+    """What a handler gets besides its path parameters."""
+    principal: auth.Principal | None
+    body: Any
+    query: Any
+    headers: Mapping[str, str]
+    raw_body: bytes = b""
+
+    @property
+    def user_id(self) -> str:
+        assert self.principal is not None, "route declared without auth"
+        return self.principal.subject
+
+
+@dataclass
+class Api:
+    """A feature's routes: its Chalice Blueprint and their OpenAPI descriptions."""
+    import_name: str
+    tag: str
+    operations: list[Operation] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.blueprint = Blueprint(self.import_name)
+
+    def route(self, path: str, method: str, *, summary: str = "", body: type[BaseModel] | None = None,
+              query: type[BaseModel] | None = None, response: Any = None, status: int = 200,
+              auth: auth.Requirement | None = None, errors: tuple[int, ...] = (),
+              content_types: tuple[str, ...] | None = None,
+              raw_body: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        if content_types is None:  # a route without a JSON body ignores the Content-Type
+            content_types = ("application/json",) if body is not None else ("*/*",)
+
+        def register(handler: Callable[..., Any]) -> Callable[..., Any]:
+            op = Operation(path=path, method=method, handler=handler, tag=self.tag,
+                           summary=summary or (handler.__doc__ or "").strip().split("\n")[0],
+                           body=body, query=query, response=response, status=status, auth=auth,
+                           errors=errors, content_types=content_types, raw_body=raw_body)
+            self.operations.append(op)
+            blueprint = self.blueprint
+
+            def view(**path_params: str) -> Response:
+                return serve(op, blueprint.current_request, path_params)
+
+            view.__name__ = f"{handler.__name__}_{method.lower()}"
+            blueprint.route(path, methods=[method], content_types=list(content_types))(view)
+            return handler
+        return register
+
+
+def serve(op: Operation, request: Any, path_params: dict[str, str]) -> Response:
+    try:
+        context = Context(
+            principal=auth.authenticate(request.headers, op.auth) if op.auth else None,
+            body=parse_body(request, op.body) if op.body else None,
+            query=parse_query(request, op.query) if op.query else None,
+            headers=request.headers,
+            raw_body=(request.raw_body or b"") if op.raw_body else b"",
+        )
+        result = op.handler(context, **path_params)
+        if isinstance(result, Response):
+            return result
+        return json_response(result, op.status)
+    except MallError as exc:
+        return error_response(exc)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        return unexpected_error_response(exc, request)
+
+
+def parse_body(request: Any, model: type[BaseModel]) -> BaseModel:
+    raw = request.raw_body or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise BadRequest(f"body larger than {MAX_BODY_BYTES} bytes", code="BODY_TOO_LARGE")
+    if not raw.strip():
+        raw = b"{}"
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("body is not valid JSON", code="INVALID_JSON") from None
+    if not isinstance(data, dict):
+        raise BadRequest("body must be a JSON object", code="INVALID_JSON")
+    return validate(model, data)
+
+
+def parse_query(request: Any, model: type[BaseModel]) -> BaseModel:
+    return validate(model, dict(request.query_params or {}))
+
+
+def validate(model: type[BaseModel], data: dict[str, Any]) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        details = [{"field": ".".join(str(p) for p in err["loc"]) or "(body)", "message": err["msg"]}
+                   for err in exc.errors(include_url=False, include_input=False)]
+        summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
+        raise BadRequest(f"invalid input: {summary}", code="VALIDATION_ERROR", details=details) from None
+
+
+def to_jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {key: to_jsonable(item) for key, item in value.items()}
+    return value
+
+
+def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    if status == 204:
+        return Response(body="", status_code=204, headers=headers or {})
+    body = json.dumps(to_jsonable(value), ensure_ascii=False, separators=(",", ":"))
+    return Response(body=body, status_code=status, headers={"Content-Type": JSON_TYPE, **(headers or {})})
+
+
+def error_response(exc: MallError) -> Response:
+    return json_response(exc.to_body(), exc.status, exc.headers)
+
+
+def unexpected_error_response(exc: Exception, request: Any) -> Response:
+    if is_throttle(exc):
+        log.warning("DynamoDB throttled %s", getattr(request, "path", "?"))
+        return error_response(ServiceUnavailable("the shop is busy, retry shortly", code="BUSY"))
+    log.exception("unhandled error on %s", getattr(request, "path", "?"))
+    return json_response(error_body("INTERNAL", "an internal error occurred"), 500)
+
+
+# Chalice answers some failures itself (405, 415, its own 500) with a body of
+# {"Code", "Message"}; this middleware gives them the mall's error shape.
+_CHALICE_CODES = {
+    "MethodNotAllowedError": "METHOD_NOT_ALLOWED", "UnsupportedMediaType": "UNSUPPORTED_MEDIA_TYPE",
+    "BadRequestError": "BAD_REQUEST", "BadRequest": "BAD_REQUEST", "NotFoundError": "NOT_FOUND",
+    "InternalServerError": "INTERNAL",
+}
+
+
+def error_shape_middleware(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    try:
+        response = get_response(event)
+    except Exception as exc:  # noqa: BLE001
+        return unexpected_error_response(exc, event)
+    body = response.body
+    if isinstance(body, dict) and set(body) == {"Code", "Message"}:
+        code = _CHALICE_CODES.get(str(body["Code"]), "ERROR")
+        headers = {k: v for k, v in response.headers.items() if k.lower() != "content-type"}
+        message = "an internal error occurred" if response.status_code >= 500 else str(body["Message"])
+        return json_response(error_body(code, message), response.status_code, headers)
+    return response

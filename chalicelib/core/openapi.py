@@ -1,0 +1,105 @@
+"""OpenAPI 3.1 for the routes of the features this deployment serves.
+
+Built from the same pydantic models that validate requests, so the document
+cannot drift from what the code accepts.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable
+
+from pydantic import BaseModel, TypeAdapter
+
+from chalicelib.core.http import Api, Operation
+
+REF = "#/components/schemas/{model}"
+_PATH_PARAM = re.compile(r"{([^}]+)}")
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {"error": {
+        "type": "object", "required": ["code", "message"],
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                       "details": {}},
+    }},
+}
+ERROR_DESCRIPTIONS = {
+    400: "invalid input", 401: "missing, expired or invalid token", 403: "not allowed for this caller",
+    404: "not found", 409: "conflict with the current state", 415: "unsupported media type",
+    422: "well-formed but not possible", 429: "too many requests",
+    503: "busy; retry after the Retry-After header",
+}
+
+
+def build(apis: Iterable[Api], title: str = "micromall", version: str = "1.0.0") -> dict[str, Any]:
+    schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}
+    paths: dict[str, Any] = {}
+    for api in apis:
+        for op in api.operations:
+            paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, schemas)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version,
+                 "description": "Serverless micro-mall backend for WeChat mini-program shops. Money is integer fen."},
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+    }
+
+
+def _schema_of(annotation: Any, schemas: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        schema = annotation.model_json_schema(ref_template=REF)
+    else:
+        schema = TypeAdapter(annotation).json_schema(ref_template=REF)
+    for name, definition in schema.pop("$defs", {}).items():
+        schemas[name] = definition
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        schemas[annotation.__name__] = schema
+        return {"$ref": REF.format(model=annotation.__name__)}
+    return schema
+
+
+def _operation(op: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
+    doc: dict[str, Any] = {"tags": [op.tag], "summary": op.summary,
+                           "operationId": f"{op.tag}_{op.handler.__name__}",
+                           "parameters": _parameters(op), "responses": _responses(op, schemas)}
+    if op.auth:
+        doc["security"] = [{"bearer": []}]
+    if op.body is not None:
+        doc["requestBody"] = {"required": True, "content": {
+            "application/json": {"schema": _schema_of(op.body, schemas)}}}
+    return doc
+
+
+def _parameters(op: Operation) -> list[dict[str, Any]]:
+    params = [{"name": name, "in": "path", "required": True,
+               "schema": {"type": "string", "minLength": 1, "maxLength": 64}}
+              for name in _PATH_PARAM.findall(op.path)]
+    if op.query is not None:
+        query_schema = op.query.model_json_schema()
+        required = set(query_schema.get("required", []))
+        for name, prop in query_schema.get("properties", {}).items():
+            params.append({"name": name, "in": "query", "required": name in required, "schema": prop})
+    return params
+
+
+def _responses(op: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
+    success: dict[str, Any] = {"description": "success"}
+    if op.response is not None and op.status != 204:
+        success["content"] = {"application/json": {"schema": _schema_of(op.response, schemas)}}
+    responses: dict[str, Any] = {str(op.status): success}
+    codes = set(op.errors) | {503}
+    if op.body is not None or op.query is not None:
+        codes.add(400)
+    if op.auth is not None:
+        codes |= {401, 403}
+    if "{" in op.path:
+        codes.add(404)
+    for code in sorted(codes):
+        responses[str(code)] = {"description": ERROR_DESCRIPTIONS.get(code, "error"), "content": {
+            "application/json": {"schema": {"$ref": REF.format(model="Error")}}}}
+    return responses

@@ -1,0 +1,1 @@
+"""How the mall is stood up: tables from the models, CloudFormation, the local stack."""
