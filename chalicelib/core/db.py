@@ -7,11 +7,14 @@ stack and the CloudFormation template find the tables without a hand-kept list.
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+import random
+import time
+from typing import Any, Callable, Iterator
 
 from pynamodb.models import Model
 
 from chalicelib.core import config
+from chalicelib.core.errors import ServiceUnavailable
 
 _registry: dict[str, type[Model]] = {}
 
@@ -70,3 +73,50 @@ def error_code(exc: BaseException) -> str | None:
 
 def is_throttle(exc: BaseException) -> bool:
     return error_code(exc) in THROTTLE_CODES
+
+
+# --- transactions -----------------------------------------------------------
+
+RETRYABLE_CANCELLATIONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
+TRANSACTION_ATTEMPTS = 5
+
+
+def connection():
+    """A PynamoDB Connection for transactions, pointed where the models point."""
+    from pynamodb.connection import Connection
+
+    return Connection(region=config.region(), host=config.dynamodb_endpoint())
+
+
+def cancellation_codes(exc: BaseException) -> list[str | None]:
+    """Per-item cancellation codes of a cancelled transaction, in item order (None = fine)."""
+    reasons = getattr(exc, "cancellation_reasons", None) or []
+    return [reason.code if reason is not None else None for reason in reasons]
+
+
+def run_transaction(build: Callable[[Any], None], *, attempts: int = TRANSACTION_ATTEMPTS,
+                    sleep: Callable[[float], None] = time.sleep) -> None:
+    """Commit the items `build(tx)` adds to one TransactWriteItems, retrying conflicts.
+
+    DynamoDB cancels a transaction that races another on the same item
+    (TransactionConflict) or is throttled; those are retried with jittered
+    backoff, rebuilding the items each time. A failed condition is the caller's
+    business and is raised at once as PynamoDB's TransactWriteError; after the
+    last retry the shop is busy (503 with Retry-After).
+    """
+    from pynamodb.exceptions import TransactWriteError
+    from pynamodb.transactions import TransactWrite
+
+    for attempt in range(attempts):
+        try:
+            with TransactWrite(connection=connection()) as tx:
+                build(tx)
+            return
+        except TransactWriteError as exc:
+            codes = set(cancellation_codes(exc)) - {None, "None"}
+            retryable = (codes and codes <= RETRYABLE_CANCELLATIONS) or is_throttle(exc)
+            if not retryable:
+                raise
+            if attempt == attempts - 1:
+                raise ServiceUnavailable("the shop is busy, retry shortly", code="BUSY") from exc
+            sleep(random.uniform(0, 0.05 * 2**attempt))

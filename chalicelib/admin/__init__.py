@@ -1,0 +1,1 @@
+"""admin feature: the merchant console routes (staff only)."""

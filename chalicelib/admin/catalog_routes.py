@@ -1,0 +1,1 @@
+"""Catalog console: categories, products, SKUs, stock (being built)."""

@@ -1,0 +1,4 @@
+"""catalog routes (being built)."""
+from chalicelib.core.http import Api
+
+api = Api(__name__, tag="catalog")
