@@ -18,6 +18,8 @@ from chalicelib.core.errors import ServiceUnavailable
 
 _registry: dict[str, type[Model]] = {}
 
+NEW_AND_OLD_IMAGES = "NEW_AND_OLD_IMAGES"  # stream view for tables whose changes drive events
+
 THROTTLE_CODES = frozenset({
     "ProvisionedThroughputExceededException", "ThrottlingException",
     "RequestLimitExceeded", "InternalServerError", "ServiceUnavailable",

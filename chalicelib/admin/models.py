@@ -1,0 +1,43 @@
+"""Tables the admin feature owns: staff accounts, and the tally of active owners beside them.
+
+The tally lives in the staff table as one item under a key no username can take
+(usernames never contain `#`). Every write that makes an account an active owner
+or stops it being one moves the tally in the same transaction, and a decrement
+is conditional on `active_owners > 1`: that condition, not a count read
+beforehand, is what keeps two owners demoting each other at once from leaving the
+shop with none.
+"""
+from __future__ import annotations
+
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.models import Model
+
+from chalicelib.core.db import register, table_meta
+
+STAFF_TABLE = "staff"
+OWNER_TALLY_KEY = "#active-owners"
+
+
+@register
+class StaffAccount(Model):
+    Meta = table_meta(STAFF_TABLE)
+
+    username = UnicodeAttribute(hash_key=True)
+    password_hash = UnicodeAttribute()
+    role = UnicodeAttribute()  # one of chalicelib.core.auth.STAFF_ROLES
+    disabled = BooleanAttribute(default=False)
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    last_login_at = UTCDateTimeAttribute(null=True)
+
+    @property
+    def is_active_owner(self) -> bool:
+        return self.role == "owner" and not self.disabled
+
+
+class ActiveOwnerTally(Model):
+    """The one tally item in the staff table (not registered: StaffAccount creates the table)."""
+    Meta = table_meta(STAFF_TABLE)
+
+    username = UnicodeAttribute(hash_key=True, default=OWNER_TALLY_KEY)
+    active_owners = NumberAttribute(default=0)
