@@ -75,6 +75,12 @@ class EmbeddedAws:
         self._server.shutdown()
         self._thread.join(timeout=5)
 
+    def reset(self) -> None:
+        """Forget every table and queue (moto's backends are per process, shared by all servers)."""
+        import urllib.request
+
+        urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST"), timeout=5)
+
 
 def dynamodb_client(endpoint: str | None, region: str) -> Any:
     import boto3

@@ -1,0 +1,152 @@
+"""`make run`: the whole mall on this machine, in one process, with no AWS account.
+
+Starts the embedded DynamoDB/SQS, creates every table from the models, restores
+the data kept under .local/, seeds the admin account and the demo catalog, then
+serves the app on 127.0.0.1:$PORT with the event pump delivering streams, queues
+and schedules to its handlers. Ctrl-C (or SIGTERM) stops everything and saves.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import sys
+from pathlib import Path
+
+LOCAL_DIR = Path(os.environ.get("MALL_LOCAL_DIR", ".local"))
+HOST = "127.0.0.1"
+
+
+def local_secret(name: str) -> str:
+    """A secret generated once per checkout and kept in .local/keys (git-ignored)."""
+    path = LOCAL_DIR / "keys" / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
+        path.chmod(0o600)
+    return path.read_text(encoding="utf-8").strip()
+
+
+def configure_environment(dynamodb_url: str) -> None:
+    """Everything the app reads from its environment, set before the app is imported."""
+    os.environ.update({
+        "MALL_DYNAMODB_ENDPOINT": dynamodb_url,
+        "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        "MALL_PROVIDERS": "sandbox",
+    })
+    os.environ.setdefault("MALL_TABLE_PREFIX", "micromall-local-")
+    os.environ.setdefault("MALL_JWT_SECRET", local_secret("jwt_secret"))
+    os.environ.pop("AWS_PROFILE", None)
+
+
+class LocalStack:
+    def __init__(self, port: int, dynamodb_port: int = 0):
+        from infra.local.embedded import EmbeddedAws
+
+        self.port = port
+        self.aws = EmbeddedAws(HOST, dynamodb_port).start()
+        configure_environment(self.aws.url)
+        self.snapshot_loop = None
+        self.pump = None
+        self.server = None
+
+    def prepare_data(self) -> None:
+        from chalicelib.core import config
+        from infra.local.embedded import SnapshotLoop, Snapshots, dynamodb_client
+        from infra.tables import create_tables
+
+        create_tables(wait=True)
+        snapshots = Snapshots(dynamodb_client(self.aws.url, config.region()), LOCAL_DIR / "data" / "dynamodb.json")
+        restored = snapshots.restore()
+        if restored:
+            print(f"  restored {restored} items from {snapshots.path}")
+        self.snapshot_loop = SnapshotLoop(snapshots, self.aws.app.dirty).start()
+
+    def start_app(self) -> None:
+        from chalice.config import Config
+        from chalice.local import create_local_server
+
+        import app as app_module
+        from infra.local.pump import EventPump
+
+        chalice_app = app_module.app
+        # Streams from now on: restored items were handled in an earlier run.
+        self.pump = EventPump(chalice_app, endpoint_url=self.aws.url, starting_position="LATEST")
+        self.pump.create_queues()
+        self.pump.position_streams()
+        self.pump.start()
+        seed_demo_data()
+        config = Config.create(chalice_stage="dev", chalice_app=chalice_app, app_name="micromall")
+        self.server = create_local_server(chalice_app, config, HOST, self.port)
+
+    def serve(self) -> None:
+        print_welcome(self.port, self.pump)
+        self.server.server.serve_forever()
+
+    def stop(self) -> None:
+        for part in (self.pump, self.snapshot_loop):
+            if part is not None:
+                part.stop()
+        if self.server is not None:
+            self.server.server.server_close()
+        self.aws.stop()
+
+
+def seed_demo_data() -> None:
+    from chalicelib.admin.service import ensure_admin
+    from chalicelib.catalog.demo import seed_demo_catalog
+
+    password = os.environ.get("MALL_ADMIN_PASSWORD", "admin")
+    if ensure_admin("admin", password):
+        print("  created staff account admin (owner)")
+    created = seed_demo_catalog()
+    if created:
+        print(f"  seeded the demo catalog: {created} products")
+
+
+def print_welcome(port: int, pump) -> None:
+    url = f"http://{HOST}:{port}"
+    handlers = len(pump.stream_cursors) + len(pump.queue_sources) + len(pump.schedules)
+    print(f"""
+micromall is running at {url}  (event pump: {handlers} handlers, schedules every {pump.schedule_seconds:g}s)
+
+  demo buyer login:  POST /auth/login {{"code": "dev:alice"}}   (any dev:<name> is a stable test buyer)
+  admin login:       POST /admin/login {{"username": "admin", "password": "$MALL_ADMIN_PASSWORD or admin"}}
+
+  try first:
+    curl -s {url}/catalog/products | python3 -m json.tool
+    curl -s -X POST {url}/auth/login -H 'Content-Type: application/json' -d '{{"code": "dev:alice"}}'
+    curl -s {url}/openapi.json | head -c 300
+
+  data is kept in {LOCAL_DIR}/ (make reset wipes it). Ctrl-C stops everything.
+""", flush=True)
+
+
+def stop_like_ctrl_c(signum: int, frame: object) -> None:
+    """SIGTERM (a supervisor, a test) stops as cleanly as Ctrl-C."""
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    logging.basicConfig(level=os.environ.get("MALL_LOG_LEVEL", "WARNING"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    port = int(os.environ.get("PORT", "8000"))
+    signal.signal(signal.SIGTERM, stop_like_ctrl_c)
+    print("starting micromall's local stack ...", flush=True)
+    stack = LocalStack(port, int(os.environ.get("MALL_LOCAL_DYNAMODB_PORT", "0")))
+    try:
+        stack.prepare_data()
+        stack.start_app()
+        stack.serve()
+    except KeyboardInterrupt:
+        print("\nstopping ...", flush=True)
+    finally:
+        stack.stop()
+        print("stopped; data saved under", LOCAL_DIR, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""The CloudFormation template is rendered from the models and passes cfn-lint."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from infra.template import render
+from infra.tables import load_models
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def template():
+    return render()
+
+
+def test_every_model_has_a_table_with_its_keys_and_indexes(template):
+    tables = {r["Properties"]["TableName"]["Fn::Sub"].removeprefix("${TablePrefix}"): r["Properties"]
+              for r in template["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"}
+    for model in load_models():
+        table = tables[model.Meta.logical_name]
+        schema = model._get_schema()
+        assert {k["AttributeName"] for k in table["KeySchema"]} == {k["AttributeName"] for k in schema["key_schema"]}
+        assert table["KeySchema"][0]["KeyType"] == "HASH"
+        assert sorted(i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])) == \
+            sorted(i["index_name"] for i in schema["global_secondary_indexes"])
+        assert table["BillingMode"] == "PAY_PER_REQUEST"
+        assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        stream = getattr(model.Meta, "stream_view_type", None)
+        assert table.get("StreamSpecification", {}).get("StreamViewType") == stream, model.Meta.logical_name
+
+
+def test_tables_with_a_ttl_attribute_get_ttl(template):
+    idempotency = template["Resources"]["IdempotencyTable"]["Properties"]
+    assert idempotency["TimeToLiveSpecification"] == {"AttributeName": "expiration", "Enabled": True}
+
+
+def test_stream_arns_are_exported_for_the_stream_handlers(template):
+    for name, resource in template["Resources"].items():
+        if "StreamSpecification" in resource["Properties"]:
+            assert template["Outputs"][f"{name}StreamArn"]["Value"] == {"Fn::GetAtt": [name, "StreamArn"]}
+
+
+def test_rendered_template_passes_cfn_lint(tmp_path):
+    output = tmp_path / "template.json"
+    subprocess.run([sys.executable, "-m", "infra", "template", "--output", str(output)], cwd=ROOT, check=True)
+    assert json.loads(output.read_text())["Resources"]
+    lint = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), str(output)], capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
