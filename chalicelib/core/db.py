@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import time
+from functools import lru_cache
 from typing import Any, Callable, Iterator
 
 from pynamodb.models import Model
@@ -83,8 +84,13 @@ RETRYABLE_CANCELLATIONS = frozenset({"TransactionConflict", "ThrottlingError", "
 TRANSACTION_ATTEMPTS = 5
 
 
+@lru_cache(maxsize=1)
 def connection():
-    """A PynamoDB Connection for transactions, pointed where the models point."""
+    """The PynamoDB Connection for transactions, pointed where the models point.
+
+    Cached: creating a botocore client costs tens of milliseconds, and one client
+    is safe to share between threads.
+    """
     from pynamodb.connection import Connection
 
     return Connection(region=config.region(), host=config.dynamodb_endpoint())

@@ -1,0 +1,229 @@
+"""`make bench`: measure, then write benchmarks/report.md.
+
+Every figure in one report comes from one run on one machine, so ratios are
+comparable even when the machine is noisy; absolute times are not.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REPORT = ROOT / "benchmarks" / "report.md"
+COLD_STARTS = int(os.environ.get("BENCH_COLD_STARTS", "9"))
+COLD_START_TARGET = 1.3
+
+
+def main() -> int:
+    from infra.local.__main__ import configure_environment
+    from infra.local.embedded import EmbeddedAws
+
+    os.environ["MALL_LOCAL_DIR"] = tempfile.mkdtemp(prefix="micromall-bench-")
+    os.environ["MALL_TABLE_PREFIX"] = "bench-"
+    server = EmbeddedAws().start()
+    configure_environment(server.url)
+    try:
+        fixtures = prepare(server.url)
+        sections = [
+            cold_start_section(fixtures),
+            import_section(),
+            dynamodb_calls_section(),
+        ]
+    finally:
+        server.stop()
+    write_report(sections)
+    print(REPORT.read_text())
+    return 0
+
+
+# --- fixtures --------------------------------------------------------------
+
+def prepare(endpoint: str) -> dict[str, str]:
+    import boto3
+
+    from chalicelib.catalog import service as catalog
+    from infra.tables import create_tables
+
+    create_tables(wait=True)
+    category = catalog.create_category("基准")
+    product = catalog.create_product("冷启动测试商品", category.category_id, [
+        {"specs": {"颜色": "红"}, "price": 1990, "stock": 10},
+        {"specs": {"颜色": "蓝"}, "price": 1990, "stock": 10}])
+    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
+    dynamodb.create_table(TableName="bench-bare", BillingMode="PAY_PER_REQUEST",
+                          KeySchema=[{"AttributeName": "product_id", "KeyType": "HASH"}],
+                          AttributeDefinitions=[{"AttributeName": "product_id", "AttributeType": "S"}])
+    dynamodb.put_item(TableName="bench-bare", Item={"product_id": {"S": "P1"}, "title": {"S": "bare"}})
+    return {"product_id": product.product_id, "bare_id": "P1"}
+
+
+# --- cold start ---------------------------------------------------------------
+
+def probe(which: str, item_id: str) -> tuple[float, float, dict]:
+    env = {**os.environ, "MALL_FEATURES": "catalog", "BARE_TABLE": "bench-bare", "PYTHONDONTWRITEBYTECODE": "0"}
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "benchmarks.coldstart_probe", which, item_id], cwd=ROOT,
+                            env=env, capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - started
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    if data["status"] != 200:
+        raise RuntimeError(f"{which} answered {data['status']}: {result.stdout}{result.stderr}")
+    return data["seconds"], wall, data
+
+
+def cold_start_section(fixtures: dict[str, str]) -> str:
+    probe("mall", fixtures["product_id"])  # warm the OS file cache and .pyc files for both
+    probe("bare", fixtures["bare_id"])
+    mall, bare, mall_wall, bare_wall = [], [], [], []
+    modules: list[str] = []
+    for _ in range(COLD_STARTS):  # interleaved, so drift in machine load hits both alike
+        seconds, wall, data = probe("mall", fixtures["product_id"])
+        mall.append(seconds), mall_wall.append(wall)
+        modules = data["modules"]
+        seconds, wall, _ = probe("bare", fixtures["bare_id"])
+        bare.append(seconds), bare_wall.append(wall)
+    ratio = statistics.median(mall) / statistics.median(bare)
+    wall_ratio = statistics.median(mall_wall) / statistics.median(bare_wall)
+    other_features = [m for m in modules if m.split(".")[1] not in ("core", "catalog")]
+    verdict = "meets" if ratio <= COLD_START_TARGET else "MISSES"
+    return f"""## Cold start: first answered request in a fresh process
+
+A fresh Python process imports the handler and answers one API Gateway event
+for a product page (`GET /catalog/products/{{id}}`, `MALL_FEATURES=catalog`, reading the
+embedded DynamoDB), against a bare Chalice app answering `GET /items/{{id}}` with one
+boto3 `GetItem` on the same server. {COLD_STARTS} runs each, interleaved; medians.
+
+| | mall (catalog function) | bare Chalice + boto3 | ratio |
+| --- | ---: | ---: | ---: |
+| first line of Python -> response | {ms(statistics.median(mall))} | {ms(statistics.median(bare))} | **{ratio:.2f}x** |
+| process spawn -> exit (wall) | {ms(statistics.median(mall_wall))} | {ms(statistics.median(bare_wall))} | {wall_ratio:.2f}x |
+| fastest / slowest run | {ms(min(mall))} / {ms(max(mall))} | {ms(min(bare))} / {ms(max(bare))} | |
+
+Target <= {COLD_START_TARGET}x: {verdict}. The product page makes 2 DynamoDB calls, the bare app 1.
+Modules of other features loaded by the catalog function: {", ".join(other_features) or "none"}.
+"""
+
+
+# --- imports -----------------------------------------------------------------
+
+def import_seconds(statement: str, features: str = "all") -> float:
+    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    env = {**os.environ, "MALL_FEATURES": features}
+    samples = [float(subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
+                                    text=True, check=True).stdout) for _ in range(COLD_STARTS)]
+    return statistics.median(samples)
+
+
+def import_section() -> str:
+    import_seconds("import app")  # warm .pyc files
+    baseline = import_seconds("import chalice, boto3")
+    rows = [("`import chalice, boto3`", baseline)]
+    rows.append(("`import app` (all features)", import_seconds("import app")))
+    for feature in ("members", "catalog", "cart", "admin"):
+        rows.append((f"`import app` (`MALL_FEATURES={feature}`)", import_seconds("import app", feature)))
+    table = "\n".join(f"| {label} | {ms(seconds)} | {seconds / baseline:.2f}x |" for label, seconds in rows)
+    return f"""## Import time
+
+Median of {COLD_STARTS} fresh processes each.
+
+| import | time | vs chalice + boto3 |
+| --- | ---: | ---: |
+{table}
+"""
+
+
+# --- DynamoDB calls per request -------------------------------------------------
+
+@contextmanager
+def counting_dynamodb_calls():
+    """Counts DynamoDB API calls with a botocore event hook on every client the mall uses."""
+    from chalicelib.core import db
+    from infra.tables import load_models
+
+    calls: list[str] = []
+
+    def count(model, **_):
+        calls.append(model.name)
+
+    clients = {id(m._get_connection().connection.client): m._get_connection().connection.client
+               for m in load_models()}
+    clients[id(db.connection().client)] = db.connection().client
+    for client in clients.values():
+        client.meta.events.register("before-call.dynamodb", count)
+    try:
+        yield calls
+    finally:
+        for client in clients.values():
+            client.meta.events.unregister("before-call.dynamodb", count)
+
+
+def dynamodb_calls_section() -> str:
+    from chalice.test import Client
+
+    from chalicelib.core import auth
+    from chalicelib.catalog import service as catalog
+    import app as app_module
+
+    category = catalog.create_category("调用计数")
+    rows = []
+    with Client(app_module.app) as client:
+        for sku_count in (1, 30, 100):
+            skus = [{"specs": {"编号": str(n)}, "price": 100 + n, "stock": 5} for n in range(sku_count)]
+            product = catalog.create_product(f"计数商品{sku_count}", category.category_id, skus)
+            with counting_dynamodb_calls() as calls:
+                response = client.http.get(f"/catalog/products/{product.product_id}")
+            assert response.status_code == 200, response.body
+            rows.append((f"product page, {sku_count} SKU(s)", calls))
+        many = catalog.create_product("购物车计数商品", category.category_id,
+                                      [{"specs": {"编号": str(n)}, "price": 100, "stock": 5} for n in range(100)])
+        for line_count in (1, 50, 100):
+            buyer = f"bench-buyer-{line_count}"
+            headers = {"Authorization": f"Bearer {auth.issue_buyer_token(buyer)}",
+                       "Content-Type": "application/json"}
+            for sku in many.skus[:line_count]:
+                added = client.http.post("/cart/items", headers=headers,
+                                         body=json.dumps({"sku_id": sku.sku_id, "quantity": 1}))
+                assert added.status_code in (200, 201), added.body
+            with counting_dynamodb_calls() as calls:
+                response = client.http.get("/cart", headers=headers)
+            assert response.status_code == 200, response.body
+            rows.append((f"cart view, {line_count} line(s)", calls))
+    table = "\n".join(f"| {label} | {len(calls)} | {', '.join(calls)} |" for label, calls in rows)
+    return f"""## DynamoDB calls per request
+
+Counted with a botocore `before-call.dynamodb` event hook on every client the mall uses. Target: 2 for a
+product page and 2 for a cart view, whatever the number of SKUs or lines.
+
+| request | calls | operations |
+| --- | ---: | --- |
+{table}
+"""
+
+
+# --- report ------------------------------------------------------------------
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def write_report(sections: list[str]) -> None:
+    header = f"""# micromall benchmarks
+
+Written by `make bench` on {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC;
+Python {platform.python_version()}, {os.cpu_count()} CPU(s), {platform.machine()}. One run: compare ratios, not
+absolute times, across machines.
+"""
+    REPORT.write_text("\n".join([header, *sections]), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

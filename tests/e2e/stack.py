@@ -1,0 +1,86 @@
+"""Start `make run`'s stack as a subprocess on a free port, and stop it cleanly."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT = 120
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RunningStack:
+    def __init__(self, local_dir: Path, port: int | None = None, extra_env: dict[str, str] | None = None):
+        self.port = port or free_port()
+        self.local_dir = local_dir
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MALL_", "AWS_"))}
+        env.update({"PORT": str(self.port), "MALL_LOCAL_DIR": str(local_dir),
+                    "MALL_LOCAL_SCHEDULE_SECONDS": "1", **(extra_env or {})})
+        self.log_path = local_dir / "stack.log"
+        local_dir.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("w")
+        # `make run` itself, in its own process group so the whole tree can be signalled.
+        self.process = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=ROOT, env=env,
+                                        stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_ready(self) -> "RunningStack":
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"stack exited early ({self.process.returncode}):\n{self.output()}")
+            try:
+                if self.request("GET", "/health")[0] == 200 and "micromall is running" in self.output():
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise AssertionError(f"stack not ready in {START_TIMEOUT}s:\n{self.output()}")
+
+    def request(self, method: str, path: str, body=None, token: str | None = None):
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
+
+    def output(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 30) -> int:
+        """Ctrl-C the whole process group, as a terminal would; returns the exit code."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+                raise AssertionError(f"stack ignored Ctrl-C for {timeout}s:\n{self.output()}")
+        self._log.close()
+        return self.process.returncode
+
+    def group_alive(self) -> bool:
+        try:
+            os.killpg(self.process.pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
