@@ -1,0 +1,49 @@
+"""Fault injection for DynamoDB: moto never throttles nor reports a TransactionConflict.
+
+A botocore `before-call` hook that returns a response short-circuits the HTTP call,
+so the client raises exactly what DynamoDB would have sent.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+
+class FakeHttpResponse:
+    def __init__(self, status_code: int):
+        self.status_code = status_code
+        self.headers: dict[str, str] = {}
+        self.content = b""
+        self.raw = None
+
+
+def transaction_cancelled(*reasons: str) -> dict:
+    return {"Error": {"Code": "TransactionCanceledException",
+                      "Message": "Transaction cancelled, please refer cancellation reasons for specific reasons "
+                                 f"[{', '.join(reasons)}]"},
+            "CancellationReasons": [{"Code": code, "Message": code} for code in reasons]}
+
+
+def throttled() -> dict:
+    return {"Error": {"Code": "ProvisionedThroughputExceededException",
+                      "Message": "The level of configured provisioned throughput for the table was exceeded."}}
+
+
+@contextmanager
+def failing_calls(client, operation: str, errors: list[dict]) -> Iterator[list[str]]:
+    """The next len(errors) `operation` calls on `client` fail with `errors`, in order; later ones go through."""
+    pending = list(errors)
+    seen: list[str] = []
+
+    def inject(model, params, **_):
+        seen.append(model.name)
+        if pending:
+            return FakeHttpResponse(400), pending.pop(0)
+        return None
+
+    event = f"before-call.dynamodb.{operation}"
+    client.meta.events.register(event, inject)
+    try:
+        yield seen
+    finally:
+        client.meta.events.unregister(event, inject)

@@ -1,0 +1,76 @@
+"""Transactions retry what DynamoDB says to retry, and nothing else; throttling becomes 503."""
+from __future__ import annotations
+
+import pytest
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.models import Model
+
+from chalicelib.core import db
+from chalicelib.core.errors import ServiceUnavailable
+from tests.faults import failing_calls, throttled, transaction_cancelled
+
+
+class Counter(Model):
+    Meta = db.table_meta("core-counters")
+    counter_id = UnicodeAttribute(hash_key=True)
+    value = NumberAttribute(default=0)
+
+
+@pytest.fixture
+def counters(aws):
+    Counter.create_table(wait=True)
+    Counter(counter_id="c", value=0).save()
+    return db.connection().client
+
+
+def increment(tx) -> None:
+    tx.update(Counter(counter_id="c"), actions=[Counter.value.add(1)], condition=Counter.value < 10)
+
+
+def test_transaction_conflicts_are_retried_until_the_transaction_commits(counters):
+    naps: list[float] = []
+    with failing_calls(counters, "TransactWriteItems",
+                       [transaction_cancelled("TransactionConflict"), transaction_cancelled("TransactionConflict")]) as calls:
+        db.run_transaction(increment, sleep=naps.append)
+    assert len(calls) == 3 and len(naps) == 2
+    assert Counter.get("c").value == 1, "the retried transaction must apply exactly once"
+
+
+def test_throttled_transactions_are_retried(counters):
+    with failing_calls(counters, "TransactWriteItems", [throttled()]):
+        db.run_transaction(increment, sleep=lambda _: None)
+    assert Counter.get("c").value == 1
+
+
+def test_a_failed_condition_is_not_retried_and_reaches_the_caller(counters):
+    with failing_calls(counters, "TransactWriteItems", [transaction_cancelled("ConditionalCheckFailed")]) as calls:
+        with pytest.raises(TransactWriteError) as raised:
+            db.run_transaction(increment, sleep=lambda _: None)
+    assert len(calls) == 1
+    assert db.cancellation_codes(raised.value) == ["ConditionalCheckFailed"]
+    assert Counter.get("c").value == 0
+
+
+def test_endless_conflicts_end_in_service_unavailable_with_retry_after(counters):
+    conflicts = [transaction_cancelled("TransactionConflict")] * db.TRANSACTION_ATTEMPTS
+    with failing_calls(counters, "TransactWriteItems", conflicts):
+        with pytest.raises(ServiceUnavailable) as raised:
+            db.run_transaction(increment, sleep=lambda _: None)
+    assert raised.value.status == 503 and raised.value.headers["Retry-After"] == "1"
+    assert Counter.get("c").value == 0
+
+
+def test_error_code_finds_the_dynamodb_code_behind_pynamodb_exceptions(counters):
+    with failing_calls(counters, "TransactWriteItems", [throttled()]):
+        with pytest.raises(Exception) as raised:
+            db.run_transaction(increment, attempts=1, sleep=lambda _: None)
+    assert db.is_throttle(raised.value)
+
+
+def test_models_register_with_their_configured_table_names(aws):
+    from infra.tables import load_models
+
+    names = [model.Meta.table_name for model in load_models()]
+    assert names and all(name.startswith("test-") for name in names)
+    assert "test-idempotency" in names
