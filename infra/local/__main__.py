@@ -66,7 +66,6 @@ class LocalStack:
 
     def start_app(self) -> None:
         from chalice.config import Config
-        from chalice.local import create_local_server
 
         import app as app_module
         from infra.local.pump import EventPump
@@ -79,7 +78,7 @@ class LocalStack:
         self.pump.start()
         seed_demo_data()
         config = Config.create(chalice_stage="dev", chalice_app=chalice_app, app_name="micromall")
-        self.server = create_local_server(chalice_app, config, HOST, self.port)
+        self.server = local_http_server(chalice_app, config, self.port)
 
     def serve(self) -> None:
         print_welcome(self.port, self.pump)
@@ -92,6 +91,38 @@ class LocalStack:
         if self.server is not None:
             self.server.server.server_close()
         self.aws.stop()
+
+
+def local_http_server(chalice_app, config, port: int):
+    """Chalice's local server, answering methods it does not know (TRACE, QUERY, ...) with 405.
+
+    Python's http.server answers an unknown method with a 501 HTML page; API Gateway
+    answers JSON in the 4xx range, and so does the mall.
+    """
+    import json
+
+    from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer
+
+    class MallRequestHandler(ChaliceRequestHandler):
+        def method_not_allowed(self) -> None:
+            body = json.dumps({"error": {"code": "METHOD_NOT_ALLOWED",
+                                         "message": f"Unsupported method: {self.command}"}}).encode()
+            self.send_response(405)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def __getattr__(self, name: str):
+            # http.server looks up do_<METHOD>; every method Chalice lacks is not allowed.
+            if name.startswith("do_"):
+                return self.method_not_allowed
+            raise AttributeError(name)
+
+    # What chalice.local.create_local_server does, with our request handler.
+    CustomLocalChalice.__bases__ = (LocalChalice, chalice_app.__class__)
+    chalice_app.__class__ = CustomLocalChalice
+    return LocalDevServer(chalice_app, config, HOST, port, handler_cls=MallRequestHandler)
 
 
 def seed_demo_data() -> None:

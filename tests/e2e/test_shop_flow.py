@@ -1,0 +1,55 @@
+"""A buyer's first minutes over real HTTP against the local stack: login, browse, search, cart."""
+from __future__ import annotations
+
+import time
+import urllib.parse
+
+
+def eventually(check, timeout: float = 15.0):
+    """Stream handlers run in the pump a moment after the write: poll, as a client would."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.2)
+
+
+def test_login_browse_search_and_fill_a_cart(stack):
+    status, login = stack.request("POST", "/auth/login", {"code": "dev:e2e-buyer"})
+    assert status == 200, login
+    token = login["token"]
+    assert "session_key" not in str(login)
+
+    status, tree = stack.request("GET", "/catalog/categories")
+    assert status == 200 and tree, tree
+
+    status, page = stack.request("GET", "/catalog/products?limit=5")
+    assert status == 200, page
+    assert len(page["items"]) == 5 and page["next_cursor"]
+    status, second = stack.request("GET", "/catalog/products?limit=5&cursor="
+                                   + urllib.parse.quote(page["next_cursor"]))
+    assert status == 200
+    assert not {p["product_id"] for p in page["items"]} & {p["product_id"] for p in second["items"]}
+
+    product = page["items"][0]
+    status, detail = stack.request("GET", f"/catalog/products/{product['product_id']}")
+    assert status == 200 and len(detail["skus"]) >= 2, detail
+
+    fragment = detail["title"][1:3]  # two characters from inside a Chinese title
+    found = eventually(lambda: any(
+        p["product_id"] == product["product_id"]
+        for p in stack.request("GET", "/catalog/products?q=" + urllib.parse.quote(fragment))[1]["items"]))
+    assert found, f"searching {fragment!r} did not find {detail['title']!r}"
+
+    sku = detail["skus"][0]
+    status, added = stack.request("POST", "/cart/items", {"sku_id": sku["sku_id"], "quantity": 2}, token=token)
+    assert status in (200, 201), added
+    status, cart = stack.request("GET", "/cart", token=token)
+    assert status == 200, cart
+    assert [line["sku_id"] for line in cart["lines"]] == [sku["sku_id"]]
+    assert cart["items_total"] == 2 * sku["price"]
+
+    status, other = stack.request("GET", "/cart", token=stack.request(
+        "POST", "/auth/login", {"code": "dev:e2e-other"})[1]["token"])
+    assert status == 200 and other["lines"] == [], "another buyer sees this buyer's cart"
