@@ -87,10 +87,16 @@ class Api:
 
 
 @pytest.fixture
-def client(app):
+def client(app, tmp_path):
+    """The app over chalice's test Client, in the test environment set above.
+
+    The Client is given a project without `.chalice/config.json`: otherwise it
+    would load the dev stage's deploy settings (live providers, SSM) into the
+    environment of every request.
+    """
     from chalice.test import Client
 
-    with Client(app) as chalice_client:
+    with Client(app, project_dir=str(tmp_path)) as chalice_client:
         yield Api(chalice_client)
 
 

@@ -1,1 +1,76 @@
-"""Catalog console: categories, products, SKUs, stock (being built)."""
+"""Catalog console for staff: categories, products with their SKUs, stock with its audit trail."""
+from __future__ import annotations
+
+from chalicelib.admin.api import api
+from chalicelib.catalog import browse, service, stock
+from chalicelib.catalog.inputs import (AdminProductQuery, CategoryEdit, NewCategory, NewProduct, PageQuery,
+                                       ProductEdit, StockAdjust, StockSet)
+from chalicelib.catalog.views import (AdminProduct, AdminProductPage, CategoryTree, CategoryView,
+                                      StockAdjustmentPage, StockAdjustmentView)
+from chalicelib.core.auth import STAFF
+from chalicelib.core.http import Context
+
+
+@api.route("/admin/categories", "POST", body=NewCategory, response=CategoryView, status=201, auth=STAFF,
+           errors=(404, 409), summary="create a category (under `parent_id`, at most 3 levels)")
+def create_category(ctx: Context) -> CategoryView:
+    return service.add_category(ctx.body)
+
+
+@api.route("/admin/categories", "GET", response=CategoryTree, auth=STAFF, summary="the category tree")
+def list_categories(ctx: Context) -> CategoryTree:
+    return CategoryTree(items=service.category_tree())
+
+
+@api.route("/admin/categories/{category_id}", "PUT", body=CategoryEdit, response=CategoryView, auth=STAFF,
+           errors=(409,), summary="rename or re-sort a category")
+def edit_category(ctx: Context, category_id: str) -> CategoryView:
+    return service.update_category(category_id, ctx.body)
+
+
+@api.route("/admin/products", "POST", body=NewProduct, response=AdminProduct, status=201, auth=STAFF,
+           errors=(404,), summary="create a product with its SKUs and opening stock")
+def create_product(ctx: Context) -> AdminProduct:
+    return service.add_product(ctx.body, actor=ctx.user_id)
+
+
+@api.route("/admin/products", "GET", query=AdminProductQuery, response=AdminProductPage, auth=STAFF,
+           errors=(404,), summary="every product, off-sale ones too, with stock; newest first")
+def list_products(ctx: Context) -> AdminProductPage:
+    return browse.admin_products(ctx.query)
+
+
+@api.route("/admin/products/{product_id}", "GET", response=AdminProduct, auth=STAFF,
+           summary="a product, on sale or not, with every SKU's stock")
+def get_product(ctx: Context, product_id: str) -> AdminProduct:
+    return service.admin_product(product_id)
+
+
+@api.route("/admin/products/{product_id}", "PUT", body=ProductEdit, response=AdminProduct, auth=STAFF,
+           errors=(409,), summary="edit a product; `skus` lists every SKU to sell (left-out SKUs are withdrawn)")
+def edit_product(ctx: Context, product_id: str) -> AdminProduct:
+    return service.update_product(product_id, ctx.body, actor=ctx.user_id)
+
+
+@api.route("/admin/products/{product_id}", "DELETE", response=AdminProduct, auth=STAFF, errors=(409,),
+           summary="take a product off sale (it is kept for orders and can be put back on sale)")
+def delete_product(ctx: Context, product_id: str) -> AdminProduct:
+    return service.take_off_sale(product_id, actor=ctx.user_id)
+
+
+@api.route("/admin/skus/{sku_id}/stock", "PUT", body=StockSet, response=StockAdjustmentView, auth=STAFF,
+           errors=(409,), summary="set a SKU's available stock (audited)")
+def set_stock(ctx: Context, sku_id: str) -> StockAdjustmentView:
+    return stock.set_stock(sku_id, ctx.body.stock, reason=ctx.body.reason, actor=ctx.user_id)
+
+
+@api.route("/admin/skus/{sku_id}/stock-adjustments", "POST", body=StockAdjust, response=StockAdjustmentView,
+           status=201, auth=STAFF, errors=(409,), summary="add to or take from a SKU's available stock (audited)")
+def adjust_stock(ctx: Context, sku_id: str) -> StockAdjustmentView:
+    return stock.adjust_stock(sku_id, ctx.body.delta, reason=ctx.body.reason, actor=ctx.user_id)
+
+
+@api.route("/admin/skus/{sku_id}/stock-adjustments", "GET", query=PageQuery, response=StockAdjustmentPage,
+           auth=STAFF, summary="a SKU's stock changes, newest first")
+def stock_adjustments(ctx: Context, sku_id: str) -> StockAdjustmentPage:
+    return stock.stock_history(sku_id, ctx.query.cursor, ctx.query.limit)

@@ -166,8 +166,16 @@ def ensure_admin(username: str, password: str, *, cost: ScryptCost = DEFAULT_COS
 
 
 def update_staff(username: str, *, role: str | None = None, disabled: bool | None = None,
-                 password: str | None = None, cost: ScryptCost = DEFAULT_COST) -> StaffAccount:
-    """Change role, enable/disable, or reset the password; 409 LAST_OWNER if no active owner would remain."""
+                 password: str | None = None, changed_by: str | None = None,
+                 cost: ScryptCost = DEFAULT_COST) -> StaffAccount:
+    """Change role, enable/disable, or reset the password; 409 LAST_OWNER if no active owner would remain.
+
+    `changed_by` is the owner making the change: they may reset their own password
+    but not take away their own access (403 OWN_ACCESS), so no one locks themselves
+    out mid-session by mistake; another owner has to do it.
+    """
+    if changed_by == username and (disabled or role not in (None, OWNER)):
+        raise Forbidden("you cannot demote or disable your own account; ask another owner", code="OWN_ACCESS")
     if role is not None:
         _check_role(role)
     if password is not None:
@@ -217,7 +225,7 @@ def _commit_change(account: StaffAccount, *, role: str | None, disabled: bool | 
 
 def _find_account(username: str) -> StaffAccount | None:
     # Anything not shaped like a username (the tally's key, an empty string) is nobody.
-    if not _USERNAME.match(username):
+    if not _USERNAME.fullmatch(username):
         return None
     try:
         return StaffAccount.get(username, consistent_read=True)
@@ -226,7 +234,7 @@ def _find_account(username: str) -> StaffAccount | None:
 
 
 def _check_username(username: str) -> None:
-    if not _USERNAME.match(username):
+    if not _USERNAME.fullmatch(username):
         raise BadRequest("a username is 2-32 of a-z, 0-9, '_', '.', '-', starting with a letter or digit",
                          code="INVALID_USERNAME")
 

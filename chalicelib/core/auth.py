@@ -85,11 +85,11 @@ def authenticate(headers: Mapping[str, str], requirement: Requirement) -> Princi
         claims = jwt.decode(
             token, _signing_key(), algorithms=["HS256"], issuer=ISSUER,
             audience=[BUYER_AUDIENCE, STAFF_AUDIENCE],
-            options={"require": ["exp", "iat", "sub", "aud", "iss"], "verify_exp": False},
+            # Times are judged by the mall clock below, not PyJWT's wall clock, so tests can move time.
+            options={"require": ["exp", "iat", "sub", "aud", "iss"], "verify_exp": False, "verify_iat": False},
         )
     except jwt.PyJWTError as exc:
         raise Unauthorized(f"invalid token: {exc}", code="INVALID_TOKEN") from None
-    # Expiry is checked against the mall clock, not the wall clock, so tests can age tokens.
     if not isinstance(claims.get("exp"), int) or claims["exp"] <= clock.timestamp():
         raise Unauthorized("token expired", code="TOKEN_EXPIRED")
     principal = Principal(subject=str(claims["sub"]), role=str(claims.get("role", "")))

@@ -63,8 +63,12 @@ def enabled_features() -> tuple[str, ...]:
 
 
 def providers_mode() -> str:
-    """`sandbox` (local stack and tests: providers are local twins) or `live`."""
-    mode = env("MALL_PROVIDERS", "sandbox")
+    """`live` (real WeChat/Alipay) or `sandbox` (their local twins; set by the local stack and tests).
+
+    Live is the default so that a deployment that forgets the setting never accepts
+    sandbox logins (`dev:<name>`) or sandbox payments.
+    """
+    mode = env("MALL_PROVIDERS", "live")
     if mode not in ("sandbox", "live"):
         raise ConfigError(f"MALL_PROVIDERS must be 'sandbox' or 'live', got {mode!r}")
     return mode

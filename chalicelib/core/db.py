@@ -97,7 +97,11 @@ def connection():
 
 
 def cancellation_codes(exc: BaseException) -> list[str | None]:
-    """Per-item cancellation codes of a cancelled transaction, in item order (None = fine)."""
+    """Cancellation codes of a cancelled transaction, one per item (None = that item was fine).
+
+    The order is the order PynamoDB sent the items in, which groups them by kind
+    (condition checks, deletes, puts, updates), not the order `build` added them.
+    """
     reasons = getattr(exc, "cancellation_reasons", None) or []
     return [reason.code if reason is not None else None for reason in reasons]
 

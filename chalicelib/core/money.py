@@ -11,14 +11,14 @@ from decimal import Decimal
 Fen = int
 
 MAX_FEN = 10**12  # ten billion yuan: far above any order, small enough to stay exact
-_YUAN = re.compile(r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,2})?$")
+_YUAN = re.compile(r"^(0|[1-9][0-9]{0,10})(\.[0-9]{1,2})?$")  # up to MAX_FEN
 
 
 def yuan_to_fen(yuan: str) -> Fen:
     """'12.3' -> 1230. Refuses negatives, more than two decimals and junk."""
     if not isinstance(yuan, str) or not _YUAN.match(yuan):
         raise ValueError(f"not a yuan amount: {yuan!r}")
-    return int(Decimal(yuan) * 100)
+    return check_fen(int(Decimal(yuan) * 100))
 
 
 def fen_to_yuan(fen: Fen) -> str:

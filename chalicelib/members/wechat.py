@@ -26,7 +26,7 @@ from chalicelib.core.errors import (
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
 TIMEOUT_SECONDS = 3.0
 RATE_LIMIT_RETRY_AFTER_SECONDS = 60  # 45011 is a per-minute quota
-SANDBOX_CODE = re.compile(r"^dev:([A-Za-z0-9_-]{1,32})$")
+SANDBOX_CODE = re.compile(r"dev:([A-Za-z0-9_-]{1,32})")  # used with fullmatch: no trailing newline
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class SandboxWeChat:
     """Local twin of WeChat login: `dev:<name>` is always the same buyer `<name>`."""
 
     def code2session(self, code: str) -> Session:
-        match = SANDBOX_CODE.match(code)
+        match = SANDBOX_CODE.fullmatch(code)
         if not match:
             raise invalid_code()
         name = match.group(1)

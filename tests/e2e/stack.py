@@ -62,11 +62,16 @@ class RunningStack:
             return error.code, json.loads(error.read() or b"null")
 
     def output(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def stop(self, timeout: float = 30) -> int:
-        """Ctrl-C the whole process group, as a terminal would; returns the exit code."""
+        """Ctrl-C the whole process group, as a terminal would; 0 when the stack stopped cleanly.
+
+        make dies of the SIGINT itself once its child has exited (exit status -2 here),
+        so a clean stop is judged by the stack's own last words and make's status.
+        """
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGINT)
             try:
@@ -76,7 +81,8 @@ class RunningStack:
                 self.process.wait()
                 raise AssertionError(f"stack ignored Ctrl-C for {timeout}s:\n{self.output()}")
         self._log.close()
-        return self.process.returncode
+        clean = self.process.returncode in (0, -signal.SIGINT) and "stopped; data saved" in self.output()
+        return 0 if clean else (self.process.returncode or 1)
 
     def group_alive(self) -> bool:
         try:

@@ -105,3 +105,14 @@ def test_tokens_expire_by_the_mall_clock(frozen_clock):
     with pytest.raises(Exception) as raised:
         auth.authenticate({"authorization": f"Bearer {token}"}, auth.BUYER)
     assert raised.value.status == 401
+
+
+def test_tokens_are_judged_by_the_mall_clock_even_far_from_the_wall_clock():
+    frozen = FrozenClock("2031-01-01T00:00:00Z")  # years after any real "now"
+    previous = clock.use(frozen)
+    try:
+        token = auth.issue_buyer_token("U1")
+        frozen.advance(hours=1)
+        assert auth.authenticate({"authorization": f"Bearer {token}"}, auth.BUYER).subject == "U1"
+    finally:
+        clock.use(previous)

@@ -1,0 +1,91 @@
+"""Setting and adjusting a SKU's available stock, each change audited in the same transaction.
+
+A change reads the stock, then writes the new level on condition that nobody moved
+it in between (checkout reserves concurrently), together with the audit record that
+names the exact before and after. A lost race is retried from a fresh read; losing
+every time means the SKU is too hot to adjust right now (503, retry).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+
+from chalicelib.catalog.dynamo import decode_cursor, encode_cursor
+from chalicelib.catalog.inputs import MAX_STOCK, require_id
+from chalicelib.catalog.models import MAIN_SHARD, InventoryModel, StockAdjustmentModel
+from chalicelib.catalog.views import StockAdjustmentPage, StockAdjustmentView
+from chalicelib.core import clock
+from chalicelib.core.db import cancellation_codes, run_transaction
+from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable
+from chalicelib.core.ids import new_id
+
+STOCK_ATTEMPTS = 8
+SET, ADJUST = "SET", "ADJUST"
+
+
+def set_stock(sku_id: str, stock: int, *, reason: str, actor: str) -> StockAdjustmentView:
+    return _change(sku_id, SET, lambda before: stock, reason, actor)
+
+
+def adjust_stock(sku_id: str, delta: int, *, reason: str, actor: str) -> StockAdjustmentView:
+    return _change(sku_id, ADJUST, lambda before: before + delta, reason, actor)
+
+
+def _change(sku_id: str, kind: str, target: Callable[[int], int], reason: str, actor: str) -> StockAdjustmentView:
+    for _ in range(STOCK_ATTEMPTS):
+        before = int(_main_shard(sku_id).available)
+        after = target(before)
+        _check_level(before, after)
+        record = StockAdjustmentModel(sku_id, new_id(), kind=kind, delta=after - before, available_before=before,
+                                      available_after=after, reason=reason, actor=actor, at=clock.now())
+        try:
+            run_transaction(lambda tx: _write_change(tx, record))
+            return _view(record)
+        except TransactWriteError as exc:
+            # Anywhere in the list: PynamoDB sends puts before updates, not in the order they were added.
+            if "ConditionalCheckFailed" not in cancellation_codes(exc):
+                raise
+    raise ServiceUnavailable("stock is changing fast, retry shortly", code="BUSY")
+
+
+def _check_level(before: int, after: int) -> None:
+    if after < 0:
+        raise Conflict(f"only {before} available; cannot take away {before - after}", code="INSUFFICIENT_STOCK",
+                       details={"available": before})
+    if after > MAX_STOCK:
+        raise Conflict(f"stock would be {after}, above the limit of {MAX_STOCK}", code="STOCK_LIMIT_EXCEEDED",
+                       details={"available": before})
+
+
+def _write_change(tx, record: StockAdjustmentModel) -> None:
+    tx.update(InventoryModel(record.sku_id, MAIN_SHARD),
+              actions=[InventoryModel.available.set(record.available_after), InventoryModel.updated_at.set(record.at)],
+              condition=InventoryModel.available == record.available_before)
+    tx.save(record, condition=StockAdjustmentModel.adjustment_id.does_not_exist())
+
+
+def _main_shard(sku_id: str) -> InventoryModel:
+    require_id(sku_id, "SKU")
+    try:
+        return InventoryModel.get(sku_id, MAIN_SHARD, consistent_read=True)
+    except DoesNotExist:
+        raise NotFound("SKU not found", code="SKU_NOT_FOUND") from None
+
+
+def stock_history(sku_id: str, cursor: str | None, limit: int) -> StockAdjustmentPage:
+    """A SKU's stock changes, newest first."""
+    _main_shard(sku_id)
+    after = decode_cursor(cursor)
+    condition = StockAdjustmentModel.adjustment_id < after if after else None
+    rows = list(StockAdjustmentModel.query(sku_id, range_key_condition=condition, scan_index_forward=False,
+                                           limit=limit + 1))
+    next_cursor = encode_cursor(rows[limit - 1].adjustment_id) if len(rows) > limit else None
+    return StockAdjustmentPage(items=[_view(row) for row in rows[:limit]], next_cursor=next_cursor)
+
+
+def _view(row: StockAdjustmentModel) -> StockAdjustmentView:
+    return StockAdjustmentView(adjustment_id=row.adjustment_id, sku_id=row.sku_id, kind=row.kind,
+                               delta=int(row.delta), available_before=int(row.available_before),
+                               available_after=int(row.available_after), reason=row.reason, actor=row.actor,
+                               at=clock.iso(row.at))

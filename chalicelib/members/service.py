@@ -1,0 +1,290 @@
+"""Members: buyers who log in with WeChat, their profile and their address book.
+
+Other features use `get_user` and `get_address` (checkout snapshots an address
+into the order); nothing outside this package touches these tables.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from pydantic import BaseModel
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+
+from chalicelib.core import auth, clock, config, db, ids
+from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable
+from chalicelib.members import wechat
+from chalicelib.members.models import AddressBookModel, AddressModel, OpenidClaim, UserModel
+
+# WeChat no longer hands out nicknames at login; this is the name it shows itself for such users.
+DEFAULT_NICKNAME = "微信用户"
+STARTING_LEVEL = 1
+DEFAULT_ADDRESS_LIMIT = 20
+BOOK_ATTEMPTS = 5
+MAX_KEY_LENGTH = 64
+
+
+# --- users -------------------------------------------------------------------
+
+class User(BaseModel):
+    """What a buyer may see of their own record (never the session_key)."""
+    user_id: str
+    openid: str
+    nickname: str
+    level: int
+    growth: int
+    points: int
+    created_at: str
+
+
+class LoginResult(BaseModel):
+    token: str
+    expires_in: int
+    user: User
+
+
+def login(code: str, wechat_client: wechat.WeChatClient | None = None) -> LoginResult:
+    """Exchange a `wx.login()` code for a buyer token; the first login creates the user."""
+    session = (wechat_client or wechat.client()).code2session(code)
+    user_id = find_user_id_by_openid(session.openid)
+    user = _record_login(user_id, session) if user_id else _create_user(session)
+    return LoginResult(token=auth.issue_buyer_token(user.user_id),
+                       expires_in=auth.BUYER_TOKEN_SECONDS, user=_user_view(user))
+
+
+def find_user_id_by_openid(openid: str) -> str | None:
+    try:
+        return OpenidClaim.get(openid, consistent_read=True).user_id
+    except DoesNotExist:
+        return None
+
+
+def get_user(user_id: str) -> User:
+    return _user_view(_load_user(user_id))
+
+
+def _load_user(user_id: str) -> UserModel:
+    try:
+        return UserModel.get(user_id, consistent_read=True)
+    except DoesNotExist:
+        raise NotFound("no such user", code="USER_NOT_FOUND") from None
+
+
+def _create_user(session: wechat.Session) -> UserModel:
+    """Write the user and its openid claim together; if another first login won, use its user."""
+    now = clock.now()
+    user = UserModel(ids.new_id(), openid=session.openid, unionid=session.unionid,
+                     session_key=session.session_key, nickname=DEFAULT_NICKNAME, level=STARTING_LEVEL,
+                     growth=0, points=0, created_at=now, last_login_at=now)
+    claim = OpenidClaim(session.openid, user_id=user.user_id)
+
+    def write(tx) -> None:
+        tx.save(claim, condition=OpenidClaim.openid.does_not_exist())
+        tx.save(user, condition=UserModel.user_id.does_not_exist())
+
+    try:
+        db.run_transaction(write)
+    except TransactWriteError as exc:
+        if "ConditionalCheckFailed" not in db.cancellation_codes(exc):
+            raise
+        winner = find_user_id_by_openid(session.openid)
+        if winner is None:  # the claim was there a moment ago; claims are never deleted
+            raise
+        return _record_login(winner, session)
+    return user
+
+
+def _record_login(user_id: str, session: wechat.Session) -> UserModel:
+    """Keep the newest session_key (WeChat issues one per login) and when the buyer last came."""
+    user = _load_user(user_id)
+    actions = [UserModel.session_key.set(session.session_key), UserModel.last_login_at.set(clock.now())]
+    if session.unionid and session.unionid != user.unionid:
+        actions.append(UserModel.unionid.set(session.unionid))
+    user.update(actions=actions, condition=UserModel.user_id.exists())
+    return user
+
+
+def _user_view(user: UserModel) -> User:
+    return User(user_id=user.user_id, openid=user.openid, nickname=user.nickname, level=int(user.level),
+                growth=int(user.growth), points=int(user.points), created_at=clock.iso(user.created_at))
+
+
+# --- address book --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AddressFields:
+    name: str
+    phone: str
+    province: str
+    city: str
+    district: str
+    detail: str
+
+
+class Address(BaseModel):
+    address_id: str
+    name: str
+    phone: str
+    province: str
+    city: str
+    district: str
+    detail: str
+    is_default: bool
+    created_at: str
+    updated_at: str
+
+
+def address_limit() -> int:
+    return config.env_int("MALL_ADDRESS_LIMIT", DEFAULT_ADDRESS_LIMIT)
+
+
+def list_addresses(user_id: str) -> list[Address]:
+    """The buyer's addresses, the default first, then the newest first."""
+    items = list(AddressModel.query(user_id, consistent_read=True, scan_index_forward=False))
+    items.sort(key=lambda item: not item.is_default)  # stable: keeps newest-first among the rest
+    return [_address_view(item) for item in items]
+
+
+def get_address(user_id: str, address_id: str) -> Address:
+    """One of the buyer's own addresses; another buyer's address id is simply not found."""
+    return _address_view(_load_address(user_id, address_id))
+
+
+def add_address(user_id: str, fields: AddressFields, make_default: bool = False) -> Address:
+    """Add an address; the first one, or one asked to be, becomes the default."""
+    def plan(book: AddressBookModel) -> _Plan:
+        if book.address_count >= address_limit():
+            raise Conflict(f"an address book holds at most {address_limit()} addresses", code="ADDRESS_LIMIT")
+        now = clock.now()
+        becomes_default = make_default or book.default_address_id is None
+        address = AddressModel(user_id, ids.new_id(), **vars(fields), is_default=becomes_default,
+                               created_at=now, updated_at=now)
+        writes = [lambda tx: tx.save(address, condition=AddressModel.address_id.does_not_exist())]
+        if becomes_default:
+            writes += _clear_default(user_id, book.default_address_id)
+            book.default_address_id = address.address_id
+        book.address_count += 1
+        return _Plan(writes, address)
+
+    return _address_view(_change_book(user_id, plan))
+
+
+def update_address(user_id: str, address_id: str, fields: AddressFields,
+                   make_default: bool | None = None) -> Address:
+    """Replace an address's fields; `make_default` True makes it the default, None leaves that as is."""
+    def plan(book: AddressBookModel) -> _Plan:
+        address = _load_address(user_id, address_id)
+        if make_default is False and address.is_default:
+            raise Conflict("the book needs a default address: make another one the default instead",
+                           code="DEFAULT_ADDRESS_REQUIRED")
+        for name, value in vars(fields).items():
+            setattr(address, name, value)
+        address.updated_at = clock.now()
+        writes = []
+        if make_default and not address.is_default:
+            address.is_default = True
+            writes += _clear_default(user_id, book.default_address_id)
+            book.default_address_id = address.address_id
+        writes.append(lambda tx: tx.save(address, condition=AddressModel.address_id.exists()))
+        return _Plan(writes, address)
+
+    return _address_view(_change_book(user_id, plan))
+
+
+def delete_address(user_id: str, address_id: str) -> None:
+    """Delete an address; deleting the default makes the most recent remaining address the default."""
+    def plan(book: AddressBookModel) -> _Plan:
+        address = _load_address(user_id, address_id)
+        writes = [lambda tx: tx.delete(address, condition=AddressModel.address_id.exists())]
+        if address.is_default:
+            successor = _newest_address_except(user_id, address_id)
+            book.default_address_id = successor.address_id if successor else None
+            if successor:
+                writes.append(lambda tx: tx.update(successor, actions=[AddressModel.is_default.set(True)],
+                                                   condition=AddressModel.address_id.exists()))
+        book.address_count -= 1
+        return _Plan(writes, None)
+
+    _change_book(user_id, plan)
+
+
+@dataclass
+class _Plan:
+    """The address writes one book change makes, and what the change returns."""
+    writes: list[Callable[[object], None]]
+    result: AddressModel | None
+
+
+def _change_book(user_id: str, plan: Callable[[AddressBookModel], _Plan]) -> AddressModel | None:
+    """Run `plan` on a fresh read of the book and commit its writes with the book, in one transaction.
+
+    The book is written only if its version is still the one read, so of two
+    concurrent changes one commits and the other is planned again on the new book.
+    """
+    for _ in range(BOOK_ATTEMPTS):
+        book = _load_book(user_id)
+        read_version = book.version
+        change = plan(book)
+        book.version = read_version + 1
+
+        def write(tx) -> None:
+            for add in change.writes:
+                add(tx)
+            tx.save(book, condition=_book_unchanged(read_version))
+
+        try:
+            db.run_transaction(write)
+        except TransactWriteError as exc:
+            if "ConditionalCheckFailed" not in db.cancellation_codes(exc):
+                raise
+            continue
+        return change.result
+    raise ServiceUnavailable("the address book is busy, retry shortly", code="BUSY")
+
+
+def _load_book(user_id: str) -> AddressBookModel:
+    try:
+        return AddressBookModel.get(user_id, consistent_read=True)
+    except DoesNotExist:
+        return AddressBookModel(user_id, address_count=0, default_address_id=None, version=0)
+
+
+def _book_unchanged(read_version: int):
+    if read_version == 0:
+        return AddressBookModel.user_id.does_not_exist()
+    return AddressBookModel.version == read_version
+
+
+def _clear_default(user_id: str, default_address_id: str | None) -> list[Callable[[object], None]]:
+    if default_address_id is None:
+        return []
+    old_default = AddressModel(user_id, default_address_id)
+    return [lambda tx: tx.update(old_default, actions=[AddressModel.is_default.set(False)],
+                                 condition=AddressModel.address_id.exists())]
+
+
+def _newest_address_except(user_id: str, address_id: str) -> AddressModel | None:
+    for item in AddressModel.query(user_id, consistent_read=True, scan_index_forward=False):
+        if item.address_id != address_id:
+            return item
+    return None
+
+
+def _load_address(user_id: str, address_id: str) -> AddressModel:
+    # An over-long id cannot be ours, and DynamoDB would reject it as a key rather than miss it.
+    if not address_id or len(address_id) > MAX_KEY_LENGTH:
+        raise _address_not_found()
+    try:
+        return AddressModel.get(user_id, address_id, consistent_read=True)
+    except DoesNotExist:
+        raise _address_not_found() from None
+
+
+def _address_not_found() -> NotFound:
+    return NotFound("no such address", code="ADDRESS_NOT_FOUND")
+
+
+def _address_view(item: AddressModel) -> Address:
+    return Address(address_id=item.address_id, name=item.name, phone=item.phone, province=item.province,
+                   city=item.city, district=item.district, detail=item.detail, is_default=item.is_default,
+                   created_at=clock.iso(item.created_at), updated_at=clock.iso(item.updated_at))
