@@ -39,6 +39,56 @@ def aws():
 
 
 @pytest.fixture
+def atomic_dynamodb(monkeypatch):
+    """Each in-process moto call runs alone, as each real DynamoDB request is atomic.
+
+    Moto can interleave two threads inside one conditional write or transaction
+    (a failed transaction restores a table copy taken before the other committed);
+    real DynamoDB never does. Threads still interleave between calls, which is where
+    a feature's races live. The embedded server of the local stack serializes
+    requests the same way (infra/local/embedded.py).
+    """
+    import threading
+
+    import botocore.client
+
+    lock = threading.Lock()
+    real_call = botocore.client.BaseClient._make_api_call
+
+    def atomic_call(client, operation_name, api_params):
+        with lock:
+            return real_call(client, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", atomic_call)
+
+
+class DynamoCalls(list):
+    """The DynamoDB operations called while a test ran, in order."""
+
+    def counts(self) -> dict[str, int]:
+        from collections import Counter
+
+        return dict(Counter(self))
+
+
+@pytest.fixture
+def dynamodb_calls(monkeypatch) -> DynamoCalls:
+    """Records every DynamoDB API call (any client, any thread) by operation name."""
+    import botocore.client
+
+    calls = DynamoCalls()
+    real_call = botocore.client.BaseClient._make_api_call
+
+    def counting_call(client, operation_name, api_params):
+        if client.meta.service_model.service_name == "dynamodb":
+            calls.append(operation_name)
+        return real_call(client, operation_name, api_params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting_call)
+    return calls
+
+
+@pytest.fixture
 def frozen_clock():
     frozen = FrozenClock("2026-11-25T04:00:00Z")
     previous = clock.use(frozen)

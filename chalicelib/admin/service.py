@@ -166,16 +166,8 @@ def ensure_admin(username: str, password: str, *, cost: ScryptCost = DEFAULT_COS
 
 
 def update_staff(username: str, *, role: str | None = None, disabled: bool | None = None,
-                 password: str | None = None, changed_by: str | None = None,
-                 cost: ScryptCost = DEFAULT_COST) -> StaffAccount:
-    """Change role, enable/disable, or reset the password; 409 LAST_OWNER if no active owner would remain.
-
-    `changed_by` is the owner making the change: they may reset their own password
-    but not take away their own access (403 OWN_ACCESS), so no one locks themselves
-    out mid-session by mistake; another owner has to do it.
-    """
-    if changed_by == username and (disabled or role not in (None, OWNER)):
-        raise Forbidden("you cannot demote or disable your own account; ask another owner", code="OWN_ACCESS")
+                 password: str | None = None, cost: ScryptCost = DEFAULT_COST) -> StaffAccount:
+    """Change role, enable/disable, or reset the password; 409 LAST_OWNER if no active owner would remain."""
     if role is not None:
         _check_role(role)
     if password is not None:

@@ -108,6 +108,5 @@ def staff_get(ctx: Context, username: str) -> StaffView:
 def staff_update(ctx: Context, username: str) -> StaffView:
     service.require_owner(ctx.user_id)
     body = ctx.body
-    changed = service.update_staff(username, role=body.role, disabled=body.disabled, password=body.password,
-                                   changed_by=ctx.user_id)
+    changed = service.update_staff(username, role=body.role, disabled=body.disabled, password=body.password)
     return StaffView.of(changed)

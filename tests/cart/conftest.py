@@ -1,28 +1,11 @@
-"""cart test fixtures: a shop whose SKUs come from the catalog's own service, and buyers.
-
-The shared `client` fixture builds chalice's test Client from the repository's
-`.chalice/config.json`, whose dev stage would put deploy settings into every
-request's environment; here the Client gets a project without a Chalice config,
-so handlers see the test environment that tests/conftest.py sets.
-"""
+"""cart test fixtures: a shop whose SKUs come from the catalog's own service, buyers, DynamoDB call hooks."""
 from __future__ import annotations
 
-import threading
-from collections import Counter
 from itertools import count
 
-import botocore.client
 import pytest
 
 from tests.conftest import Api, buyer_token
-
-
-@pytest.fixture
-def client(app, tmp_path):
-    from chalice.test import Client
-
-    with Client(app, project_dir=str(tmp_path)) as chalice_client:
-        yield Api(chalice_client)
 
 
 class Shop:
@@ -70,47 +53,3 @@ def alice(client) -> Api:
 @pytest.fixture
 def bob(client) -> Api:
     return client.as_token(buyer_token("U-bob"))
-
-
-class DynamoCalls:
-    """Counts DynamoDB API calls by operation name while active."""
-
-    def __init__(self):
-        self.counts: Counter[str] = Counter()
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
-
-
-@pytest.fixture
-def dynamo_calls(monkeypatch) -> DynamoCalls:
-    calls = DynamoCalls()
-    real_call = botocore.client.BaseClient._make_api_call
-
-    def counting_call(client, operation_name, api_params):
-        if client.meta.service_model.service_name == "dynamodb":
-            calls.counts[operation_name] += 1
-        return real_call(client, operation_name, api_params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting_call)
-    return calls
-
-
-@pytest.fixture
-def atomic_dynamodb(monkeypatch) -> None:
-    """Make each moto DynamoDB call atomic, as each real DynamoDB request is.
-
-    In-process moto can interleave two threads inside one conditional write (see
-    infra/local/embedded.py), which real DynamoDB never does; one lock per call
-    restores that guarantee while still letting threads interleave between calls,
-    which is where the cart's races live.
-    """
-    lock = threading.Lock()
-    real_call = botocore.client.BaseClient._make_api_call
-
-    def atomic_call(client, operation_name, api_params):
-        with lock:
-            return real_call(client, operation_name, api_params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", atomic_call)

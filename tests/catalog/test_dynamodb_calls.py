@@ -1,25 +1,10 @@
 """A product page costs exactly two DynamoDB calls, however many SKUs; a cart's cards cost one."""
 from __future__ import annotations
 
-import botocore.client
 import pytest
 
 from chalicelib.catalog import service
 from tests.catalog.helpers import new_category, new_product, skus_for
-
-
-@pytest.fixture
-def dynamodb_calls(monkeypatch):
-    calls: list[str] = []
-    original = botocore.client.BaseClient._make_api_call
-
-    def counting(self, operation, params):
-        if self.meta.service_model.service_name == "dynamodb":
-            calls.append(operation)
-        return original(self, operation, params)
-
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", counting)
-    return calls
 
 
 @pytest.mark.parametrize("sku_count", [1, 30])
