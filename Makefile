@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test reset bench template lint clean
+.PHONY: run test reset bench template clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -16,6 +16,7 @@ run: $(STAMP)
 	$(PY) -m infra.local
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check chalicelib app.py infra tests benchmarks
 	$(PY) -m pytest -q tests
 	$(PY) -m infra template --output infra/out/template.json
 	$(VENV)/bin/cfn-lint infra/out/template.json

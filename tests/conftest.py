@@ -110,7 +110,7 @@ class Api:
         self._client = client
         self.token = token
 
-    def as_token(self, token: str | None) -> "Api":
+    def as_token(self, token: str | None) -> Api:
         return Api(self._client, token)
 
     def call(self, method: str, path: str, body=None, headers=None, raw: bytes | str | None = None):

@@ -5,8 +5,8 @@ so the client raises exactly what DynamoDB would have sent.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 
 class FakeHttpResponse:

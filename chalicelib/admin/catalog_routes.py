@@ -3,10 +3,24 @@ from __future__ import annotations
 
 from chalicelib.admin.api import api
 from chalicelib.catalog import browse, service, stock
-from chalicelib.catalog.inputs import (AdminProductQuery, CategoryEdit, NewCategory, NewProduct, PageQuery,
-                                       ProductEdit, StockAdjust, StockSet)
-from chalicelib.catalog.views import (AdminProduct, AdminProductPage, CategoryTree, CategoryView,
-                                      StockAdjustmentPage, StockAdjustmentView)
+from chalicelib.catalog.inputs import (
+    AdminProductQuery,
+    CategoryEdit,
+    NewCategory,
+    NewProduct,
+    PageQuery,
+    ProductEdit,
+    StockAdjust,
+    StockSet,
+)
+from chalicelib.catalog.views import (
+    AdminProduct,
+    AdminProductPage,
+    CategoryTree,
+    CategoryView,
+    StockAdjustmentPage,
+    StockAdjustmentView,
+)
 from chalicelib.core.auth import STAFF
 from chalicelib.core.http import Context
 

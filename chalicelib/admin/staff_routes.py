@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, model_validator
+from pydantic import ConfigDict, Field, StrictBool, StrictStr, model_validator
 
 from chalicelib.admin import service
 from chalicelib.admin.api import api
@@ -16,32 +16,33 @@ from chalicelib.admin.models import StaffAccount
 from chalicelib.core import clock
 from chalicelib.core.auth import OWNER, STAFF
 from chalicelib.core.http import Context
+from chalicelib.core.schema import Schema
 
 StaffRole = Literal["owner", "operator"]
 MIN_NEW_PASSWORD_LENGTH = 8
 
 
-class LoginIn(BaseModel):
+class LoginIn(Schema):
     model_config = ConfigDict(extra="forbid")
     username: StrictStr = Field(min_length=1, max_length=64)
     password: StrictStr = Field(min_length=1, max_length=service.MAX_PASSWORD_LENGTH)
 
 
-class LoginOut(BaseModel):
+class LoginOut(Schema):
     token: str
     username: str
     role: StaffRole
     expires_in: int = Field(description="seconds the token is valid for")
 
 
-class NewStaffIn(BaseModel):
+class NewStaffIn(Schema):
     model_config = ConfigDict(extra="forbid")
     username: StrictStr = Field(pattern=service.USERNAME_PATTERN)
     password: StrictStr = Field(min_length=MIN_NEW_PASSWORD_LENGTH, max_length=service.MAX_PASSWORD_LENGTH)
     role: StaffRole
 
 
-class StaffChangeIn(BaseModel):
+class StaffChangeIn(Schema):
     model_config = ConfigDict(extra="forbid")
     role: Optional[StaffRole] = None
     disabled: Optional[StrictBool] = None
@@ -49,13 +50,13 @@ class StaffChangeIn(BaseModel):
                                           max_length=service.MAX_PASSWORD_LENGTH)
 
     @model_validator(mode="after")
-    def changes_something(self) -> "StaffChangeIn":
+    def changes_something(self) -> StaffChangeIn:
         if self.role is None and self.disabled is None and self.password is None:
             raise ValueError("give at least one of role, disabled, password")
         return self
 
 
-class StaffView(BaseModel):
+class StaffView(Schema):
     username: str
     role: StaffRole
     disabled: bool
@@ -63,7 +64,7 @@ class StaffView(BaseModel):
     last_login_at: Optional[str]
 
     @classmethod
-    def of(cls, account: StaffAccount) -> "StaffView":
+    def of(cls, account: StaffAccount) -> StaffView:
         last_login = clock.iso(account.last_login_at) if account.last_login_at else None
         return cls(username=account.username, role=account.role, disabled=account.disabled,
                    created_at=clock.iso(account.created_at), last_login_at=last_login)

@@ -7,8 +7,13 @@ concurrent adds without any lock.
 """
 from __future__ import annotations
 
-from pynamodb.attributes import (BooleanAttribute, DiscriminatorAttribute, NumberAttribute, UnicodeAttribute,
-                                 UTCDateTimeAttribute)
+from pynamodb.attributes import (
+    BooleanAttribute,
+    DiscriminatorAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
 from pynamodb.models import Model
 
 from chalicelib.core.db import register, table_meta

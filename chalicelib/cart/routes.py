@@ -3,31 +3,32 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StrictBool, StrictInt, StringConstraints, model_validator
 
 from chalicelib.cart import service
 from chalicelib.cart.service import MAX_QUANTITY, SKU_ID_PATTERN, CartLineView, CartView
 from chalicelib.core.auth import BUYER
 from chalicelib.core.http import Api, Context
+from chalicelib.core.schema import Schema
 
 api = Api(__name__, tag="cart")
 
 Quantity = Annotated[StrictInt, Field(ge=1, le=MAX_QUANTITY)]
 
 
-class AddItemBody(BaseModel):
+class AddItemBody(Schema):
     model_config = ConfigDict(extra="forbid")
     sku_id: Annotated[str, StringConstraints(strict=True, pattern=SKU_ID_PATTERN)]
     quantity: Quantity
 
 
-class UpdateItemBody(BaseModel):
+class UpdateItemBody(Schema):
     model_config = ConfigDict(extra="forbid")
     quantity: Quantity | None = None
     selected: StrictBool | None = None
 
     @model_validator(mode="after")
-    def _changes_something(self) -> "UpdateItemBody":
+    def _changes_something(self) -> UpdateItemBody:
         if self.quantity is None and self.selected is None:
             raise ValueError("give quantity, selected or both")
         return self

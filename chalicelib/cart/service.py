@@ -11,17 +11,18 @@ Nothing outside this package touches the carts table.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
-from pydantic import BaseModel
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
+from chalicelib.cart.models import HEADER_KEY, CartHeader, CartLineRecord, CartRecord
 from chalicelib.catalog import service as catalog
 from chalicelib.core import clock, config, db
 from chalicelib.core.config import ConfigError
 from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable
-from chalicelib.cart.models import HEADER_KEY, CartHeader, CartLineRecord, CartRecord
+from chalicelib.core.schema import Schema
 
 DEFAULT_MAX_LINES = 100
 # One BatchGetItem reads at most 100 keys; GET /cart promises one catalog call.
@@ -44,7 +45,7 @@ def max_lines() -> int:
 
 # --- what the buyer sees -------------------------------------------------------
 
-class CartLineView(BaseModel):
+class CartLineView(Schema):
     """A line priced now. `price` is None (and the line unavailable) when the SKU no longer exists."""
     sku_id: str
     product_id: str
@@ -63,7 +64,7 @@ class CartLineView(BaseModel):
     updated_at: str
 
 
-class CartView(BaseModel):
+class CartView(Schema):
     """The cart, newest line first; totals count only lines both selected and available."""
     lines: list[CartLineView]
     line_count: int

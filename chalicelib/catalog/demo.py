@@ -61,7 +61,7 @@ def seed_demo_catalog() -> int:
 def _skus(slug: str, base_price: int, spec_values: dict[str, list[str]]) -> list[dict]:
     """One SKU per combination of spec values; later combinations cost a little more, as bigger sizes do."""
     names = list(spec_values)
-    return [{"specs": dict(zip(names, values)), "price": base_price + 1000 * index, "stock": 50 + 10 * index,
+    return [{"specs": dict(zip(names, values, strict=False)), "price": base_price + 1000 * index, "stock": 50 + 10 * index,
              "image": _image(f"{slug}-{index}")}
             for index, values in enumerate(combinations(*spec_values.values()))]
 

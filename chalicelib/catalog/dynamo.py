@@ -6,12 +6,13 @@ import binascii
 import json
 import random
 import time
-from typing import Iterable, TypeVar
+from collections.abc import Iterable
+from typing import TypeVar
 
 from pynamodb.models import Model
 
-from chalicelib.core.errors import BadRequest, ServiceUnavailable
 from chalicelib.catalog.inputs import ID_PATTERN
+from chalicelib.core.errors import BadRequest, ServiceUnavailable
 
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem
 BATCH_GET_ATTEMPTS = 6

@@ -8,9 +8,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Optional
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import AfterValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from chalicelib.core.errors import NotFound
+from chalicelib.core.schema import Schema
 
 MAX_SKUS = 99  # product item + every SKU card must fit one TransactWriteItems (100 actions)
 MAX_PRICE = 10**9  # fen: ten million yuan
@@ -49,7 +50,7 @@ Stock = Annotated[StrictInt, Field(ge=0, le=MAX_STOCK)]
 Reason = Annotated[StrictStr, Field(min_length=1, max_length=200), AfterValidator(_not_blank)]
 
 
-class Strict(BaseModel):
+class Strict(Schema):
     model_config = ConfigDict(extra="forbid")
 
 

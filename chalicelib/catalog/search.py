@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from chalicelib.catalog.dynamo import batch_get
 from chalicelib.catalog.models import ON_SALE, ProductModel, SearchTokenModel

@@ -6,18 +6,41 @@ never sees a price or title the product page does not show.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
 from chalicelib.catalog.dynamo import batch_get
-from chalicelib.catalog.inputs import (ID_PATTERN, MAX_SKUS, CategoryEdit, NewCategory, NewProduct, ProductEdit,
-                                       SkuEdit, require_id)
-from chalicelib.catalog.models import (MAIN_SHARD, OFF_SALE, ON_SALE, CategoryModel, InventoryModel, ProductModel,
-                                       SkuEntry)
-from chalicelib.catalog.views import (AdminProduct, AdminSku, BuyerProduct, BuyerSku, CategoryNode, CategoryView,
-                                      StockLevels)
+from chalicelib.catalog.inputs import (
+    ID_PATTERN,
+    MAX_SKUS,
+    CategoryEdit,
+    NewCategory,
+    NewProduct,
+    ProductEdit,
+    SkuEdit,
+    require_id,
+)
+from chalicelib.catalog.models import (
+    MAIN_SHARD,
+    OFF_SALE,
+    ON_SALE,
+    CategoryModel,
+    InventoryModel,
+    ProductModel,
+    SkuEntry,
+)
+from chalicelib.catalog.views import (
+    AdminProduct,
+    AdminSku,
+    BuyerProduct,
+    BuyerSku,
+    CategoryNode,
+    CategoryView,
+    StockLevels,
+)
 from chalicelib.core import clock
 from chalicelib.core.db import cancellation_codes, run_transaction
 from chalicelib.core.errors import BadRequest, Conflict, NotFound
@@ -182,7 +205,7 @@ def add_product(spec: NewProduct, actor: str) -> AdminProduct:
                            images=list(spec.images), skus=entries, sales=0, version=1, created_at=now,
                            updated_at=now, updated_by=actor, **_status_fields(spec.on_sale, spec.category_id))
     stocks = [InventoryModel(entry.sku_id, MAIN_SHARD, available=sku.stock, reserved=0, sold=0, updated_at=now,
-                             **_card_fields(product, entry)) for entry, sku in zip(entries, spec.skus)]
+                             **_card_fields(product, entry)) for entry, sku in zip(entries, spec.skus, strict=False)]
 
     def write(tx) -> None:
         tx.save(product, condition=ProductModel.product_id.does_not_exist())

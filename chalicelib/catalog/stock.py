@@ -7,7 +7,7 @@ every time means the SKU is too hot to adjust right now (503, retry).
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from typing import Optional
 
-from pydantic import BaseModel
+from chalicelib.core.schema import Schema
 
 
-class CategoryView(BaseModel):
+class CategoryView(Schema):
     category_id: str
     name: str
     parent_id: Optional[str] = None
@@ -14,14 +14,14 @@ class CategoryView(BaseModel):
 
 
 class CategoryNode(CategoryView):
-    children: list["CategoryNode"] = []
+    children: list[CategoryNode] = []
 
 
-class CategoryTree(BaseModel):
+class CategoryTree(Schema):
     items: list[CategoryNode]
 
 
-class BuyerSku(BaseModel):
+class BuyerSku(Schema):
     sku_id: str
     specs: dict[str, str]
     price: int
@@ -29,7 +29,7 @@ class BuyerSku(BaseModel):
     image: Optional[str] = None
 
 
-class ProductSummary(BaseModel):
+class ProductSummary(Schema):
     """A product in a list: what a product card on the shop's home page shows."""
     product_id: str
     title: str
@@ -41,12 +41,12 @@ class ProductSummary(BaseModel):
     created_at: str
 
 
-class ProductPage(BaseModel):
+class ProductPage(Schema):
     items: list[ProductSummary]
     next_cursor: Optional[str] = None
 
 
-class BuyerProduct(BaseModel):
+class BuyerProduct(Schema):
     product_id: str
     title: str
     description: str
@@ -59,13 +59,13 @@ class BuyerProduct(BaseModel):
     skus: list[BuyerSku]
 
 
-class StockLevels(BaseModel):
+class StockLevels(Schema):
     available: int
     reserved: int
     sold: int
 
 
-class AdminSku(BaseModel):
+class AdminSku(Schema):
     sku_id: str
     specs: dict[str, str]
     price: int
@@ -74,7 +74,7 @@ class AdminSku(BaseModel):
     stock: StockLevels
 
 
-class AdminProduct(BaseModel):
+class AdminProduct(Schema):
     product_id: str
     title: str
     description: str
@@ -89,12 +89,12 @@ class AdminProduct(BaseModel):
     skus: list[AdminSku]
 
 
-class AdminProductPage(BaseModel):
+class AdminProductPage(Schema):
     items: list[AdminProduct]
     next_cursor: Optional[str] = None
 
 
-class StockAdjustmentView(BaseModel):
+class StockAdjustmentView(Schema):
     adjustment_id: str
     sku_id: str
     kind: str  # SET or ADJUST
@@ -106,6 +106,6 @@ class StockAdjustmentView(BaseModel):
     at: str
 
 
-class StockAdjustmentPage(BaseModel):
+class StockAdjustmentPage(Schema):
     items: list[StockAdjustmentView]
     next_cursor: Optional[str] = None

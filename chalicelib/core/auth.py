@@ -6,8 +6,8 @@ a missing, expired or tampered token 401.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from chalicelib.core import clock, config
 from chalicelib.core.errors import Forbidden, Unauthorized

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as _dt
 import threading
 
-UTC = _dt.timezone.utc
+UTC = _dt.UTC
 
 
 class SystemClock:

@@ -8,7 +8,7 @@ pays for the SSM call or for importing Powertools.
 from __future__ import annotations
 
 import os
-from functools import lru_cache
+from functools import cache
 
 ALL_FEATURES = ("members", "catalog", "cart", "admin")
 
@@ -78,7 +78,7 @@ def is_sandbox() -> bool:
     return providers_mode() == "sandbox"
 
 
-@lru_cache(maxsize=None)
+@cache
 def secret(name: str) -> str:
     """A secret by name: env `MALL_<NAME>` first, then SSM `<MALL_SSM_PREFIX>/<name>`."""
     from_env = env(f"MALL_{name.upper()}")

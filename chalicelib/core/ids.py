@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import re
 
-from ulid import ULID
-
 from chalicelib.core import clock
 
 OUT_TRADE_NO = re.compile(r"^[0-9A-Za-z_\-|*]{6,32}$")
 
 
 def new_id() -> str:
+    from ulid import ULID  # lazy: a read-only request (a product page) never makes an id
+
     return str(ULID.from_datetime(clock.now()))
 
 

@@ -1,14 +1,13 @@
 """Routes every deployment serves about itself: its OpenAPI document and a health check."""
 from __future__ import annotations
 
-from typing import Callable, Iterable
-
-from pydantic import BaseModel
+from collections.abc import Callable, Iterable
 
 from chalicelib.core.http import Api, Context, json_response
+from chalicelib.core.schema import Schema
 
 
-class Health(BaseModel):
+class Health(Schema):
     status: str
     features: list[str]
 

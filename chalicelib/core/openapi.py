@@ -6,7 +6,8 @@ cannot drift from what the code accepts.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StrictBool, StringConstraints
+from pydantic import ConfigDict, StrictBool, StringConstraints
 
 from chalicelib.core.auth import BUYER
 from chalicelib.core.http import Api, Context
+from chalicelib.core.schema import Schema
 from chalicelib.members import service
 from chalicelib.members.service import Address, AddressFields, LoginResult, User
 
@@ -19,12 +20,12 @@ def _text(max_length: int, **constraints: Any) -> Any:
                                             max_length=max_length, **constraints)]
 
 
-class LoginBody(BaseModel):
+class LoginBody(Schema):
     model_config = ConfigDict(extra="forbid")
     code: _text(128)
 
 
-class AddressBody(BaseModel):
+class AddressBody(Schema):
     model_config = ConfigDict(extra="forbid")
     name: _text(32)
     phone: _text(11, pattern=r"^1[3-9][0-9]{9}$")  # mainland mobile number

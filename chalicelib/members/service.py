@@ -5,14 +5,14 @@ into the order); nothing outside this package touches these tables.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from pydantic import BaseModel
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
 from chalicelib.core import auth, clock, config, db, ids
 from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable
+from chalicelib.core.schema import Schema
 from chalicelib.members import wechat
 from chalicelib.members.models import AddressBookModel, AddressModel, OpenidClaim, UserModel
 
@@ -26,7 +26,7 @@ MAX_KEY_LENGTH = 64
 
 # --- users -------------------------------------------------------------------
 
-class User(BaseModel):
+class User(Schema):
     """What a buyer may see of their own record (never the session_key)."""
     user_id: str
     openid: str
@@ -37,7 +37,7 @@ class User(BaseModel):
     created_at: str
 
 
-class LoginResult(BaseModel):
+class LoginResult(Schema):
     token: str
     expires_in: int
     user: User
@@ -121,7 +121,7 @@ class AddressFields:
     detail: str
 
 
-class Address(BaseModel):
+class Address(Schema):
     address_id: str
     name: str
     phone: str

@@ -11,7 +11,6 @@ import base64
 import hashlib
 import json
 import re
-import socket
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -20,7 +19,12 @@ from typing import Any, Protocol
 
 from chalicelib.core import config
 from chalicelib.core.errors import (
-    Forbidden, MallError, ServiceUnavailable, TooManyRequests, Unauthorized, UpstreamError,
+    Forbidden,
+    MallError,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthorized,
+    UpstreamError,
 )
 
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
@@ -82,7 +86,7 @@ class WeChatApiClient:
         self.timeout = timeout
 
     @classmethod
-    def from_config(cls) -> "WeChatApiClient":
+    def from_config(cls) -> WeChatApiClient:
         appid = config.env("MALL_WECHAT_APPID")
         if appid is None:
             raise config.ConfigError("MALL_WECHAT_APPID is required when MALL_PROVIDERS=live")
@@ -105,7 +109,7 @@ class WeChatApiClient:
                 body = response.read()
         except urllib.error.HTTPError as exc:
             raise UpstreamError(f"WeChat login answered HTTP {exc.code}", code="WECHAT_ERROR") from None
-        except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError) as exc:
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
             reason = getattr(exc, "reason", exc)
             raise ServiceUnavailable(f"WeChat login unreachable: {type(reason).__name__}",
                                      code="WECHAT_UNAVAILABLE") from None

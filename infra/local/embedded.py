@@ -16,8 +16,9 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from werkzeug.serving import make_server
 
@@ -67,7 +68,7 @@ class EmbeddedAws:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> "EmbeddedAws":
+    def start(self) -> EmbeddedAws:
         self._thread.start()
         return self
 
@@ -146,7 +147,7 @@ class SnapshotLoop:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="snapshots", daemon=True)
 
-    def start(self) -> "SnapshotLoop":
+    def start(self) -> SnapshotLoop:
         self._thread.start()
         return self
 

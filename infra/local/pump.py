@@ -15,8 +15,9 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from chalice.app import DynamoDBEventConfig, ScheduledEventConfig, SQSEventConfig
 
@@ -142,7 +143,7 @@ class EventPump:
             event = {
                 "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
                 "source": "aws.events", "account": LOCAL_ACCOUNT,
-                "time": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "time": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "region": config.region(),
                 "resources": [f"arn:aws:events:{config.region()}:{LOCAL_ACCOUNT}:rule/{source.name}"],
                 "detail": {}}
@@ -218,7 +219,7 @@ class EventPump:
 
     # --- background loop --------------------------------------------------------
 
-    def start(self, poll_seconds: float = 0.2) -> "EventPump":
+    def start(self, poll_seconds: float = 0.2) -> EventPump:
         self._thread = threading.Thread(target=self._run, args=(poll_seconds,), name="event-pump", daemon=True)
         self._thread.start()
         return self

@@ -36,7 +36,7 @@ class RunningStack:
         self.process = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=ROOT, env=env,
                                         stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
 
-    def wait_ready(self) -> "RunningStack":
+    def wait_ready(self) -> RunningStack:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -79,7 +79,7 @@ class RunningStack:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
-                raise AssertionError(f"stack ignored Ctrl-C for {timeout}s:\n{self.output()}")
+                raise AssertionError(f"stack ignored Ctrl-C for {timeout}s:\n{self.output()}") from None
         self._log.close()
         clean = self.process.returncode in (0, -signal.SIGINT) and "stopped; data saved" in self.output()
         return 0 if clean else (self.process.returncode or 1)

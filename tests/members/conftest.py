@@ -13,8 +13,6 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-
-
 # --- a fake WeChat API on 127.0.0.1, for the live client -----------------------
 
 class FakeWeChatServer:

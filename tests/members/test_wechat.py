@@ -7,7 +7,11 @@ import pytest
 
 from chalicelib.core import config
 from chalicelib.core.errors import (
-    Forbidden, ServiceUnavailable, TooManyRequests, Unauthorized, UpstreamError,
+    Forbidden,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthorized,
+    UpstreamError,
 )
 from chalicelib.members import wechat
 from chalicelib.members.wechat import SandboxWeChat, WeChatApiClient

@@ -30,8 +30,8 @@ def increment(tx) -> None:
 
 def test_transaction_conflicts_are_retried_until_the_transaction_commits(counters):
     naps: list[float] = []
-    with failing_calls(counters, "TransactWriteItems",
-                       [transaction_cancelled("TransactionConflict"), transaction_cancelled("TransactionConflict")]) as calls:
+    conflicts = [transaction_cancelled("TransactionConflict")] * 2
+    with failing_calls(counters, "TransactWriteItems", conflicts) as calls:
         db.run_transaction(increment, sleep=naps.append)
     assert len(calls) == 3 and len(naps) == 2
     assert Counter.get("c").value == 1, "the retried transaction must apply exactly once"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from infra.template import render
 from infra.tables import load_models
+from infra.template import render
 
 ROOT = Path(__file__).resolve().parents[2]
 
