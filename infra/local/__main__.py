@@ -7,6 +7,7 @@ and schedules to its handlers. Ctrl-C (or SIGTERM) stops everything and saves.
 """
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import secrets
@@ -173,6 +174,11 @@ def main() -> int:
         stack.serve()
     except KeyboardInterrupt:
         print("\nstopping ...", flush=True)
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        print(f"port {port} is in use: stop what holds it, or run with PORT=<another port>", flush=True)
+        return 1
     finally:
         stack.stop()
         print("stopped; data saved under", LOCAL_DIR, flush=True)

@@ -47,3 +47,24 @@ def test_data_survives_a_restart(stack_dir):
         assert "seeded the demo catalog" not in stack.output(), "demo data was seeded twice"
     finally:
         assert stack.stop() == 0
+
+
+def test_a_busy_port_is_reported_plainly(tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from tests.e2e.stack import ROOT
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MALL_", "AWS_"))}
+        env.update({"PORT": str(port), "MALL_LOCAL_DIR": str(tmp_path)})
+        result = subprocess.run([sys.executable, "-m", "infra.local"], cwd=ROOT, env=env,
+                                capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"port {port} is in use" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
