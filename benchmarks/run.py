@@ -69,7 +69,7 @@ def prepare(endpoint: str) -> dict[str, str]:
 # --- cold start ---------------------------------------------------------------
 
 def probe(which: str, item_id: str) -> tuple[float, float, dict]:
-    env = {**os.environ, "MALL_FEATURES": "catalog", "BARE_TABLE": "bench-bare", "PYTHONDONTWRITEBYTECODE": "0"}
+    env = {**os.environ, "MALL_FEATURES": "catalog", "BARE_TABLE": "bench-bare"}
     started = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "benchmarks.coldstart_probe", which, item_id], cwd=ROOT,
                             env=env, capture_output=True, text=True, check=True)

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, StrictBool, StrictInt, StringConstraints, model_validator
+from pydantic import ConfigDict, Field, StrictBool, StrictInt, model_validator
 
 from chalicelib.cart import service
-from chalicelib.cart.service import MAX_QUANTITY, SKU_ID_PATTERN, CartLineView, CartView
+from chalicelib.cart.service import MAX_QUANTITY, CartLineView, CartView
+from chalicelib.catalog.inputs import EntityId
 from chalicelib.core.auth import BUYER
 from chalicelib.core.http import Api, Context
 from chalicelib.core.schema import Schema
@@ -18,7 +19,7 @@ Quantity = Annotated[StrictInt, Field(ge=1, le=MAX_QUANTITY)]
 
 class AddItemBody(Schema):
     model_config = ConfigDict(extra="forbid")
-    sku_id: Annotated[str, StringConstraints(strict=True, pattern=SKU_ID_PATTERN)]
+    sku_id: EntityId  # shaped as the catalog makes SKU ids
     quantity: Quantity
 
 

@@ -10,7 +10,6 @@ Nothing outside this package touches the carts table.
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +18,7 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
 from chalicelib.cart.models import HEADER_KEY, CartHeader, CartLineRecord, CartRecord
 from chalicelib.catalog import service as catalog
+from chalicelib.catalog.inputs import ID_PATTERN
 from chalicelib.core import clock, config, db
 from chalicelib.core.config import ConfigError
 from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable
@@ -28,8 +28,6 @@ DEFAULT_MAX_LINES = 100
 # One BatchGetItem reads at most 100 keys; GET /cart promises one catalog call.
 BATCH_GET_LIMIT = 100
 MAX_QUANTITY = 99
-SKU_ID_PATTERN = r"^[0-9A-Za-z_-]{1,64}$"
-_SKU_ID = re.compile(SKU_ID_PATTERN)
 # Rounds of insert-then-merge an add may take when other requests keep changing the same line.
 ADD_ATTEMPTS = 5
 CONDITION_FAILED = "ConditionalCheckFailed"
@@ -277,7 +275,7 @@ def add_line_removals(tx: Any, user_id: str, sku_ids: Iterable[str]) -> None:
 
 def _line_key(sku_id: str) -> str:
     # A path segment that cannot be a SKU id (such as the header's "#CART") names no line.
-    if not _SKU_ID.match(sku_id):
+    if not ID_PATTERN.match(sku_id):
         raise _line_not_found(sku_id)
     return sku_id
 

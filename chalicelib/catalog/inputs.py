@@ -6,9 +6,9 @@ code (demo data, another feature's tests) obeys exactly the rules the API enforc
 from __future__ import annotations
 
 import re
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
-from pydantic import AfterValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from pydantic import AfterValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
 
 from chalicelib.core.errors import NotFound
 from chalicelib.core.schema import Schema
@@ -114,6 +114,14 @@ class PageQuery(Strict):
     """Query strings arrive as text, so plain `int` (pydantic parses "20") is right here."""
     cursor: Optional[Annotated[str, Field(max_length=200)]] = None
     limit: Annotated[int, Field(ge=1, le=50)] = 20
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_means_not_given(cls, params: Any) -> Any:
+        # Mini-programs send every parameter, the unused ones empty (`?category_id=&q=&cursor=&limit=`).
+        if not isinstance(params, dict):
+            return params
+        return {name: value for name, value in params.items() if value != "" or name not in cls.model_fields}
 
 
 class ProductQuery(PageQuery):

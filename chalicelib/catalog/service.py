@@ -51,6 +51,7 @@ CATEGORY_GROUP = "ALL"
 NAME_CLAIM_GROUP = "NAME"
 MAX_CATEGORY_DEPTH = 3
 EDIT_ATTEMPTS = 3
+CONDITION_FAILED = "ConditionalCheckFailed"
 
 
 # --- SKU cards: what carts and orders read -------------------------------------
@@ -112,7 +113,13 @@ def add_category(spec: NewCategory) -> CategoryView:
         tx.save(_name_claim(spec.parent_id, spec.name, category.category_id),
                 condition=CategoryModel.category_id.does_not_exist())
 
-    _run_claiming_name(write, spec.name)
+    try:
+        run_transaction(write)
+    except TransactWriteError as exc:
+        # The category's id is new, so a failed condition can only be the name claim's.
+        if CONDITION_FAILED in cancellation_codes(exc):
+            raise _name_taken(spec.name) from None
+        raise
     return _category_view(category)
 
 
@@ -126,21 +133,28 @@ def update_category(category_id: str, edit: CategoryEdit) -> CategoryView:
         actions.append(CategoryModel.sort.set(edit.sort))
 
     def write(tx) -> None:
-        tx.update(category, actions=actions, condition=CategoryModel.category_id.exists())
+        # Conditional on the name read: two renames racing would otherwise both commit,
+        # leaving a claim on a name the category no longer has, blocking it for good.
+        tx.update(category, actions=actions, condition=CategoryModel.name == category.name)
         if new_name != category.name:  # move the sibling-name claim with the name
             tx.delete(_name_claim(category.parent_id, category.name, category_id))
             tx.save(_name_claim(category.parent_id, new_name, category_id),
                     condition=CategoryModel.category_id.does_not_exist())
 
-    _run_claiming_name(write, new_name)
+    try:
+        run_transaction(write)
+    except TransactWriteError as exc:
+        codes = cancellation_codes(exc)
+        if codes[-1:] == [CONDITION_FAILED]:  # PynamoDB sends updates last: the category's own condition
+            raise Conflict("the category changed while being edited, retry", code="CONCURRENT_EDIT") from None
+        if CONDITION_FAILED in codes:
+            raise _name_taken(new_name) from None
+        raise
     return _category_view(get_category(category_id))
 
 
-def _run_claiming_name(write, name: str) -> None:
-    try:
-        run_transaction(write)
-    except TransactWriteError:
-        raise Conflict(f"a category named {name!r} already exists here", code="CATEGORY_EXISTS") from None
+def _name_taken(name: str) -> Conflict:
+    return Conflict(f"a category named {name!r} already exists here", code="CATEGORY_EXISTS")
 
 
 def _name_claim(parent_id: str | None, name: str, owner_id: str) -> CategoryModel:
@@ -253,7 +267,7 @@ def update_product(product_id: str, edit: ProductEdit, actor: str) -> AdminProdu
             return _apply_edit(current, edit, actor)
         except TransactWriteError as exc:
             # Anywhere in the list: PynamoDB sends puts before updates, not in the order they were added.
-            if "ConditionalCheckFailed" not in cancellation_codes(exc):
+            if CONDITION_FAILED not in cancellation_codes(exc):
                 raise
     raise Conflict("the product changed while being edited, retry", code="CONCURRENT_EDIT")
 

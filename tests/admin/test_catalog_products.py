@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.admin import service as staff_service
 from tests.catalog.helpers import as_staff, error_code, new_category, new_product, sku
 from tests.conftest import buyer_token, staff_token
 
@@ -25,15 +26,31 @@ ROUTES = [
 
 @pytest.mark.parametrize("method, path, body", ROUTES)
 def test_every_catalog_console_route_wants_a_staff_token(client, frozen_clock, method, path, body):
-    token = staff_token()
+    token = as_staff(client).token
+    operator = as_staff(client, "op", "operator")
     tampered = token[:-3] + ("aaa" if not token.endswith("aaa") else "bbb")
 
     assert client.as_token(None).call(method, path, body).status_code == 401
     assert client.as_token(tampered).call(method, path, body).status_code == 401
     assert client.as_token(buyer_token()).call(method, path, body).status_code == 403
-    assert client.as_token(staff_token("op", "operator")).call(method, path, body).status_code in (200, 201, 404)
+    assert operator.call(method, path, body).status_code in (200, 201, 404)
     frozen_clock.advance(hours=13)
     assert client.as_token(token).call(method, path, body).status_code == 401
+
+
+@pytest.mark.parametrize("method, path, body", ROUTES)
+def test_a_disabled_staff_member_loses_the_console_before_the_token_expires(client, method, path, body):
+    clerk = as_staff(client, "clerk", "operator")
+    staff_service.update_staff("clerk", disabled=True)
+
+    response = clerk.call(method, path, body)
+
+    assert (response.status_code, error_code(response)) == (401, "ACCOUNT_INACTIVE"), response.data
+
+
+def test_a_token_whose_account_never_existed_opens_nothing(client):
+    response = client.as_token(staff_token("ghost", "owner")).post("/admin/categories", {"name": "服装"})
+    assert (response.status_code, error_code(response)) == (401, "ACCOUNT_INACTIVE"), response.data
 
 
 # --- categories -----------------------------------------------------------------

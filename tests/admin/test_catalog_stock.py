@@ -5,7 +5,6 @@ import pytest
 
 from chalicelib.catalog import service, stock
 from tests.catalog.helpers import as_staff, error_code, new_category, new_product, sku
-from tests.conftest import staff_token
 
 UNKNOWN = "01UNKNOWN00000000000000000"
 
@@ -21,7 +20,7 @@ def available(sku_id):
 
 
 def test_set_stock_answers_before_and_after_and_the_card_follows(client, sku_id):
-    response = client.as_token(staff_token("alice")).put(f"/admin/skus/{sku_id}/stock", {"stock": 25})
+    response = as_staff(client, "alice").put(f"/admin/skus/{sku_id}/stock", {"stock": 25})
 
     assert response.status_code == 200, response.data
     assert {k: response.data[k] for k in ("sku_id", "kind", "delta", "available_before", "available_after",

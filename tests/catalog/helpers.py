@@ -17,8 +17,16 @@ def skus_for(count: int) -> list[dict]:
     return [{"specs": {"颜色": c, "尺码": s}, "price": 1000 + i, "stock": i} for i, (c, s) in enumerate(combos)]
 
 
-def as_staff(client):
-    return client.as_token(staff_token())
+def as_staff(client, username: str = "admin", role: str = "owner"):
+    """`client` acting as staff `username`, whose account exists (the console re-checks it on every call)."""
+    from chalicelib.admin import service
+    from chalicelib.admin.passwords import ScryptCost
+
+    try:
+        service.create_staff(username, f"{username}-password", role, cost=ScryptCost(n=2**4, r=8, p=1))
+    except service.StaffExists:
+        pass
+    return client.as_token(staff_token(username, role))
 
 
 def new_category(client, name: str = "数码", parent_id: str | None = None) -> str:

@@ -153,3 +153,14 @@ def test_browsing_needs_no_token(client, category_id):
     new_product(client, category_id)
     assert client.as_token(None).get("/catalog/products").status_code == 200
     assert client.as_token(None).get("/catalog/categories").status_code == 200
+
+
+def test_empty_query_parameters_count_as_not_given(client, category_id):
+    """A mini-program sends every parameter of `?category_id=&q=&cursor=&limit=`, the unused ones empty."""
+    product_id = new_product(client, category_id)["product_id"]
+
+    response = client.get("/catalog/products?category_id=&q=&cursor=&limit=")
+
+    assert response.status_code == 200, response.data
+    assert ([item["product_id"] for item in response.data["items"]], response.data["next_cursor"]) == (
+        [product_id], None)

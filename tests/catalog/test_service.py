@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import pytest
+from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.catalog import service
-from chalicelib.catalog.inputs import ProductEdit, SkuEdit
+from chalicelib.catalog.inputs import CategoryEdit, ProductEdit, SkuEdit
 from chalicelib.core.errors import BadRequest, Conflict, NotFound
 
 
@@ -110,3 +111,34 @@ def test_categories_nest_three_levels_at_most(category):
 def test_find_category_finds_by_name_under_its_parent(category):
     assert service.find_category("服装") == category.category_id
     assert service.find_category("服装", category.category_id) is None
+
+
+def test_a_rename_racing_another_rename_is_refused_and_leaves_no_stray_name_claim(category, monkeypatch):
+    real_get = service.get_category
+    reads = []
+
+    def read_then_another_admin_renames(category_id):
+        row = real_get(category_id)
+        if not reads:
+            reads.append(category_id)
+            service.update_category(category_id, CategoryEdit(name="服饰"))
+        return row
+
+    monkeypatch.setattr(service, "get_category", read_then_another_admin_renames)
+    with pytest.raises(Conflict) as refused:
+        service.update_category(category.category_id, CategoryEdit(name="衣服"))
+
+    assert refused.value.code == "CONCURRENT_EDIT"
+    assert real_get(category.category_id).name == "服饰"
+    assert service.find_category("衣服") is None, "the losing rename must not keep a claim on its name"
+    assert service.find_category("服装") is None and service.find_category("服饰") == category.category_id
+
+
+def test_a_failed_category_write_is_not_mistaken_for_a_taken_name(category):
+    from chalicelib.core import db
+    from tests.faults import failing_calls, transaction_cancelled
+
+    broken = transaction_cancelled("None", "ValidationError")
+    with failing_calls(db.connection().client, "TransactWriteItems", [broken]):
+        with pytest.raises(TransactWriteError):
+            service.create_category("食品")
