@@ -19,13 +19,12 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from chalicelib.admin.models import OWNER_TALLY_KEY, ActiveOwnerTally, StaffAccount
 from chalicelib.admin.passwords import DEFAULT_COST, ScryptCost, hash_password, needs_rehash, verify_password
 from chalicelib.core import auth, clock
-from chalicelib.core.db import cancellation_codes, error_code, run_transaction
+from chalicelib.core.db import CONDITION_FAILED, cancellation_codes, condition_failed, run_transaction
 from chalicelib.core.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 
 OWNER = "owner"
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{1,31}$"
 MAX_PASSWORD_LENGTH = 1024
-CONDITION_FAILED = "ConditionalCheckFailed"
 # A PUT re-reads and retries when the account changed between its read and its write.
 UPDATE_ATTEMPTS = 3
 
@@ -89,7 +88,7 @@ def _record_login(account: StaffAccount, password: str, cost: ScryptCost) -> Non
     try:
         account.update(actions=actions, condition=condition)
     except UpdateError as exc:
-        if error_code(exc) != "ConditionalCheckFailedException":
+        if not condition_failed(exc):
             raise
         # The password changed meanwhile: this login was checked a moment before and
         # stands; the new hash stays and the upgrade waits for the next login.

@@ -30,7 +30,6 @@ BATCH_GET_LIMIT = 100
 MAX_QUANTITY = 99
 # Rounds of insert-then-merge an add may take when other requests keep changing the same line.
 ADD_ATTEMPTS = 5
-CONDITION_FAILED = "ConditionalCheckFailed"
 
 
 def max_lines() -> int:
@@ -197,7 +196,7 @@ def _merge_quantity(user_id: str, sku_id: str, quantity: int) -> CartLineRecord 
                     condition=CartLineRecord.quantity.exists()
                     & (CartLineRecord.quantity <= MAX_QUANTITY - quantity))
     except UpdateError as exc:
-        if _condition_failed(exc):
+        if db.condition_failed(exc):
             return None
         raise
     return line
@@ -237,7 +236,7 @@ def update_item(user_id: str, sku_id: str, *, quantity: int | None = None,
         CartLineRecord(user_id, _line_key(sku_id)).update(actions=actions,
                                                          condition=CartLineRecord.quantity.exists())
     except UpdateError as exc:
-        if _condition_failed(exc):
+        if db.condition_failed(exc):
             raise _line_not_found(sku_id) from None
         raise
     return get_cart(user_id)
@@ -290,8 +289,5 @@ def _failed_conditions(exc: TransactWriteError, item_count: int) -> list[bool]:
     """Which of a transaction's items failed their condition (PynamoDB orders deletes, puts, updates)."""
     codes = db.cancellation_codes(exc)
     codes += [None] * (item_count - len(codes))
-    return [code == CONDITION_FAILED for code in codes[:item_count]]
+    return [code == db.CONDITION_FAILED for code in codes[:item_count]]
 
-
-def _condition_failed(exc: UpdateError) -> bool:
-    return db.error_code(exc) == "ConditionalCheckFailedException"

@@ -42,7 +42,7 @@ from chalicelib.catalog.views import (
     StockLevels,
 )
 from chalicelib.core import clock
-from chalicelib.core.db import cancellation_codes, run_transaction
+from chalicelib.core.db import CONDITION_FAILED, cancellation_codes, run_transaction
 from chalicelib.core.errors import BadRequest, Conflict, NotFound
 from chalicelib.core.http import validate
 from chalicelib.core.ids import new_id
@@ -51,7 +51,6 @@ CATEGORY_GROUP = "ALL"
 NAME_CLAIM_GROUP = "NAME"
 MAX_CATEGORY_DEPTH = 3
 EDIT_ATTEMPTS = 3
-CONDITION_FAILED = "ConditionalCheckFailed"
 
 
 # --- SKU cards: what carts and orders read -------------------------------------

@@ -16,7 +16,7 @@ from chalicelib.catalog.inputs import MAX_STOCK, require_id
 from chalicelib.catalog.models import MAIN_SHARD, InventoryModel, StockAdjustmentModel
 from chalicelib.catalog.views import StockAdjustmentPage, StockAdjustmentView
 from chalicelib.core import clock
-from chalicelib.core.db import cancellation_codes, run_transaction
+from chalicelib.core.db import condition_failed, run_transaction
 from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable
 from chalicelib.core.ids import new_id
 
@@ -44,7 +44,7 @@ def _change(sku_id: str, kind: str, target: Callable[[int], int], reason: str, a
             return _view(record)
         except TransactWriteError as exc:
             # Anywhere in the list: PynamoDB sends puts before updates, not in the order they were added.
-            if "ConditionalCheckFailed" not in cancellation_codes(exc):
+            if not condition_failed(exc):
                 raise
     raise ServiceUnavailable("stock is changing fast, retry shortly", code="BUSY")
 

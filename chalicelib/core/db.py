@@ -93,6 +93,7 @@ def is_throttle(exc: BaseException) -> bool:
 
 # --- transactions -----------------------------------------------------------
 
+CONDITION_FAILED = "ConditionalCheckFailed"  # a cancelled transaction item's code
 RETRYABLE_CANCELLATIONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 TRANSACTION_ATTEMPTS = 5
 
@@ -114,6 +115,11 @@ def cancellation_codes(exc: BaseException) -> list[str | None]:
     """
     reasons = getattr(exc, "cancellation_reasons", None) or []
     return [reason.code if reason is not None else None for reason in reasons]
+
+
+def condition_failed(exc: BaseException) -> bool:
+    """Whether a write's condition failed: a single write's, or any item's of a cancelled transaction."""
+    return error_code(exc) == "ConditionalCheckFailedException" or CONDITION_FAILED in cancellation_codes(exc)
 
 
 def run_transaction(build: Callable[[Any], None], *, attempts: int = TRANSACTION_ATTEMPTS,

@@ -85,7 +85,7 @@ def _create_user(session: wechat.Session) -> UserModel:
     try:
         db.run_transaction(write)
     except TransactWriteError as exc:
-        if "ConditionalCheckFailed" not in db.cancellation_codes(exc):
+        if not db.condition_failed(exc):
             raise
         winner = find_user_id_by_openid(session.openid)
         if winner is None:  # the claim was there a moment ago; claims are never deleted
@@ -235,7 +235,7 @@ def _change_book(user_id: str, plan: Callable[[AddressBookModel], _Plan]) -> Add
         try:
             db.run_transaction(write)
         except TransactWriteError as exc:
-            if "ConditionalCheckFailed" not in db.cancellation_codes(exc):
+            if not db.condition_failed(exc):
                 raise
             continue
         return change.result

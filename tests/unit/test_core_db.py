@@ -74,3 +74,20 @@ def test_models_register_with_their_configured_table_names(aws):
     names = [model.Meta.table_name for model in load_models()]
     assert names and all(name.startswith("test-") for name in names)
     assert "test-idempotency" in names
+
+
+def test_condition_failed_recognises_single_writes_and_transaction_items(counters):
+    from pynamodb.exceptions import UpdateError
+
+    with pytest.raises(UpdateError) as single:
+        Counter(counter_id="c").update(actions=[Counter.value.add(1)], condition=Counter.value > 5)
+    with pytest.raises(TransactWriteError) as transaction:
+        db.run_transaction(lambda tx: tx.update(Counter(counter_id="c"), actions=[Counter.value.add(1)],
+                                                condition=Counter.value > 5))
+    with failing_calls(counters, "TransactWriteItems", [throttled()]):
+        with pytest.raises(ServiceUnavailable) as busy:
+            db.run_transaction(increment, attempts=1, sleep=lambda _: None)
+
+    assert db.condition_failed(single.value)
+    assert db.condition_failed(transaction.value)
+    assert not db.condition_failed(busy.value.__cause__)
