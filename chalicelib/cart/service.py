@@ -18,10 +18,10 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
 from chalicelib.cart.models import HEADER_KEY, CartHeader, CartLineRecord, CartRecord
 from chalicelib.catalog import service as catalog
-from chalicelib.catalog.inputs import ID_PATTERN
 from chalicelib.core import clock, config, db
 from chalicelib.core.config import ConfigError
 from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable
+from chalicelib.core.ids import looks_like_id
 from chalicelib.core.schema import Schema
 
 DEFAULT_MAX_LINES = 100
@@ -274,7 +274,7 @@ def add_line_removals(tx: Any, user_id: str, sku_ids: Iterable[str]) -> None:
 
 def _line_key(sku_id: str) -> str:
     # A path segment that cannot be a SKU id (such as the header's "#CART") names no line.
-    if not ID_PATTERN.match(sku_id):
+    if not looks_like_id(sku_id):
         raise _line_not_found(sku_id)
     return sku_id
 

@@ -6,11 +6,11 @@ cursor is the last product id shown, because product ids sort by creation time.
 from __future__ import annotations
 
 from chalicelib.catalog import search, service
-from chalicelib.catalog.dynamo import decode_cursor, encode_cursor
 from chalicelib.catalog.inputs import AdminProductQuery, ProductQuery
 from chalicelib.catalog.models import ALL_PRODUCTS, ON_SALE, ProductModel
 from chalicelib.catalog.views import AdminProductPage, ProductPage, ProductSummary
 from chalicelib.core import clock
+from chalicelib.core.paging import decode_cursor, encode_cursor
 
 
 def on_sale_products(query: ProductQuery) -> ProductPage:

@@ -5,12 +5,11 @@ code (demo data, another feature's tests) obeys exactly the rules the API enforc
 """
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Optional
 
 from pydantic import AfterValidator, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
 
-from chalicelib.core.errors import NotFound
+from chalicelib.core.ids import ID_PATTERN
 from chalicelib.core.schema import Schema
 
 MAX_SKUS = 99  # product item + every SKU card must fit one TransactWriteItems (100 actions)
@@ -18,7 +17,6 @@ MAX_PRICE = 10**9  # fen: ten million yuan
 MAX_STOCK = 10**7
 MAX_SPECS = 5  # spec dimensions per SKU (颜色, 尺码, ...)
 MAX_IMAGES = 9  # what a WeChat product gallery shows
-ID_PATTERN = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 
 
 def _not_blank(text: str) -> str:
@@ -133,9 +131,3 @@ class AdminProductQuery(PageQuery):
     category_id: Optional[Annotated[str, Field(max_length=64)]] = None
     status: Optional[Annotated[str, Field(pattern="^(ON_SALE|OFF_SALE)$")]] = None
 
-
-def require_id(value: str, what: str) -> str:
-    """A path id that cannot exist (too long, odd characters) is simply not found, never a DynamoDB error."""
-    if not isinstance(value, str) or not ID_PATTERN.match(value):
-        raise NotFound(f"{what.lower().replace('_', ' ')} not found", code=f"{what}_NOT_FOUND")
-    return value

@@ -14,8 +14,8 @@ import unicodedata
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from chalicelib.catalog.dynamo import batch_get
 from chalicelib.catalog.models import ON_SALE, ProductModel, SearchTokenModel
+from chalicelib.core.db import batch_get
 
 MAX_QUERY_TOKENS = 8  # index lookups per search; longer queries are narrowed by the title check instead
 _RUNS = re.compile(r"[a-z0-9]+|[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")

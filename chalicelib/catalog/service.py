@@ -12,16 +12,13 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
-from chalicelib.catalog.dynamo import batch_get
 from chalicelib.catalog.inputs import (
-    ID_PATTERN,
     MAX_SKUS,
     CategoryEdit,
     NewCategory,
     NewProduct,
     ProductEdit,
     SkuEdit,
-    require_id,
 )
 from chalicelib.catalog.models import (
     MAIN_SHARD,
@@ -42,10 +39,10 @@ from chalicelib.catalog.views import (
     StockLevels,
 )
 from chalicelib.core import clock
-from chalicelib.core.db import CONDITION_FAILED, cancellation_codes, run_transaction
+from chalicelib.core.db import CONDITION_FAILED, batch_get, cancellation_codes, run_transaction
 from chalicelib.core.errors import BadRequest, Conflict, NotFound
 from chalicelib.core.http import validate
-from chalicelib.core.ids import new_id
+from chalicelib.core.ids import ID_PATTERN, new_id, require_id
 
 CATEGORY_GROUP = "ALL"
 NAME_CLAIM_GROUP = "NAME"

@@ -11,14 +11,14 @@ from collections.abc import Callable
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 
-from chalicelib.catalog.dynamo import decode_cursor, encode_cursor
-from chalicelib.catalog.inputs import MAX_STOCK, require_id
+from chalicelib.catalog.inputs import MAX_STOCK
 from chalicelib.catalog.models import MAIN_SHARD, InventoryModel, StockAdjustmentModel
 from chalicelib.catalog.views import StockAdjustmentPage, StockAdjustmentView
 from chalicelib.core import clock
 from chalicelib.core.db import condition_failed, run_transaction
 from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable
-from chalicelib.core.ids import new_id
+from chalicelib.core.ids import new_id, require_id
+from chalicelib.core.paging import decode_cursor, encode_cursor
 
 STOCK_ATTEMPTS = 8
 SET, ADJUST = "SET", "ADJUST"

@@ -1,4 +1,4 @@
-"""Tables: the PynamoDB base model every feature's tables derive from.
+"""Tables: what every model shares (configuration, one connection), batch reads, transactions.
 
 A model's table name, region and endpoint come from configuration when its
 module is imported, so the same models serve the cloud, the embedded local
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from pynamodb.models import Model
 
@@ -19,6 +19,8 @@ from chalicelib.core import config
 from chalicelib.core.errors import ServiceUnavailable
 
 _registry: dict[str, type[Model]] = {}
+
+M = TypeVar("M", bound=Model)
 
 NEW_AND_OLD_IMAGES = "NEW_AND_OLD_IMAGES"  # stream view for tables whose changes drive events
 
@@ -89,6 +91,45 @@ def error_code(exc: BaseException) -> str | None:
 
 def is_throttle(exc: BaseException) -> bool:
     return error_code(exc) in THROTTLE_CODES
+
+
+# --- batch reads --------------------------------------------------------------
+
+BATCH_GET_LIMIT = 100  # keys per BatchGetItem
+BATCH_GET_ATTEMPTS = 6
+
+
+def batch_get(model: type[M], keys: Iterable[tuple], *, consistent: bool = False, sleep=time.sleep) -> list[M]:
+    """Items for `keys` ((hash,) or (hash, range) tuples), one BatchGetItem per 100 keys; missing keys absent.
+
+    PynamoDB's own batch_get re-asks for UnprocessedKeys in a tight loop; under
+    throttling that makes things worse, so the retries here back off with jitter.
+    """
+    serialized = [_serialize_key(model, key) for key in dict.fromkeys(keys)]  # DynamoDB refuses duplicates
+    found: list[M] = []
+    for start in range(0, len(serialized), BATCH_GET_LIMIT):
+        found.extend(_fetch_chunk(model, serialized[start:start + BATCH_GET_LIMIT], consistent, sleep))
+    return found
+
+
+def _fetch_chunk(model: type[M], keys: list[dict], consistent: bool, sleep) -> list[M]:
+    items: list[M] = []
+    for attempt in range(BATCH_GET_ATTEMPTS):
+        page, unprocessed = model._batch_get_page(keys, consistent_read=consistent, attributes_to_get=None)
+        items.extend(model.from_raw_data(raw) for raw in page or [])
+        if not unprocessed:
+            return items
+        keys = unprocessed
+        sleep(random.uniform(0, 0.025 * 2**attempt))
+    raise ServiceUnavailable("the shop is busy, retry shortly", code="BUSY")
+
+
+def _serialize_key(model: type[Model], key: tuple) -> dict:
+    hash_value, range_value = model._serialize_keys(*key)
+    serialized = {model._hash_key_attribute().attr_name: hash_value}
+    if range_value is not None:
+        serialized[model._range_key_attribute().attr_name] = range_value
+    return serialized
 
 
 # --- transactions -----------------------------------------------------------

@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 
 from chalicelib.core import clock
+from chalicelib.core.errors import NotFound
 
 OUT_TRADE_NO = re.compile(r"^[0-9A-Za-z_\-|*]{6,32}$")
+ID_PATTERN = re.compile(r"^[0-9A-Za-z_-]{1,64}$")  # any id the mall makes or accepts in a path
 
 
 def new_id() -> str:
@@ -22,3 +24,14 @@ def new_id() -> str:
 
 def is_out_trade_no(value: str) -> bool:
     return bool(OUT_TRADE_NO.match(value))
+
+
+def looks_like_id(value: object) -> bool:
+    return isinstance(value, str) and bool(ID_PATTERN.match(value))
+
+
+def require_id(value: str, what: str) -> str:
+    """A path id that cannot exist (too long, odd characters) is simply not found, never a DynamoDB error."""
+    if not looks_like_id(value):
+        raise NotFound(f"{what.lower().replace('_', ' ')} not found", code=f"{what}_NOT_FOUND")
+    return value
