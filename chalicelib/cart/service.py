@@ -17,7 +17,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 
 from chalicelib.cart.models import HEADER_KEY, CartHeader, CartLineRecord, CartRecord
-from chalicelib.catalog import service as catalog
+from chalicelib.catalog import reads as catalog
 from chalicelib.core import clock, config, db
 from chalicelib.core.config import ConfigError
 from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable

@@ -7,7 +7,6 @@ never sees a price or title the product page does not show.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
@@ -29,20 +28,21 @@ from chalicelib.catalog.models import (
     ProductModel,
     SkuEntry,
 )
+from chalicelib.catalog.reads import SkuCard as SkuCard  # re-exported: other features price from cards
+from chalicelib.catalog.reads import load_product, specs_of, stock_rows
+from chalicelib.catalog.reads import sku_cards as sku_cards
 from chalicelib.catalog.views import (
     AdminProduct,
     AdminSku,
-    BuyerProduct,
-    BuyerSku,
     CategoryNode,
     CategoryView,
     StockLevels,
 )
 from chalicelib.core import clock
-from chalicelib.core.db import CONDITION_FAILED, batch_get, cancellation_codes, run_transaction
+from chalicelib.core.db import CONDITION_FAILED, cancellation_codes, run_transaction
 from chalicelib.core.errors import BadRequest, Conflict, NotFound
 from chalicelib.core.http import validate
-from chalicelib.core.ids import ID_PATTERN, new_id, require_id
+from chalicelib.core.ids import new_id, require_id
 
 CATEGORY_GROUP = "ALL"
 NAME_CLAIM_GROUP = "NAME"
@@ -50,45 +50,15 @@ MAX_CATEGORY_DEPTH = 3
 EDIT_ATTEMPTS = 3
 
 
-# --- SKU cards: what carts and orders read -------------------------------------
-
-@dataclass(frozen=True)
-class SkuCard:
-    sku_id: str
-    product_id: str
-    title: str
-    specs: dict[str, str]
-    price: int
-    image: str | None
-    stock: int  # available units now (shard 0: regular stock)
-    on_sale: bool  # product on sale and SKU active
-
-
-def sku_cards(sku_ids: Iterable[str]) -> dict[str, SkuCard]:
-    """Cards for the known ids among `sku_ids`: one BatchGetItem per 100 ids, on inventory alone."""
-    wanted = [sku_id for sku_id in dict.fromkeys(sku_ids) if isinstance(sku_id, str) and ID_PATTERN.match(sku_id)]
-    rows = batch_get(InventoryModel, [(sku_id, MAIN_SHARD) for sku_id in wanted])
-    return {row.sku_id: _card_of(row) for row in rows if row.product_id}
-
-
-def _card_of(row: InventoryModel) -> SkuCard:
-    return SkuCard(sku_id=row.sku_id, product_id=row.product_id, title=row.title, specs=_specs(row.specs),
-                   price=int(row.price), image=row.image, stock=int(row.available), on_sale=bool(row.on_sale))
-
+# --- SKU cards: what carts and orders read (see reads.py) ------------------------------
 
 def _card_fields(product: ProductModel, sku: SkuEntry) -> dict[str, Any]:
     """The denormalized copy of a SKU kept on its inventory item; the SKU's image falls back to the product's."""
     return {
-        "product_id": product.product_id, "title": product.title, "specs": _specs(sku.specs),
+        "product_id": product.product_id, "title": product.title, "specs": specs_of(sku.specs),
         "price": int(sku.price), "image": sku.image or (product.images[0] if product.images else None),
         "on_sale": product.status == ON_SALE and bool(sku.active),
     }
-
-
-def _specs(raw: Any) -> dict[str, str]:
-    if raw is None:
-        return {}
-    return dict(raw.as_dict() if hasattr(raw, "as_dict") else raw)
 
 
 # --- categories -------------------------------------------------------------
@@ -237,7 +207,7 @@ def _check_sku_rules(entries: list[SkuEntry]) -> None:
         raise BadRequest("a product needs at least one SKU on sale", code="NO_ACTIVE_SKU")
     if len(entries) > MAX_SKUS:
         raise BadRequest(f"a product has at most {MAX_SKUS} SKUs, withdrawn ones included", code="TOO_MANY_SKUS")
-    combos = [tuple(sorted(_specs(entry.specs).items())) for entry in active]
+    combos = [tuple(sorted(specs_of(entry.specs).items())) for entry in active]
     if len(set(combos)) != len(combos):
         raise BadRequest("two SKUs have the same specs", code="DUPLICATE_SPECS")
     # The buyer's picker shows one selector per spec name, so every SKU must name the same specs.
@@ -258,7 +228,7 @@ def update_product(product_id: str, edit: ProductEdit, actor: str) -> AdminProdu
     if not edit.model_fields_set:
         raise BadRequest("nothing to change", code="EMPTY_EDIT")
     for _ in range(EDIT_ATTEMPTS):
-        current = _product(product_id)
+        current = load_product(product_id)
         try:
             return _apply_edit(current, edit, actor)
         except TransactWriteError as exc:
@@ -269,9 +239,9 @@ def update_product(product_id: str, edit: ProductEdit, actor: str) -> AdminProdu
 
 
 def take_off_sale(product_id: str, actor: str) -> AdminProduct:
-    product = _product(product_id)
+    product = load_product(product_id)
     if product.status == OFF_SALE:
-        return _admin_view(product, _stock_rows(product.skus))
+        return _admin_view(product, stock_rows(product.skus))
     return update_product(product_id, ProductEdit(on_sale=False), actor)
 
 
@@ -303,7 +273,7 @@ def _apply_edit(current: ProductModel, edit: ProductEdit, actor: str) -> AdminPr
                           condition=InventoryModel.sku_id.exists())
 
     run_transaction(write)
-    return _admin_view(edited, _stock_rows(skus))
+    return _admin_view(edited, stock_rows(skus))
 
 
 def _edited_skus(current: list[SkuEntry], wanted: list[SkuEdit]) -> tuple[list[SkuEntry], dict[str, int]]:
@@ -327,7 +297,7 @@ def _edited_skus(current: list[SkuEntry], wanted: list[SkuEdit]) -> tuple[list[S
         else:
             entry = SkuEntry(sku_id=sku.sku_id, specs=sku.specs, price=sku.price, image=sku.image, active=True)
         result.append(entry)
-    withdrawn = [SkuEntry(sku_id=e.sku_id, specs=_specs(e.specs), price=e.price, image=e.image, active=False)
+    withdrawn = [SkuEntry(sku_id=e.sku_id, specs=specs_of(e.specs), price=e.price, image=e.image, active=False)
                  for e in current if e.sku_id not in set(named)]
     return result + withdrawn, new_stock
 
@@ -355,53 +325,15 @@ def _card_actions(card: dict[str, Any], now) -> list:
 
 # --- products: read ------------------------------------------------------------
 
-def _product(product_id: str, *, consistent: bool = True) -> ProductModel:
-    require_id(product_id, "PRODUCT")
-    try:
-        return ProductModel.get(product_id, consistent_read=consistent)
-    except DoesNotExist:
-        raise NotFound("product not found", code="PRODUCT_NOT_FOUND") from None
-
-
-def _stock_rows(entries: Iterable[SkuEntry]) -> dict[str, InventoryModel]:
-    return {row.sku_id: row for row in batch_get(InventoryModel, [(e.sku_id, MAIN_SHARD) for e in entries])}
-
-
 def admin_product(product_id: str) -> AdminProduct:
-    product = _product(product_id)
-    return _admin_view(product, _stock_rows(product.skus))
+    product = load_product(product_id)
+    return _admin_view(product, stock_rows(product.skus))
 
 
 def admin_products(products: list[ProductModel]) -> list[AdminProduct]:
     """Admin views of a page of products, their stock fetched together."""
-    stocks = _stock_rows(entry for product in products for entry in product.skus)
+    stocks = stock_rows(entry for product in products for entry in product.skus)
     return [_admin_view(product, stocks) for product in products]
-
-
-def buyer_product(product_id: str) -> BuyerProduct:
-    """A product page: one GetItem for the product, one BatchGetItem for its SKUs' live stock."""
-    product = _product(product_id, consistent=False)
-    if product.status != ON_SALE:
-        raise NotFound("product not found", code="PRODUCT_NOT_FOUND")
-    active = [entry for entry in product.skus if entry.active]
-    stocks = _stock_rows(active)
-    skus = [BuyerSku(sku_id=e.sku_id, specs=_specs(e.specs), price=int(e.price),
-                     stock=int(stocks[e.sku_id].available) if e.sku_id in stocks else 0,
-                     image=e.image or (product.images[0] if product.images else None)) for e in active]
-    prices = [sku.price for sku in skus]
-    return BuyerProduct(product_id=product.product_id, title=product.title, description=product.description,
-                        category_id=product.category_id, images=list(product.images), price=min(prices),
-                        price_max=max(prices), sales=int(product.sales), spec_options=_spec_options(skus), skus=skus)
-
-
-def _spec_options(skus: list[BuyerSku]) -> dict[str, list[str]]:
-    options: dict[str, list[str]] = {}
-    for sku in skus:
-        for name, value in sku.specs.items():
-            values = options.setdefault(name, [])
-            if value not in values:
-                values.append(value)
-    return options
 
 
 def _admin_view(product: ProductModel, stocks: dict[str, InventoryModel]) -> AdminProduct:
@@ -410,7 +342,7 @@ def _admin_view(product: ProductModel, stocks: dict[str, InventoryModel]) -> Adm
         category_id=product.category_id, images=list(product.images), on_sale=product.status == ON_SALE,
         status=product.status, sales=int(product.sales), version=int(product.version),
         created_at=clock.iso(product.created_at), updated_at=clock.iso(product.updated_at),
-        skus=[AdminSku(sku_id=e.sku_id, specs=_specs(e.specs), price=int(e.price), image=e.image,
+        skus=[AdminSku(sku_id=e.sku_id, specs=specs_of(e.specs), price=int(e.price), image=e.image,
                        active=bool(e.active), stock=_levels(stocks.get(e.sku_id))) for e in product.skus])
 
 

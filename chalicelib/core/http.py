@@ -4,17 +4,22 @@ A feature declares its routes on an `Api` (a Chalice Blueprint plus the metadata
 /openapi.json renders). The wrapper parses the body and query with pydantic,
 authenticates, calls the handler, and shapes every outcome, including every
 failure, as JSON. A stack trace never reaches a client.
+
+Models may be named lazily, as "package.module:Model": pydantic and a feature's
+models are then imported by the first request that validates or documents, not
+by a cold start whose first request is a plain read.
 """
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ValidationError
 
 from chalicelib.core import auth
 from chalicelib.core.db import is_throttle
@@ -34,8 +39,8 @@ class Operation:
     handler: Callable[..., Any]
     tag: str
     summary: str
-    body: type[BaseModel] | None = None
-    query: type[BaseModel] | None = None
+    body: Any = None  # a pydantic model class, or its lazy name "module:Model"
+    query: Any = None
     response: Any = None
     status: int = 200
     auth: auth.Requirement | None = None
@@ -69,8 +74,8 @@ class Api:
     def __post_init__(self) -> None:
         self.blueprint = Blueprint(self.import_name)
 
-    def route(self, path: str, method: str, *, summary: str = "", body: type[BaseModel] | None = None,
-              query: type[BaseModel] | None = None, response: Any = None, status: int = 200,
+    def route(self, path: str, method: str, *, summary: str = "", body: Any = None,
+              query: Any = None, response: Any = None, status: int = 200,
               auth: auth.Requirement | None = None, errors: tuple[int, ...] = (),
               content_types: tuple[str, ...] | None = None,
               raw_body: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -98,8 +103,8 @@ def serve(op: Operation, request: Any, path_params: dict[str, str]) -> Response:
     try:
         context = Context(
             principal=auth.authenticate(request.headers, op.auth) if op.auth else None,
-            body=parse_body(request, op.body) if op.body else None,
-            query=parse_query(request, op.query) if op.query else None,
+            body=parse_body(request, resolve(op.body)) if op.body else None,
+            query=parse_query(request, resolve(op.query)) if op.query else None,
             headers=request.headers,
             raw_body=(request.raw_body or b"") if op.raw_body else b"",
         )
@@ -113,7 +118,18 @@ def serve(op: Operation, request: Any, path_params: dict[str, str]) -> Response:
         return unexpected_error_response(exc, request)
 
 
-def parse_body(request: Any, model: type[BaseModel]) -> BaseModel:
+@cache
+def _import_model(reference: str) -> Any:
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def resolve(model: Any) -> Any:
+    """A model given as a class, or by its lazy name "package.module:Model"."""
+    return _import_model(model) if isinstance(model, str) else model
+
+
+def parse_body(request: Any, model: Any) -> Any:
     raw = request.raw_body or b""
     if len(raw) > MAX_BODY_BYTES:
         raise BadRequest(f"body larger than {MAX_BODY_BYTES} bytes", code="BODY_TOO_LARGE")
@@ -128,11 +144,13 @@ def parse_body(request: Any, model: type[BaseModel]) -> BaseModel:
     return validate(model, data)
 
 
-def parse_query(request: Any, model: type[BaseModel]) -> BaseModel:
+def parse_query(request: Any, model: Any) -> Any:
     return validate(model, dict(request.query_params or {}))
 
 
-def validate(model: type[BaseModel], data: dict[str, Any]) -> BaseModel:
+def validate(model: Any, data: dict[str, Any]) -> Any:
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -143,7 +161,7 @@ def validate(model: type[BaseModel], data: dict[str, Any]) -> BaseModel:
 
 
 def to_jsonable(value: Any) -> Any:
-    if isinstance(value, BaseModel):
+    if hasattr(value, "model_dump"):  # a pydantic model
         return value.model_dump(mode="json")
     if isinstance(value, (list, tuple)):
         return [to_jsonable(item) for item in value]

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from chalicelib.core.http import Api, Operation
+from chalicelib.core.http import Api, Operation, resolve
 
 REF = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"{([^}]+)}")
@@ -52,6 +52,7 @@ def build(apis: Iterable[Api], title: str = "micromall", version: str = "1.0.0")
 
 
 def _schema_of(annotation: Any, schemas: dict[str, Any]) -> dict[str, Any]:
+    annotation = resolve(annotation)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         schema = annotation.model_json_schema(ref_template=REF)
     else:
@@ -81,7 +82,7 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
                "schema": {"type": "string", "minLength": 1, "maxLength": 64}}
               for name in _PATH_PARAM.findall(op.path)]
     if op.query is not None:
-        query_schema = op.query.model_json_schema()
+        query_schema = resolve(op.query).model_json_schema()
         required = set(query_schema.get("required", []))
         for name, prop in query_schema.get("properties", {}).items():
             params.append({"name": name, "in": "query", "required": name in required, "schema": prop})

@@ -1,4 +1,4 @@
-"""The base of every request and response model."""
+"""The base of every request and response model, and the shapes core itself answers with."""
 from pydantic import BaseModel, ConfigDict
 
 
@@ -10,3 +10,8 @@ class Schema(BaseModel):
     cold start (see benchmarks/report.md).
     """
     model_config = ConfigDict(defer_build=True)
+
+
+class Health(Schema):
+    status: str
+    features: list[str]

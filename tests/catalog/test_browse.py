@@ -164,3 +164,13 @@ def test_empty_query_parameters_count_as_not_given(client, category_id):
     assert response.status_code == 200, response.data
     assert ([item["product_id"] for item in response.data["items"]], response.data["next_cursor"]) == (
         [product_id], None)
+
+
+def test_the_product_page_matches_its_documented_shape_exactly(client):
+    """The page is built as plain data (no pydantic on the hot path); views.BuyerProduct documents it."""
+    from chalicelib.catalog.views import BuyerProduct
+
+    product = new_product(client, new_category(client))
+    page = client.get(f"/catalog/products/{product['product_id']}").data
+
+    assert BuyerProduct.model_validate(page).model_dump(mode="json") == page
