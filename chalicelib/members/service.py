@@ -21,9 +21,6 @@ DEFAULT_NICKNAME = "微信用户"
 STARTING_LEVEL = 1
 DEFAULT_ADDRESS_LIMIT = 20
 BOOK_ATTEMPTS = 5
-MAX_KEY_LENGTH = 64
-
-
 # --- users -------------------------------------------------------------------
 
 class User(Schema):
@@ -271,17 +268,11 @@ def _newest_address_except(user_id: str, address_id: str) -> AddressModel | None
 
 
 def _load_address(user_id: str, address_id: str) -> AddressModel:
-    # An over-long id cannot be ours, and DynamoDB would reject it as a key rather than miss it.
-    if not address_id or len(address_id) > MAX_KEY_LENGTH:
-        raise _address_not_found()
+    ids.require_id(address_id, "ADDRESS")  # DynamoDB would reject an odd key rather than miss it
     try:
         return AddressModel.get(user_id, address_id, consistent_read=True)
     except DoesNotExist:
-        raise _address_not_found() from None
-
-
-def _address_not_found() -> NotFound:
-    return NotFound("no such address", code="ADDRESS_NOT_FOUND")
+        raise NotFound("address not found", code="ADDRESS_NOT_FOUND") from None
 
 
 def _address_view(item: AddressModel) -> Address:
