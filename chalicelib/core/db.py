@@ -40,6 +40,15 @@ def connection_settings() -> dict[str, Any]:
     return settings
 
 
+@lru_cache(maxsize=1)
+def connection():
+    """The one PynamoDB Connection (one botocore client, safe to share between threads)
+    behind every registered table and every transaction."""
+    from pynamodb.connection import Connection
+
+    return Connection(**connection_settings())
+
+
 def table_meta(logical_name: str, **extra: Any) -> type:
     """A PynamoDB `Meta` for table `logical_name`, configured from the environment."""
     attrs: dict[str, Any] = {
@@ -137,15 +146,6 @@ def _serialize_key(model: type[Model], key: tuple) -> dict:
 CONDITION_FAILED = "ConditionalCheckFailed"  # a cancelled transaction item's code
 RETRYABLE_CANCELLATIONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 TRANSACTION_ATTEMPTS = 5
-
-
-@lru_cache(maxsize=1)
-def connection():
-    """The one PynamoDB Connection (one botocore client, safe to share between threads)
-    behind every registered table and every transaction."""
-    from pynamodb.connection import Connection
-
-    return Connection(**connection_settings())
 
 
 def cancellation_codes(exc: BaseException) -> list[str | None]:
