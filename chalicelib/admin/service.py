@@ -19,7 +19,7 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from chalicelib.admin.models import OWNER_TALLY_KEY, ActiveOwnerTally, StaffAccount
 from chalicelib.admin.passwords import DEFAULT_COST, ScryptCost, hash_password, needs_rehash, verify_password
 from chalicelib.core import auth, clock
-from chalicelib.core.db import CONDITION_FAILED, cancellation_codes, condition_failed, run_transaction
+from chalicelib.core.db import CONDITION_FAILED, cancellation_codes, condition_failed, get_or_none, run_transaction
 from chalicelib.core.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 
 OWNER = "owner"
@@ -218,10 +218,7 @@ def _find_account(username: str) -> StaffAccount | None:
     # Anything not shaped like a username (the tally's key, an empty string) is nobody.
     if not _USERNAME.fullmatch(username):
         return None
-    try:
-        return StaffAccount.get(username, consistent_read=True)
-    except StaffAccount.DoesNotExist:
-        return None
+    return get_or_none(StaffAccount, username)
 
 
 def _check_username(username: str) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.exceptions import TransactWriteError, UpdateError
 
 from chalicelib.cart.models import HEADER_KEY, CartHeader, CartLineRecord, CartRecord
 from chalicelib.catalog import reads as catalog
@@ -211,10 +211,7 @@ def _refuse_if_over_limit(user_id: str, sku_id: str, quantity: int) -> None:
 
 
 def _find_line(user_id: str, sku_id: str) -> CartLineRecord | None:
-    try:
-        return CartLineRecord.get(user_id, sku_id, consistent_read=True)
-    except DoesNotExist:
-        return None
+    return db.get_or_none(CartLineRecord, user_id, sku_id)
 
 
 def _count_lines(delta: int, now: Any) -> list[Any]:

@@ -10,10 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
-
 from chalicelib.catalog.models import MAIN_SHARD, ON_SALE, InventoryModel, ProductModel, SkuEntry
-from chalicelib.core.db import batch_get
+from chalicelib.core.db import batch_get, get_or_none
 from chalicelib.core.errors import NotFound
 from chalicelib.core.ids import looks_like_id, require_id
 
@@ -74,10 +72,10 @@ def _spec_options(skus: list[dict[str, Any]]) -> dict[str, list[str]]:
 
 def load_product(product_id: str, *, consistent: bool = True) -> ProductModel:
     require_id(product_id, "PRODUCT")
-    try:
-        return ProductModel.get(product_id, consistent_read=consistent)
-    except DoesNotExist:
-        raise NotFound("product not found", code="PRODUCT_NOT_FOUND") from None
+    product = get_or_none(ProductModel, product_id, consistent=consistent)
+    if product is None:
+        raise NotFound("product not found", code="PRODUCT_NOT_FOUND")
+    return product
 
 
 def stock_rows(entries: Iterable[SkuEntry]) -> dict[str, InventoryModel]:

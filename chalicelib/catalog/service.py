@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.catalog.inputs import (
     MAX_SKUS,
@@ -39,7 +39,7 @@ from chalicelib.catalog.views import (
     StockLevels,
 )
 from chalicelib.core import clock
-from chalicelib.core.db import CONDITION_FAILED, cancellation_codes, run_transaction
+from chalicelib.core.db import CONDITION_FAILED, cancellation_codes, get_or_none, run_transaction
 from chalicelib.core.errors import BadRequest, Conflict, NotFound
 from chalicelib.core.http import validate
 from chalicelib.core.ids import new_id, require_id
@@ -129,18 +129,16 @@ def _name_claim(parent_id: str | None, name: str, owner_id: str) -> CategoryMode
 
 def get_category(category_id: str) -> CategoryModel:
     require_id(category_id, "CATEGORY")
-    try:
-        return CategoryModel.get(CATEGORY_GROUP, category_id, consistent_read=True)
-    except DoesNotExist:
-        raise NotFound("category not found", code="CATEGORY_NOT_FOUND") from None
+    category = get_or_none(CategoryModel, CATEGORY_GROUP, category_id)
+    if category is None:
+        raise NotFound("category not found", code="CATEGORY_NOT_FOUND")
+    return category
 
 
 def find_category(name: str, parent_id: str | None = None) -> str | None:
     """The id of the category called `name` under `parent_id`, if there is one."""
-    try:
-        return CategoryModel.get(NAME_CLAIM_GROUP, f"{parent_id or '-'}/{name}", consistent_read=True).owner_id
-    except DoesNotExist:
-        return None
+    claim = get_or_none(CategoryModel, NAME_CLAIM_GROUP, f"{parent_id or '-'}/{name}")
+    return claim.owner_id if claim is not None else None
 
 
 def _check_depth(parent_id: str) -> None:

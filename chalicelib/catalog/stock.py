@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.catalog.inputs import MAX_STOCK
 from chalicelib.catalog.models import MAIN_SHARD, InventoryModel, StockAdjustmentModel
 from chalicelib.catalog.views import StockAdjustmentPage, StockAdjustmentView
 from chalicelib.core import clock
-from chalicelib.core.db import condition_failed, run_transaction
+from chalicelib.core.db import condition_failed, get_or_none, run_transaction
 from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable
 from chalicelib.core.ids import new_id, require_id
 from chalicelib.core.paging import decode_cursor, encode_cursor
@@ -67,10 +67,10 @@ def _write_change(tx, record: StockAdjustmentModel) -> None:
 
 def _main_shard(sku_id: str) -> InventoryModel:
     require_id(sku_id, "SKU")
-    try:
-        return InventoryModel.get(sku_id, MAIN_SHARD, consistent_read=True)
-    except DoesNotExist:
-        raise NotFound("SKU not found", code="SKU_NOT_FOUND") from None
+    row = get_or_none(InventoryModel, sku_id, MAIN_SHARD)
+    if row is None:
+        raise NotFound("SKU not found", code="SKU_NOT_FOUND")
+    return row
 
 
 def stock_history(sku_id: str, cursor: str | None, limit: int) -> StockAdjustmentPage:

@@ -102,7 +102,17 @@ def is_throttle(exc: BaseException) -> bool:
     return error_code(exc) in THROTTLE_CODES
 
 
-# --- batch reads --------------------------------------------------------------
+# --- reads ----------------------------------------------------------------------
+
+def get_or_none(model: type[M], hash_key: Any, range_key: Any = None, *, consistent: bool = True) -> M | None:
+    """One item by key, or None: PynamoDB raises DoesNotExist, and a missing item is rarely exceptional."""
+    from pynamodb.exceptions import DoesNotExist
+
+    try:
+        return model.get(hash_key, range_key, consistent_read=consistent)
+    except DoesNotExist:
+        return None
+
 
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem
 BATCH_GET_ATTEMPTS = 6

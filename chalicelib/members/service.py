@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.core import auth, clock, config, db, ids
 from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable
@@ -50,10 +50,8 @@ def login(code: str, wechat_client: wechat.WeChatClient | None = None) -> LoginR
 
 
 def find_user_id_by_openid(openid: str) -> str | None:
-    try:
-        return OpenidClaim.get(openid, consistent_read=True).user_id
-    except DoesNotExist:
-        return None
+    claim = db.get_or_none(OpenidClaim, openid)
+    return claim.user_id if claim is not None else None
 
 
 def get_user(user_id: str) -> User:
@@ -61,10 +59,10 @@ def get_user(user_id: str) -> User:
 
 
 def _load_user(user_id: str) -> UserModel:
-    try:
-        return UserModel.get(user_id, consistent_read=True)
-    except DoesNotExist:
-        raise NotFound("no such user", code="USER_NOT_FOUND") from None
+    user = db.get_or_none(UserModel, user_id)
+    if user is None:
+        raise NotFound("no such user", code="USER_NOT_FOUND")
+    return user
 
 
 def _create_user(session: wechat.Session) -> UserModel:
@@ -240,10 +238,8 @@ def _change_book(user_id: str, plan: Callable[[AddressBookModel], _Plan]) -> Add
 
 
 def _load_book(user_id: str) -> AddressBookModel:
-    try:
-        return AddressBookModel.get(user_id, consistent_read=True)
-    except DoesNotExist:
-        return AddressBookModel(user_id, address_count=0, default_address_id=None, version=0)
+    book = db.get_or_none(AddressBookModel, user_id)
+    return book if book is not None else AddressBookModel(user_id, address_count=0, default_address_id=None, version=0)
 
 
 def _book_unchanged(read_version: int):
@@ -269,10 +265,10 @@ def _newest_address_except(user_id: str, address_id: str) -> AddressModel | None
 
 def _load_address(user_id: str, address_id: str) -> AddressModel:
     ids.require_id(address_id, "ADDRESS")  # DynamoDB would reject an odd key rather than miss it
-    try:
-        return AddressModel.get(user_id, address_id, consistent_read=True)
-    except DoesNotExist:
-        raise NotFound("address not found", code="ADDRESS_NOT_FOUND") from None
+    address = db.get_or_none(AddressModel, user_id, address_id)
+    if address is None:
+        raise NotFound("address not found", code="ADDRESS_NOT_FOUND")
+    return address
 
 
 def _address_view(item: AddressModel) -> Address:
