@@ -46,7 +46,6 @@ class Operation:
     auth: auth.Requirement | None = None
     errors: tuple[int, ...] = ()
     content_types: tuple[str, ...] = ("application/json",)
-    raw_body: bool = False
 
 
 @dataclass
@@ -56,7 +55,6 @@ class Context:
     body: Any
     query: Any
     headers: Mapping[str, str]
-    raw_body: bytes = b""
 
     @property
     def user_id(self) -> str:
@@ -77,8 +75,7 @@ class Api:
     def route(self, path: str, method: str, *, summary: str = "", body: Any = None,
               query: Any = None, response: Any = None, status: int = 200,
               auth: auth.Requirement | None = None, errors: tuple[int, ...] = (),
-              content_types: tuple[str, ...] | None = None,
-              raw_body: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+              content_types: tuple[str, ...] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         if content_types is None:  # a route without a JSON body ignores the Content-Type
             content_types = ("application/json",) if body is not None else ("*/*",)
 
@@ -86,7 +83,7 @@ class Api:
             op = Operation(path=path, method=method, handler=handler, tag=self.tag,
                            summary=summary or (handler.__doc__ or "").strip().split("\n")[0],
                            body=body, query=query, response=response, status=status, auth=auth,
-                           errors=errors, content_types=content_types, raw_body=raw_body)
+                           errors=errors, content_types=content_types)
             self.operations.append(op)
             blueprint = self.blueprint
 
@@ -106,7 +103,6 @@ def serve(op: Operation, request: Any, path_params: dict[str, str]) -> Response:
             body=parse_body(request, resolve(op.body)) if op.body else None,
             query=parse_query(request, resolve(op.query)) if op.query else None,
             headers=request.headers,
-            raw_body=(request.raw_body or b"") if op.raw_body else b"",
         )
         result = op.handler(context, **path_params)
         if isinstance(result, Response):
