@@ -15,7 +15,6 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,18 +55,9 @@ class StreamCursor:
     failures: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass
-class Delivery:
-    handler: str
-    kind: str
-    records: int
-    error: str | None = None
-
-
 class EventPump:
     def __init__(self, app: Any, *, endpoint_url: str | None = None, starting_position: str = "TRIM_HORIZON",
-                 schedule_seconds: float | None = None, raise_errors: bool = False,
-                 on_delivery: Callable[[Delivery], None] | None = None):
+                 schedule_seconds: float | None = None, raise_errors: bool = False):
         import boto3
         from botocore.config import Config
 
@@ -82,7 +72,6 @@ class EventPump:
         self._app = app
         self._starting_position = starting_position
         self._raise_errors = raise_errors
-        self._on_delivery = on_delivery or (lambda delivery: None)
         self.schedule_seconds = schedule_seconds if schedule_seconds is not None else float(
             config.env_int("MALL_LOCAL_SCHEDULE_SECONDS", 5))
         sources = list(app.event_sources)
@@ -207,14 +196,12 @@ class EventPump:
         handler = self._app.handler_map[handler_name]
         try:
             handler(event, LocalLambdaContext(handler_name))
-        except Exception as exc:  # noqa: BLE001 - a failing handler must not stop the pump
-            self._on_delivery(Delivery(handler_name, kind, count, error=repr(exc)))
+        except Exception:  # noqa: BLE001 - a failing handler must not stop the pump
             log.error("handler %s failed on %d %s record(s):\n%s", handler_name, count, kind,
                       traceback.format_exc())
             if self._raise_errors:
                 raise
             return False
-        self._on_delivery(Delivery(handler_name, kind, count))
         return True
 
     # --- background loop --------------------------------------------------------
