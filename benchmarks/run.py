@@ -176,25 +176,20 @@ print(json.dumps([b - a for a, b in zip(marks, marks[1:])]))"""
 
 @contextmanager
 def counting_dynamodb_calls():
-    """Counts DynamoDB API calls with a botocore event hook on every client the mall uses."""
+    """Counts DynamoDB API calls with a botocore event hook on the one client every table shares."""
     from chalicelib.core import db
-    from infra.tables import load_models
 
     calls: list[str] = []
 
     def count(model, **_):
         calls.append(model.name)
 
-    clients = {id(m._get_connection().connection.client): m._get_connection().connection.client
-               for m in load_models()}
-    clients[id(db.connection().client)] = db.connection().client
-    for client in clients.values():
-        client.meta.events.register("before-call.dynamodb", count)
+    events = db.connection().client.meta.events
+    events.register("before-call.dynamodb", count)
     try:
         yield calls
     finally:
-        for client in clients.values():
-            client.meta.events.unregister("before-call.dynamodb", count)
+        events.unregister("before-call.dynamodb", count)
 
 
 def dynamodb_calls_section() -> str:
@@ -232,7 +227,7 @@ def dynamodb_calls_section() -> str:
     table = "\n".join(f"| {label} | {len(calls)} | {', '.join(calls)} |" for label, calls in rows)
     return f"""## DynamoDB calls per request
 
-Counted with a botocore `before-call.dynamodb` event hook on every client the mall uses. Target: 2 for a
+Counted with a botocore `before-call.dynamodb` event hook on the one client all tables share. Target: 2 for a
 product page and 2 for a cart view, whatever the number of SKUs or lines.
 
 | request | calls | operations |
