@@ -29,10 +29,14 @@ class SkuCard:
     on_sale: bool  # product on sale and SKU active
 
 
-def sku_cards(sku_ids: Iterable[str]) -> dict[str, SkuCard]:
-    """Cards for the known ids among `sku_ids`: one BatchGetItem per 100 ids, on inventory alone."""
+def sku_cards(sku_ids: Iterable[str], *, consistent: bool = False) -> dict[str, SkuCard]:
+    """Cards for the known ids among `sku_ids`: one BatchGetItem per 100 ids, on inventory alone.
+
+    `consistent` for a reader that must see the latest stock, such as checkout
+    explaining why its reservation failed.
+    """
     wanted = [sku_id for sku_id in dict.fromkeys(sku_ids) if looks_like_id(sku_id)]
-    rows = batch_get(InventoryModel, [(sku_id, MAIN_SHARD) for sku_id in wanted])
+    rows = batch_get(InventoryModel, [(sku_id, MAIN_SHARD) for sku_id in wanted], consistent=consistent)
     return {row.sku_id: _card_of(row) for row in rows if row.product_id}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from functools import cache
 
-ALL_FEATURES = ("members", "catalog", "cart", "admin")
+ALL_FEATURES = ("members", "catalog", "cart", "checkout", "admin")
 
 DEFAULT_REGION = "us-east-1"
 

@@ -1,0 +1,1 @@
+"""checkout: orders, from the priced submit that reserves stock to completion or cancellation."""

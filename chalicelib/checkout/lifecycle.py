@@ -1,0 +1,221 @@
+"""Moving orders through their statuses: every move one transaction, conditioned on the status read.
+
+A move reads the order, checks the table of allowed moves (statuses.py), then
+commits an update on condition that the status is still the one it read,
+together with the stock movement that belongs to the move (a cancel releases
+the reservation, a payment turns it into a sale). Two moves racing on one order
+cannot both commit: the loser's condition fails, it re-reads, and it either
+finds its move no longer allowed (409) or tries again from the new status. That
+is what makes a release happen exactly once when the sweeper, the buyer and a
+payment all race for the same unpaid order.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from pynamodb.exceptions import TransactWriteError
+
+from chalicelib.catalog import reservations
+from chalicelib.checkout import statuses
+from chalicelib.checkout.models import SHARDS, OrderModel, PaymentRecord, RefundRequest, Shipment, shard_of
+from chalicelib.checkout.service import load_order
+from chalicelib.checkout.views import OrderView, order_view
+from chalicelib.core import clock, config
+from chalicelib.core.db import batch_get, condition_failed, run_transaction
+from chalicelib.core.errors import Conflict, ServiceUnavailable
+
+CHANGE_ATTEMPTS = 5
+DEFAULT_AUTO_CONFIRM_DAYS = 7
+EXPIRE, CONFIRM = "EXPIRE", "CONFIRM"
+SWEEP_PAGE = 100
+
+Actions = Callable[[OrderModel, datetime], list[Any]]
+Writes = Callable[[Any, OrderModel], None]
+
+
+def auto_confirm_after() -> timedelta:
+    days = config.env_int("MALL_ORDER_AUTO_CONFIRM_DAYS", DEFAULT_AUTO_CONFIRM_DAYS)
+    if days < 1:
+        raise config.ConfigError(f"MALL_ORDER_AUTO_CONFIRM_DAYS must be at least 1, got {days}")
+    return timedelta(days=days)
+
+
+# --- the moves ------------------------------------------------------------------------
+
+def cancel_unpaid(order_id: str, reason: str, *, user_id: str | None = None) -> OrderView:
+    """PENDING_PAYMENT -> CANCELLED, the reserved stock back to available in the same transaction."""
+    return order_view(_change(order_id, statuses.CANCELLED, user_id=user_id,
+                              actions=_cancel_actions(reason), writes=_release_stock))
+
+
+def confirm_receipt(user_id: str, order_id: str) -> OrderView:
+    """SHIPPED -> COMPLETED by the buyer."""
+    return order_view(_change(order_id, statuses.COMPLETED, user_id=user_id, actions=_complete_actions))
+
+
+def request_refund(user_id: str, order_id: str, reason: str) -> OrderView:
+    """PAID or SHIPPED -> REFUND_REQUESTED; the merchant approves or rejects (payments)."""
+    def actions(order: OrderModel, now: datetime) -> list[Any]:
+        ask = RefundRequest(reason=reason, requested_at=now, from_status=order.status)
+        return [OrderModel.refund_request.set(ask)]
+
+    return order_view(_change(order_id, statuses.REFUND_REQUESTED, user_id=user_id, actions=actions))
+
+
+def ship(order_id: str, carrier: str, tracking_no: str, *, actor: str) -> OrderView:
+    """PAID -> SHIPPED by staff; the buyer has MALL_ORDER_AUTO_CONFIRM_DAYS to confirm before it completes itself."""
+    def actions(order: OrderModel, now: datetime) -> list[Any]:
+        shipment = Shipment(carrier=carrier, tracking_no=tracking_no, shipped_at=now, shipped_by=actor)
+        return [OrderModel.shipment.set(shipment)]
+
+    return order_view(_change(order_id, statuses.SHIPPED, actions=actions, allowed_from={statuses.PAID}))
+
+
+@dataclass(frozen=True)
+class PaymentOutcome:
+    applied: bool  # this call moved the order to PAID
+    order: OrderModel  # as it is now
+
+
+def mark_paid(order_id: str, *, provider: str, transaction_id: str, amount: int, paid_at: datetime,
+              also: Writes | None = None) -> PaymentOutcome:
+    """PENDING_PAYMENT -> PAID, the reservation turned into a sale; `also` adds the caller's own writes
+    (the payments ledger) to the same transaction.
+
+    Not an error when the order is no longer unpaid: a payment is a fact, and the
+    caller decides what a payment for a cancelled or already-paid order means.
+    """
+    def actions(order: OrderModel, now: datetime) -> list[Any]:
+        record = PaymentRecord(provider=provider, transaction_id=transaction_id, paid_at=paid_at, amount=amount)
+        return [OrderModel.payment.set(record), OrderModel.paid_at.set(paid_at)]
+
+    def writes(tx: Any, order: OrderModel) -> None:
+        _sell_stock(tx, order)
+        if also is not None:
+            also(tx, order)
+
+    for _ in range(CHANGE_ATTEMPTS):
+        order = load_order(order_id)
+        if order.status != statuses.PENDING_PAYMENT:
+            return PaymentOutcome(applied=False, order=order)
+        if _commit(order, statuses.PAID, actions, writes):
+            return PaymentOutcome(applied=True, order=load_order(order_id))
+    raise ServiceUnavailable("the order is changing fast, retry shortly", code="BUSY")
+
+
+# --- the scheduled sweep --------------------------------------------------------------
+
+@dataclass
+class SweepReport:
+    expired: int = 0
+    completed: int = 0
+    lost_races: int = 0  # due orders another actor moved first (paid, cancelled, confirmed)
+
+
+def sweep_due_orders(*, out_of_time: Callable[[], bool] = lambda: False) -> SweepReport:
+    """Cancel unpaid orders past their deadline and complete shipped ones past theirs.
+
+    Reads only the sparse `due` index (never a scan). Safe to run twice at once:
+    each move is conditioned on the status, so a second sweeper's move fails and
+    is counted as a lost race.
+    """
+    report = SweepReport()
+    now = clock.now()
+    for kind, target, actions, writes in ((EXPIRE, statuses.CANCELLED, _cancel_actions(statuses.BY_TIMEOUT),
+                                           _release_stock),
+                                          (CONFIRM, statuses.COMPLETED, _complete_actions, None)):
+        for shard in range(SHARDS):
+            _sweep_shard(f"{kind}#{shard}", now, target, actions, writes, report, out_of_time)
+    return report
+
+
+def _sweep_shard(due_shard: str, now: datetime, target: str, actions: Actions, writes: Writes | None,
+                 report: SweepReport, out_of_time: Callable[[], bool]) -> None:
+    while not out_of_time():
+        keys = [row.order_id for row in OrderModel.due.query(due_shard, range_key_condition=OrderModel.due_at <= now,
+                                                             limit=SWEEP_PAGE)]
+        if not keys:
+            return
+        moved = 0
+        for order in batch_get(OrderModel, [(order_id,) for order_id in keys], consistent=True):
+            if statuses.allowed(order.status, target) and order.due_at is not None and order.due_at <= now \
+                    and _commit(order, target, actions, writes):
+                moved += 1
+                report.expired += target == statuses.CANCELLED
+                report.completed += target == statuses.COMPLETED
+            else:
+                report.lost_races += 1
+        if moved == 0:
+            return  # what is left in this page is being moved by someone else; the next run looks again
+
+
+# --- one move, read then committed ----------------------------------------------------
+
+def _change(order_id: str, target: str, *, user_id: str | None = None, actions: Actions | None = None,
+            writes: Writes | None = None, allowed_from: set[str] | None = None) -> OrderModel:
+    for _ in range(CHANGE_ATTEMPTS):
+        order = load_order(order_id, user_id=user_id)
+        _require_allowed(order, target, allowed_from)
+        if _commit(order, target, actions, writes):
+            return load_order(order_id)
+    raise ServiceUnavailable("the order is changing fast, retry shortly", code="BUSY")
+
+
+def _require_allowed(order: OrderModel, target: str, allowed_from: set[str] | None) -> None:
+    if statuses.allowed(order.status, target) and (allowed_from is None or order.status in allowed_from):
+        return
+    raise Conflict(f"order {order.order_id} is {order.status}; it cannot become {target}",
+                   code="INVALID_ORDER_STATUS", details={"status": order.status, "wanted": target})
+
+
+def _commit(order: OrderModel, target: str, actions: Actions | None, writes: Writes | None) -> bool:
+    """Commit the move; False when the order's status changed since it was read."""
+    now = clock.now()
+    changes = _status_actions(order, target, now) + (actions(order, now) if actions else [])
+
+    def build(tx: Any) -> None:
+        tx.update(OrderModel(order.order_id), actions=changes, condition=OrderModel.status == order.status)
+        if writes is not None:
+            writes(tx, order)
+
+    try:
+        run_transaction(build)
+        return True
+    except TransactWriteError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+
+
+def _status_actions(order: OrderModel, target: str, now: datetime) -> list[Any]:
+    shard = shard_of(order.order_id)
+    changes = [OrderModel.status.set(target), OrderModel.buyer_status.set(f"{order.user_id}#{target}"),
+               OrderModel.status_shard.set(f"{target}#{shard}"), OrderModel.updated_at.set(now),
+               OrderModel.version.add(1)]
+    if target == statuses.SHIPPED:  # the only deadline a move starts: completion without the buyer
+        return changes + [OrderModel.due_shard.set(f"{CONFIRM}#{shard}"),
+                          OrderModel.due_at.set(now + auto_confirm_after())]
+    return changes + [OrderModel.due_shard.remove(), OrderModel.due_at.remove()]
+
+
+def _cancel_actions(reason: str) -> Actions:
+    def actions(order: OrderModel, now: datetime) -> list[Any]:
+        return [OrderModel.cancel_reason.set(reason), OrderModel.cancelled_at.set(now)]
+    return actions
+
+
+def _complete_actions(order: OrderModel, now: datetime) -> list[Any]:
+    return [OrderModel.completed_at.set(now)]
+
+
+def _release_stock(tx: Any, order: OrderModel) -> None:
+    for line in order.lines:
+        reservations.add_release(tx, line.sku_id, int(line.shard), int(line.quantity))
+
+
+def _sell_stock(tx: Any, order: OrderModel) -> None:
+    for line in order.lines:
+        reservations.add_sale(tx, line.sku_id, int(line.shard), int(line.quantity))

@@ -1,0 +1,260 @@
+"""Checkout: pricing and submitting orders, and reading them back.
+
+A submit is one DynamoDB transaction: for each distinct SKU a conditional
+move of stock from available to reserved (on condition of enough stock, still
+on sale, at the price quoted), the order, the buyer's idempotency record, and
+the removal of the bought cart lines. All of it commits or none of it does.
+
+The idempotency record is written inside that transaction, so an order exists
+if and only if its key is taken: a retry after any failure either finds the key
+(and answers with the same order) or finds nothing reserved and starts over.
+DynamoDB's own ClientRequestToken is not used: it lasts ten minutes and moto
+ignores it.
+
+DynamoDB calls per submit, whatever the number of lines: GetItem (key),
+GetItem (address), Query (the cart, only `from_cart`), BatchGetItem (SKU cards),
+TransactWriteItems.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from pynamodb.exceptions import TransactWriteError
+
+from chalicelib.cart import service as cart
+from chalicelib.catalog import reservations
+from chalicelib.catalog.models import MAIN_SHARD
+from chalicelib.catalog.reads import SkuCard, sku_cards
+from chalicelib.checkout import statuses
+from chalicelib.checkout.inputs import OrderSubmission
+from chalicelib.checkout.models import OrderLine, OrderModel, ShippingAddress, shard_of
+from chalicelib.checkout.pricing import PricedLine, Quote, free_shipping_threshold, quote
+from chalicelib.checkout.views import OrderPreview, OrderView, address_view, line_view, order_view
+from chalicelib.core import clock, config
+from chalicelib.core.db import condition_failed, get_or_none, run_transaction
+from chalicelib.core.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, Unprocessable
+from chalicelib.core.ids import new_id, require_id
+from chalicelib.core.models import IdempotencyRecord
+from chalicelib.members import service as members
+
+# 2 items per SKU (reservation, cart line) + order + key + cart header = 93 of DynamoDB's 100
+# actions per transaction, leaving room for a coupon, points and a flash-sale quota.
+MAX_ORDER_SKUS = 45
+MAX_LINE_QUANTITY = 99
+DEFAULT_PAYMENT_TIMEOUT = 900
+IDEMPOTENCY_TTL = timedelta(hours=24)
+IDEMPOTENCY_KEY = re.compile(r"^[0-9A-Za-z_.:-]{8,64}$")
+# Rounds of read-and-commit when what was read changed before the commit (a price, the cart).
+SUBMIT_ATTEMPTS = 4
+
+
+def payment_timeout() -> timedelta:
+    seconds = config.env_int("MALL_ORDER_PAYMENT_TIMEOUT", DEFAULT_PAYMENT_TIMEOUT)
+    if seconds < 1:
+        raise config.ConfigError(f"MALL_ORDER_PAYMENT_TIMEOUT must be positive, got {seconds}")
+    return timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An order as read and priced, ready to commit."""
+    quote: Quote
+    address: ShippingAddress | None
+    from_cart: bool
+
+
+# --- preview and submit ---------------------------------------------------------------
+
+def preview_order(user_id: str, request: OrderSubmission) -> OrderPreview:
+    plan = _plan(user_id, request, require_address=False)
+    return OrderPreview(items=[line_view(_order_line(line)) for line in plan.quote.lines],
+                        items_total=plan.quote.items_total, discount_total=plan.quote.discount_total,
+                        shipping_fee=plan.quote.shipping_fee, payable=plan.quote.payable,
+                        address=address_view(plan.address) if plan.address else None,
+                        free_shipping_threshold=free_shipping_threshold())
+
+
+def submit_order(user_id: str, request: OrderSubmission, idempotency_key: str | None) -> OrderView:
+    """Create the order, or return the one this key already created for this request."""
+    key = _idempotency_id(user_id, idempotency_key)
+    fingerprint = _fingerprint(request)
+    earlier = _order_for_key(user_id, key, fingerprint)
+    if earlier is not None:
+        return earlier
+    for _ in range(SUBMIT_ATTEMPTS):
+        plan = _plan(user_id, request, require_address=True)
+        order = _new_order(user_id, plan, request.note, idempotency_key)
+        try:
+            run_transaction(lambda tx: _write_order(tx, order, plan, _key_record(key, order, fingerprint)))
+            return order_view(order)
+        except TransactWriteError as exc:
+            if not condition_failed(exc):
+                raise
+        # Something read above changed before the commit: the same key committed by a
+        # concurrent request, stock taken, a price or the cart changed. Explain or retry.
+        earlier = _order_for_key(user_id, key, fingerprint)
+        if earlier is not None:
+            return earlier
+        _refuse_short_lines(plan.quote.lines, consistent=True)
+    raise ServiceUnavailable("the order could not be placed while the shop is this busy, retry", code="BUSY")
+
+
+def _write_order(tx, order: OrderModel, plan: Plan, key_record: IdempotencyRecord) -> None:
+    """The checkout transaction, top to bottom."""
+    for line in plan.quote.lines:
+        reservations.add_reservation(tx, line.card.sku_id, line.shard, line.quantity, line.card.price)
+    tx.save(order, condition=OrderModel.order_id.does_not_exist())
+    tx.save(key_record, condition=IdempotencyRecord.id.does_not_exist())
+    if plan.from_cart:
+        cart.add_line_removals(tx, order.user_id, [line.card.sku_id for line in plan.quote.lines])
+    for discount in plan.quote.discounts:
+        discount.consume(tx)
+
+
+# --- reading and pricing what the buyer asked for -------------------------------------
+
+def _plan(user_id: str, request: OrderSubmission, *, require_address: bool) -> Plan:
+    wanted = _wanted_quantities(user_id, request)
+    address = _address(user_id, request.address_id, required=require_address)
+    cards = sku_cards(wanted)
+    lines = [PricedLine(card=cards[sku_id], quantity=quantity, shard=MAIN_SHARD)
+             for sku_id, quantity in wanted.items() if sku_id in cards]
+    _refuse_unknown(wanted, cards)
+    _refuse_not_on_sale(lines)
+    _refuse_short(lines)
+    return Plan(quote=quote(lines, user_id=user_id, coupon_id=request.coupon_id, points=request.points),
+                address=address, from_cart=request.from_cart)
+
+
+def _wanted_quantities(user_id: str, request: OrderSubmission) -> dict[str, int]:
+    """SKU -> quantity, duplicate lines merged (one transaction may touch an item only once)."""
+    if request.from_cart:
+        pairs = [(line.sku_id, line.quantity) for line in cart.selected_lines(user_id)]
+        if not pairs:
+            raise BadRequest("the cart has no selected lines", code="CART_EMPTY")
+    else:
+        pairs = [(item.sku_id, item.quantity) for item in request.items or []]
+    wanted: dict[str, int] = {}
+    for sku_id, quantity in pairs:
+        wanted[sku_id] = wanted.get(sku_id, 0) + quantity
+    if len(wanted) > MAX_ORDER_SKUS:
+        raise BadRequest(f"an order holds at most {MAX_ORDER_SKUS} different SKUs, got {len(wanted)}",
+                         code="TOO_MANY_LINES", details={"max_skus": MAX_ORDER_SKUS})
+    too_many = sorted(sku_id for sku_id, quantity in wanted.items() if quantity > MAX_LINE_QUANTITY)
+    if too_many:
+        raise BadRequest(f"at most {MAX_LINE_QUANTITY} units of one SKU per order", code="QUANTITY_TOO_LARGE",
+                         details={"sku_ids": too_many})
+    return wanted
+
+
+def _address(user_id: str, address_id: str | None, *, required: bool) -> ShippingAddress | None:
+    if address_id is None:
+        if required:
+            raise BadRequest("address_id is required to place an order", code="ADDRESS_REQUIRED")
+        return None
+    found = members.get_address(user_id, address_id)  # 404 ADDRESS_NOT_FOUND for another buyer's id
+    return ShippingAddress(address_id=found.address_id, name=found.name, phone=found.phone,
+                           province=found.province, city=found.city, district=found.district, detail=found.detail)
+
+
+def _refuse_unknown(wanted: dict[str, int], cards: dict[str, SkuCard]) -> None:
+    unknown = [sku_id for sku_id in wanted if sku_id not in cards]
+    if unknown:
+        raise NotFound(f"no such SKU: {', '.join(unknown)}", code="SKU_NOT_FOUND", details={"sku_ids": unknown})
+
+
+def _refuse_not_on_sale(lines: list[PricedLine]) -> None:
+    off_sale = [line.card.sku_id for line in lines if not line.card.on_sale]
+    if off_sale:
+        raise Conflict(f"not on sale: {', '.join(off_sale)}", code="SKU_NOT_ON_SALE", details={"sku_ids": off_sale})
+
+
+def _refuse_short(lines: list[PricedLine]) -> None:
+    short = [{"sku_id": line.card.sku_id, "requested": line.quantity, "available": max(line.card.stock, 0)}
+             for line in lines if line.card.stock < line.quantity]
+    if short:
+        names = ", ".join(f"{item['sku_id']} ({item['available']} left)" for item in short)
+        raise Conflict(f"not enough stock: {names}", code="OUT_OF_STOCK", details={"lines": short})
+
+
+def _refuse_short_lines(lines: list[PricedLine], *, consistent: bool) -> None:
+    """After a cancelled commit: re-read the SKUs and refuse if stock, sale or existence is why."""
+    cards = sku_cards([line.card.sku_id for line in lines], consistent=consistent)
+    wanted = {line.card.sku_id: line.quantity for line in lines}
+    fresh = [PricedLine(card=cards[sku_id], quantity=quantity) for sku_id, quantity in wanted.items()
+             if sku_id in cards]
+    _refuse_unknown(wanted, cards)
+    _refuse_not_on_sale(fresh)
+    _refuse_short(fresh)
+
+
+def _order_line(line: PricedLine) -> OrderLine:
+    card = line.card
+    return OrderLine(sku_id=card.sku_id, shard=line.shard, product_id=card.product_id, title=card.title,
+                     specs=dict(card.specs), image=card.image, price=card.price, quantity=line.quantity,
+                     line_total=line.line_total)
+
+
+def _new_order(user_id: str, plan: Plan, note: str, idempotency_key: str | None) -> OrderModel:
+    now = clock.now()
+    order_id = new_id()
+    shard = shard_of(order_id)
+    expires_at = now + payment_timeout()
+    return OrderModel(
+        order_id, user_id=user_id, status=statuses.PENDING_PAYMENT, lines=[_order_line(x) for x in plan.quote.lines],
+        items_total=plan.quote.items_total, discount_total=plan.quote.discount_total,
+        shipping_fee=plan.quote.shipping_fee, payable=plan.quote.payable, address=plan.address, note=note,
+        idempotency_key=idempotency_key, created_at=now, updated_at=now, expires_at=expires_at, refunds=[],
+        buyer_status=f"{user_id}#{statuses.PENDING_PAYMENT}", status_shard=f"{statuses.PENDING_PAYMENT}#{shard}",
+        listing_shard=f"ALL#{shard}", due_shard=f"EXPIRE#{shard}", due_at=expires_at)
+
+
+# --- idempotency ----------------------------------------------------------------------
+
+def _idempotency_id(user_id: str, key: str | None) -> str:
+    if key is None or not key.strip():
+        raise BadRequest("the Idempotency-Key header is required: send a new random key for each new order",
+                         code="IDEMPOTENCY_KEY_REQUIRED")
+    if not IDEMPOTENCY_KEY.match(key):
+        raise BadRequest("Idempotency-Key must be 8-64 characters of letters, digits, '_', '-', '.' or ':'",
+                         code="INVALID_IDEMPOTENCY_KEY")
+    return f"checkout#{user_id}#{key}"  # per buyer: two buyers may pick the same key
+
+
+def _fingerprint(request: OrderSubmission) -> str:
+    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _key_record(key: str, order: OrderModel, fingerprint: str) -> IdempotencyRecord:
+    return IdempotencyRecord(key, expiration=order.created_at + IDEMPOTENCY_TTL, status="COMPLETED",
+                             data=order.order_id, validation=fingerprint)
+
+
+def _order_for_key(user_id: str, key: str, fingerprint: str) -> OrderView | None:
+    record = get_or_none(IdempotencyRecord, key)
+    if record is None:
+        return None
+    if record.validation != fingerprint:
+        raise Unprocessable("this Idempotency-Key was used for a different order request; use a new key",
+                            code="IDEMPOTENCY_KEY_REUSED")
+    return get_order(user_id, record.data)
+
+
+# --- reading orders -------------------------------------------------------------------
+
+def load_order(order_id: str, *, user_id: str | None = None) -> OrderModel:
+    """The order, consistently read; a buyer (`user_id`) sees only their own: anyone else's is 404."""
+    require_id(order_id, "ORDER")
+    order = get_or_none(OrderModel, order_id)
+    if order is None or (user_id is not None and order.user_id != user_id):
+        raise NotFound("order not found", code="ORDER_NOT_FOUND")
+    return order
+
+
+def get_order(user_id: str | None, order_id: str) -> OrderView:
+    return order_view(load_order(order_id, user_id=user_id))

@@ -1,0 +1,161 @@
+"""What the order routes answer: the order as its buyer and the merchant see it."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from chalicelib.checkout.models import OrderModel
+from chalicelib.core import clock
+from chalicelib.core.schema import Schema
+
+
+class OrderLineView(Schema):
+    sku_id: str
+    product_id: str
+    title: str
+    specs: dict[str, str]
+    image: str | None
+    price: int
+    quantity: int
+    line_total: int
+
+
+class AddressView(Schema):
+    address_id: str
+    name: str
+    phone: str
+    province: str
+    city: str
+    district: str
+    detail: str
+
+
+class ShipmentView(Schema):
+    carrier: str
+    tracking_no: str
+    shipped_at: str
+
+
+class RefundRequestView(Schema):
+    reason: str
+    requested_at: str
+    decision: str | None
+    decided_at: str | None
+    reject_reason: str | None
+
+
+class PaymentView(Schema):
+    provider: str
+    transaction_id: str
+    paid_at: str
+    amount: int
+
+
+class RefundView(Schema):
+    out_refund_no: str
+    amount: int
+    status: str
+    created_at: str
+    updated_at: str
+
+
+class OrderView(Schema):
+    """Amounts in fen: payable = items_total - discount_total + shipping_fee."""
+    order_id: str
+    user_id: str
+    status: str
+    cancel_reason: str | None
+    items: list[OrderLineView]
+    items_total: int
+    discount_total: int
+    shipping_fee: int
+    payable: int
+    address: AddressView
+    note: str
+    created_at: str
+    updated_at: str
+    expires_at: str | None  # while unpaid: when the order is cancelled if not paid
+    paid_at: str | None
+    cancelled_at: str | None
+    completed_at: str | None
+    shipment: ShipmentView | None
+    refund_request: RefundRequestView | None
+    payment: PaymentView | None
+    refunds: list[RefundView]
+
+
+class OrderPage(Schema):
+    items: list[OrderView]
+    next_cursor: str | None
+
+
+class OrderPreview(Schema):
+    """A priced order that was not created: nothing is reserved."""
+    items: list[OrderLineView]
+    items_total: int
+    discount_total: int
+    shipping_fee: int
+    payable: int
+    address: AddressView | None
+    free_shipping_threshold: int  # items total (after discounts) from which shipping is free
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return clock.iso(moment) if moment is not None else None
+
+
+def line_view(line) -> OrderLineView:
+    return OrderLineView(sku_id=line.sku_id, product_id=line.product_id, title=line.title,
+                         specs=_plain(line.specs), image=line.image, price=int(line.price),
+                         quantity=int(line.quantity), line_total=int(line.line_total))
+
+
+def address_view(address) -> AddressView:
+    return AddressView(address_id=address.address_id, name=address.name, phone=address.phone,
+                       province=address.province, city=address.city, district=address.district,
+                       detail=address.detail)
+
+
+def order_view(order: OrderModel) -> OrderView:
+    return OrderView(
+        order_id=order.order_id, user_id=order.user_id, status=order.status, cancel_reason=order.cancel_reason,
+        items=[line_view(line) for line in order.lines], items_total=int(order.items_total),
+        discount_total=int(order.discount_total), shipping_fee=int(order.shipping_fee),
+        payable=int(order.payable), address=address_view(order.address), note=order.note or "",
+        created_at=clock.iso(order.created_at), updated_at=clock.iso(order.updated_at),
+        expires_at=_iso(order.expires_at) if order.status == "PENDING_PAYMENT" else None,
+        paid_at=_iso(order.paid_at), cancelled_at=_iso(order.cancelled_at), completed_at=_iso(order.completed_at),
+        shipment=_shipment_view(order.shipment), refund_request=_refund_request_view(order.refund_request),
+        payment=_payment_view(order.payment), refunds=[_refund_view(refund) for refund in order.refunds or []])
+
+
+def _shipment_view(shipment) -> ShipmentView | None:
+    if shipment is None:
+        return None
+    return ShipmentView(carrier=shipment.carrier, tracking_no=shipment.tracking_no,
+                        shipped_at=clock.iso(shipment.shipped_at))
+
+
+def _refund_request_view(request) -> RefundRequestView | None:
+    if request is None:
+        return None
+    return RefundRequestView(reason=request.reason, requested_at=clock.iso(request.requested_at),
+                             decision=request.decision, decided_at=_iso(request.decided_at),
+                             reject_reason=request.reject_reason)
+
+
+def _payment_view(payment) -> PaymentView | None:
+    if payment is None:
+        return None
+    return PaymentView(provider=payment.provider, transaction_id=payment.transaction_id,
+                       paid_at=clock.iso(payment.paid_at), amount=int(payment.amount))
+
+
+def _refund_view(refund) -> RefundView:
+    return RefundView(out_refund_no=refund.out_refund_no, amount=int(refund.amount), status=refund.status,
+                      created_at=clock.iso(refund.created_at), updated_at=clock.iso(refund.updated_at))
+
+
+def _plain(raw) -> dict[str, str]:
+    if raw is None:
+        return {}
+    return dict(raw.as_dict() if hasattr(raw, "as_dict") else raw)
