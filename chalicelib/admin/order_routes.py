@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from chalicelib.admin.api import api
 from chalicelib.admin.service import require_active_staff
-from chalicelib.checkout import lifecycle, listing, service, statuses
+from chalicelib.checkout import lifecycle, listing, orders, statuses
 from chalicelib.core.auth import STAFF
 from chalicelib.core.http import Context
 
@@ -25,7 +25,7 @@ def list_orders(ctx: Context):
 @api.route("/admin/orders/{order_id}", "GET", response=ORDER, auth=STAFF, errors=(404,), summary="one order")
 def get_order(ctx: Context, order_id: str):
     require_active_staff(ctx.user_id)
-    return service.get_order(None, order_id)
+    return orders.get_order(None, order_id)
 
 
 @api.route("/admin/orders/{order_id}/ship", "POST", body="chalicelib.checkout.inputs:ShipmentInput", response=ORDER,

@@ -20,8 +20,16 @@ from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.catalog import reservations
 from chalicelib.checkout import statuses
-from chalicelib.checkout.models import SHARDS, OrderModel, PaymentRecord, RefundRequest, Shipment, shard_of
-from chalicelib.checkout.service import load_order
+from chalicelib.checkout.models import (
+    SHARDS,
+    OrderModel,
+    PaymentRecord,
+    RefundRecord,
+    RefundRequest,
+    Shipment,
+    shard_of,
+)
+from chalicelib.checkout.orders import load_order
 from chalicelib.checkout.views import OrderView, order_view
 from chalicelib.core import clock, config
 from chalicelib.core.db import batch_get, condition_failed, run_transaction
@@ -80,14 +88,18 @@ class PaymentOutcome:
     order: OrderModel  # as it is now
 
 
-def mark_paid(order_id: str, *, provider: str, transaction_id: str, amount: int, paid_at: datetime,
-              also: Writes | None = None) -> PaymentOutcome:
-    """PENDING_PAYMENT -> PAID, the reservation turned into a sale; `also` adds the caller's own writes
-    (the payments ledger) to the same transaction.
+def pay_order(order: OrderModel, *, provider: str, transaction_id: str, amount: int, paid_at: datetime,
+              also: Writes | None = None) -> bool:
+    """PENDING_PAYMENT -> PAID for the order as read, the reservation turned into a sale; `also` adds the
+    caller's own writes (the payments ledger) to the same transaction.
 
-    Not an error when the order is no longer unpaid: a payment is a fact, and the
-    caller decides what a payment for a cancelled or already-paid order means.
+    False, and nothing written, when the order is not (or no longer) unpaid: a
+    payment is a fact, and the caller decides what a payment for a cancelled or
+    already-paid order means. Reads nothing: the caller already holds the order.
     """
+    if order.status != statuses.PENDING_PAYMENT:
+        return False
+
     def actions(order: OrderModel, now: datetime) -> list[Any]:
         record = PaymentRecord(provider=provider, transaction_id=transaction_id, paid_at=paid_at, amount=amount)
         return [OrderModel.payment.set(record), OrderModel.paid_at.set(paid_at)]
@@ -97,13 +109,89 @@ def mark_paid(order_id: str, *, provider: str, transaction_id: str, amount: int,
         if also is not None:
             also(tx, order)
 
+    return _commit(order, statuses.PAID, actions, writes)
+
+
+def mark_paid(order_id: str, *, provider: str, transaction_id: str, amount: int, paid_at: datetime,
+              also: Writes | None = None) -> PaymentOutcome:
+    """`pay_order` from the order id, re-reading when the order changed under it."""
     for _ in range(CHANGE_ATTEMPTS):
         order = load_order(order_id)
         if order.status != statuses.PENDING_PAYMENT:
             return PaymentOutcome(applied=False, order=order)
-        if _commit(order, statuses.PAID, actions, writes):
+        if pay_order(order, provider=provider, transaction_id=transaction_id, amount=amount, paid_at=paid_at,
+                     also=also):
             return PaymentOutcome(applied=True, order=load_order(order_id))
     raise ServiceUnavailable("the order is changing fast, retry shortly", code="BUSY")
+
+
+# --- refunds (decided by the merchant, carried out by payments) -----------------------
+
+def approve_refund(order: OrderModel, refund: RefundRecord, *, actor: str, also: Writes | None = None) -> bool:
+    """REFUND_REQUESTED -> REFUNDING with the refund recorded on the order; False if the status moved."""
+    if order.status != statuses.REFUND_REQUESTED:
+        return False
+
+    def actions(order: OrderModel, now: datetime) -> list[Any]:
+        return [OrderModel.refund_request.decision.set("APPROVED"), OrderModel.refund_request.decided_at.set(now),
+                OrderModel.refund_request.decided_by.set(actor), _append_refund(refund)]
+
+    return _commit(order, statuses.REFUNDING, actions, also)
+
+
+def reject_refund(order_id: str, *, reason: str, actor: str) -> OrderView:
+    """REFUND_REQUESTED -> the status the order had when the buyer asked (PAID or SHIPPED)."""
+    for _ in range(CHANGE_ATTEMPTS):
+        order = load_order(order_id)
+        _require_allowed(order, statuses.REFUNDING, {statuses.REFUND_REQUESTED})  # 409 unless a request waits
+        back_to = order.refund_request.from_status
+
+        def actions(order: OrderModel, now: datetime) -> list[Any]:
+            return [OrderModel.refund_request.decision.set("REJECTED"), OrderModel.refund_request.decided_at.set(now),
+                    OrderModel.refund_request.decided_by.set(actor), OrderModel.refund_request.reject_reason.set(reason)]
+
+        if _commit(order, back_to, actions, None):
+            return order_view(load_order(order_id))
+    raise ServiceUnavailable("the order is changing fast, retry shortly", code="BUSY")
+
+
+def add_refund_to_order(tx: Any, order: OrderModel, refund: RefundRecord) -> None:
+    """Record a refund on an order whose status it does not change (a late payment on a cancelled order)."""
+    tx.update(OrderModel(order.order_id), actions=[_append_refund(refund), OrderModel.updated_at.set(clock.now())],
+              condition=OrderModel.status == order.status)
+
+
+def settle_refund(order: OrderModel, out_refund_no: str, status: str, *, refund_id: str | None,
+                  also: Writes | None = None) -> bool:
+    """A refund's final answer onto the order: its entry's status, and REFUNDING -> REFUNDED on success
+    (stock back to available when the order never shipped). False if the order changed since it was read."""
+    index = next((i for i, refund in enumerate(order.refunds or []) if refund.out_refund_no == out_refund_no), None)
+    if index is None:
+        raise ValueError(f"order {order.order_id} has no refund {out_refund_no}")
+    entry = OrderModel.refunds[index]
+    now = clock.now()
+    changes = [entry.status.set(status), entry.updated_at.set(now)] + ([entry.refund_id.set(refund_id)]
+                                                                     if refund_id else [])
+    if status == "SUCCESS" and order.status == statuses.REFUNDING:
+        def writes(tx: Any, order: OrderModel) -> None:
+            if order.refund_request is not None and order.refund_request.from_status == statuses.PAID:
+                _return_stock(tx, order)
+            if also is not None:
+                also(tx, order)
+
+        return _commit(order, statuses.REFUNDED, lambda order, now: changes, writes)
+
+    def build(tx: Any) -> None:
+        tx.update(OrderModel(order.order_id), actions=changes + [OrderModel.updated_at.set(now)],
+                  condition=OrderModel.status == order.status)
+        if also is not None:
+            also(tx, order)
+
+    return _run_conditional(build)
+
+
+def _append_refund(refund: RefundRecord) -> Any:
+    return OrderModel.refunds.set(OrderModel.refunds.append([refund]))
 
 
 # --- the scheduled sweep --------------------------------------------------------------
@@ -181,6 +269,10 @@ def _commit(order: OrderModel, target: str, actions: Actions | None, writes: Wri
         if writes is not None:
             writes(tx, order)
 
+    return _run_conditional(build)
+
+
+def _run_conditional(build: Callable[[Any], None]) -> bool:
     try:
         run_transaction(build)
         return True
@@ -219,3 +311,8 @@ def _release_stock(tx: Any, order: OrderModel) -> None:
 def _sell_stock(tx: Any, order: OrderModel) -> None:
     for line in order.lines:
         reservations.add_sale(tx, line.sku_id, int(line.shard), int(line.quantity))
+
+
+def _return_stock(tx: Any, order: OrderModel) -> None:
+    for line in order.lines:
+        reservations.add_return(tx, line.sku_id, int(line.shard), int(line.quantity))

@@ -5,7 +5,7 @@ import logging
 
 from chalice import Rate
 
-from chalicelib.checkout import lifecycle, listing, service, statuses
+from chalicelib.checkout import lifecycle, listing, orders, service, statuses
 from chalicelib.core.auth import BUYER
 from chalicelib.core.http import Api, Context
 
@@ -38,7 +38,7 @@ def list_orders(ctx: Context):
 
 @api.route("/orders/{order_id}", "GET", response=ORDER, auth=BUYER, errors=(404,), summary="one of the buyer's orders")
 def get_order(ctx: Context, order_id: str):
-    return service.get_order(ctx.user_id, order_id)
+    return orders.get_order(ctx.user_id, order_id)
 
 
 @api.route("/orders/{order_id}/cancel", "POST", response=ORDER, auth=BUYER, errors=(404, 409),

@@ -32,12 +32,13 @@ from chalicelib.catalog.reads import SkuCard, sku_cards
 from chalicelib.checkout import statuses
 from chalicelib.checkout.inputs import OrderSubmission
 from chalicelib.checkout.models import OrderLine, OrderModel, ShippingAddress, shard_of
+from chalicelib.checkout.orders import get_order
 from chalicelib.checkout.pricing import PricedLine, Quote, free_shipping_threshold, quote
 from chalicelib.checkout.views import OrderPreview, OrderView, address_view, line_view, order_view
 from chalicelib.core import clock, config
 from chalicelib.core.db import condition_failed, get_or_none, run_transaction
 from chalicelib.core.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, Unprocessable
-from chalicelib.core.ids import new_id, require_id
+from chalicelib.core.ids import new_id
 from chalicelib.core.models import IdempotencyRecord
 from chalicelib.members import service as members
 
@@ -243,18 +244,3 @@ def _order_for_key(user_id: str, key: str, fingerprint: str) -> OrderView | None
         raise Unprocessable("this Idempotency-Key was used for a different order request; use a new key",
                             code="IDEMPOTENCY_KEY_REUSED")
     return get_order(user_id, record.data)
-
-
-# --- reading orders -------------------------------------------------------------------
-
-def load_order(order_id: str, *, user_id: str | None = None) -> OrderModel:
-    """The order, consistently read; a buyer (`user_id`) sees only their own: anyone else's is 404."""
-    require_id(order_id, "ORDER")
-    order = get_or_none(OrderModel, order_id)
-    if order is None or (user_id is not None and order.user_id != user_id):
-        raise NotFound("order not found", code="ORDER_NOT_FOUND")
-    return order
-
-
-def get_order(user_id: str | None, order_id: str) -> OrderView:
-    return order_view(load_order(order_id, user_id=user_id))

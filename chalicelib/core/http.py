@@ -55,6 +55,7 @@ class Context:
     body: Any
     query: Any
     headers: Mapping[str, str]
+    raw_body: bytes = b""  # exactly as received: webhook signatures are computed over these bytes
 
     @property
     def user_id(self) -> str:
@@ -103,6 +104,7 @@ def serve(op: Operation, request: Any, path_params: dict[str, str]) -> Response:
             body=parse_body(request, resolve(op.body)) if op.body else None,
             query=parse_query(request, resolve(op.query)) if op.query else None,
             headers=request.headers,
+            raw_body=request.raw_body or b"",
         )
         result = op.handler(context, **path_params)
         if isinstance(result, Response):

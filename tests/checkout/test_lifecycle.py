@@ -145,7 +145,7 @@ def test_sweeper_leaves_paid_orders_alone(shop, alice, frozen_clock):
 
 def test_sweeper_completes_shipped_orders_after_the_confirm_window(shop, alice, staff, frozen_clock, monkeypatch):
     from chalicelib.checkout import lifecycle
-    from chalicelib.checkout.service import get_order
+    from chalicelib.checkout.orders import get_order
 
     monkeypatch.setenv("MALL_ORDER_AUTO_CONFIRM_DAYS", "3")
     order = alice.placed({shop.sku(): 1})
@@ -186,7 +186,7 @@ def test_scheduled_sweeper_runs_through_the_event_pump(app, shop, alice, frozen_
     order = alice.placed({sku: 3})
     frozen_clock.advance(901)
     EventPump(app, raise_errors=True).run_schedules()
-    from chalicelib.checkout.service import get_order
+    from chalicelib.checkout.orders import get_order
 
     assert get_order(None, order["order_id"]).status == "CANCELLED"
     assert stock_of(sku)["available"] == 3
