@@ -1,9 +1,9 @@
-"""Admin routes: staff login and accounts, the catalog console and the orders console.
+"""Admin routes: staff login and accounts, the catalog console, the orders console and refund decisions.
 
 Each module below registers its routes on the one admin Api, so the admin
 feature deploys as one function.
 """
-from chalicelib.admin import catalog_routes, order_routes, staff_routes  # noqa: F401  (they register routes)
+from chalicelib.admin import catalog_routes, order_routes, payment_routes, staff_routes  # noqa: F401  (they register routes)
 from chalicelib.admin.api import api
 
 __all__ = ["api"]

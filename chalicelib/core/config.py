@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from functools import cache
 
-ALL_FEATURES = ("members", "catalog", "cart", "checkout", "admin")
+ALL_FEATURES = ("members", "catalog", "cart", "checkout", "payments", "admin")
 
 DEFAULT_REGION = "us-east-1"
 

@@ -1,0 +1,59 @@
+"""Refund decisions and payment anomalies for staff."""
+from __future__ import annotations
+
+from pydantic import ConfigDict, Field, StrictStr
+
+from chalicelib.admin.api import api
+from chalicelib.admin.service import require_active_staff
+from chalicelib.core.auth import STAFF
+from chalicelib.core.http import Context
+from chalicelib.core.schema import Schema
+
+ORDER = "chalicelib.checkout.views:OrderView"
+
+
+class RejectBody(Schema):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+    reason: StrictStr = Field(min_length=1, max_length=200)
+
+
+class Anomaly(Schema):
+    anomaly_id: str
+    code: str  # AMOUNT_MISMATCH, MERCHANT_MISMATCH, UNKNOWN_ORDER, UNKNOWN_REFUND, REFUND_CLOSED, REFUND_ABNORMAL
+    order_id: str | None
+    provider: str | None
+    transaction_id: str | None
+    amount: int | None
+    detail: str | None
+    at: str
+
+
+class AnomalyList(Schema):
+    items: list[Anomaly]
+
+
+@api.route("/admin/orders/{order_id}/refund/approve", "POST", response=ORDER, auth=STAFF, errors=(404, 409),
+           summary="approve the buyer's refund request: REFUNDING now, REFUNDED when the provider confirms")
+def approve_refund(ctx: Context, order_id: str):
+    from chalicelib.payments import service
+
+    actor = require_active_staff(ctx.user_id).username
+    return service.approve_refund(order_id, actor=actor)
+
+
+@api.route("/admin/orders/{order_id}/refund/reject", "POST", body=RejectBody, response=ORDER, auth=STAFF,
+           errors=(404, 409), summary="reject the buyer's refund request: the order returns to PAID or SHIPPED")
+def reject_refund(ctx: Context, order_id: str):
+    from chalicelib.payments import service
+
+    actor = require_active_staff(ctx.user_id).username
+    return service.reject_refund(order_id, reason=ctx.body.reason, actor=actor)
+
+
+@api.route("/admin/payments/anomalies", "GET", response=AnomalyList, auth=STAFF,
+           summary="notifications that could not be applied (amount or merchant mismatch, unknown order), newest first")
+def list_anomalies(ctx: Context):
+    from chalicelib.payments import service
+
+    require_active_staff(ctx.user_id)
+    return AnomalyList(items=service.anomalies())

@@ -1,0 +1,70 @@
+"""The payments ledger: one table of conditional markers, so each money fact is applied once.
+
+| entry_key | written when | guards |
+| --- | --- | --- |
+| `EVENT#<provider>#<event id>` | a notification changed something | the same event applied twice |
+| `TXN#<provider>#<transaction id>` | a provider payment was settled (applied or refunded) | one payment handled twice |
+| `PAID#<out_trade_no>` | a payment moved the order to PAID | a second payment applied to one order |
+| `REFUND#<out_refund_no>` | a refund was decided | refunding twice; carries its progress |
+| `PREPAY#<out_trade_no>` | a payment was started | what reconciliation asks the provider about |
+| `ANOMALY#<id>` | a notification could not be applied (amount, merchant, unknown order) | shown to the merchant |
+
+Each is written with `attribute_not_exists` in the same transaction as the
+order change it stands for; a replay or a racing duplicate cancels there.
+"""
+from __future__ import annotations
+
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.core.db import register, table_meta
+
+RECONCILE_SHARDS = 4
+ANOMALIES = "ANOMALY"
+
+
+def _index_meta(name: str) -> type:
+    return type("Meta", (), {"index_name": name, "projection": AllProjection()})
+
+
+class Reconcile(GlobalSecondaryIndex):
+    """Sparse: prepaid trades and unsubmitted refunds waiting for a check, by when the check is due."""
+    Meta = _index_meta("reconcile")
+    reconcile_shard = UnicodeAttribute(hash_key=True)
+    check_after = UTCDateTimeAttribute(range_key=True)
+
+
+class Anomalies(GlobalSecondaryIndex):
+    """Sparse: anomalies, newest first by ULID, for the merchant's console."""
+    Meta = _index_meta("anomalies")
+    anomaly_list = UnicodeAttribute(hash_key=True)
+    anomaly_id = UnicodeAttribute(range_key=True)
+
+
+@register
+class LedgerEntry(Model):
+    Meta = table_meta("payments")
+
+    entry_key = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute()  # EVENT, TXN, PAID, REFUND, PREPAY, ANOMALY
+    order_id = UnicodeAttribute(null=True)
+    provider = UnicodeAttribute(null=True)
+    transaction_id = UnicodeAttribute(null=True)
+    amount = NumberAttribute(null=True)  # fen
+    status = UnicodeAttribute(null=True)  # REFUND: PROCESSING, SUCCESS, CLOSED, ABNORMAL
+    outcome = UnicodeAttribute(null=True)  # TXN: APPLIED or REFUNDED; ANOMALY: its code
+    detail = UnicodeAttribute(null=True)
+    reason = UnicodeAttribute(null=True)
+    submitted = BooleanAttribute(null=True)  # REFUND: the provider accepted the request
+    checks = NumberAttribute(null=True)  # PREPAY: provider queries made so far
+    created_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+
+    reconcile_shard = UnicodeAttribute(null=True)
+    check_after = UTCDateTimeAttribute(null=True)
+    anomaly_list = UnicodeAttribute(null=True)
+    anomaly_id = UnicodeAttribute(null=True)
+
+    reconcile = Reconcile()
+    anomalies = Anomalies()

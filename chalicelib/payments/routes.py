@@ -1,0 +1,92 @@
+"""payments routes: prepay for the buyer, the providers' webhooks, the sandbox's pay button, reconciliation.
+
+The webhooks carry no token: what authenticates them is the provider's
+signature over the raw body, checked before anything is read from it.
+"""
+from __future__ import annotations
+
+import logging
+
+from chalice import Rate, Response
+from pydantic import ConfigDict, Field, StrictStr
+
+from chalicelib.core.auth import BUYER
+from chalicelib.core.http import Api, Context
+from chalicelib.core.schema import Schema
+
+api = Api(__name__, tag="payments")
+log = logging.getLogger("micromall.payments")
+RECONCILE_SAFETY_MILLIS = 10_000
+
+
+class PrepayBody(Schema):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+    order_id: StrictStr = Field(min_length=1, max_length=64)
+    provider: str = Field(default="wechat", pattern="^(wechat)$")
+
+
+class PrepayParams(Schema):
+    """What the mini-program passes to `wx.requestPayment`."""
+    model_config = ConfigDict(populate_by_name=True, defer_build=True)
+    appId: str  # noqa: N815 - the names wx.requestPayment takes
+    timeStamp: str  # noqa: N815
+    nonceStr: str  # noqa: N815
+    package: str
+    signType: str  # noqa: N815
+    paySign: str  # noqa: N815
+
+
+class SandboxPayBody(Schema):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+    order_id: StrictStr = Field(min_length=1, max_length=64)
+
+
+@api.route("/payments/prepay", "POST", body=PrepayBody, response=PrepayParams, auth=BUYER, errors=(404, 409, 502),
+           summary="start paying an unpaid order: the wx.requestPayment parameters")
+def prepay(ctx: Context):
+    from chalicelib.members.service import get_user
+    from chalicelib.payments import service
+
+    openid = get_user(ctx.user_id).openid
+    return service.prepay(ctx.user_id, ctx.body.order_id, ctx.body.provider, openid)
+
+
+@api.route("/payments/wechat/notify", "POST", summary="WeChat Pay v3 payment and refund notifications")
+def wechat_notify(ctx: Context) -> Response:
+    return _reply("wechat", ctx)
+
+
+@api.route("/payments/alipay/notify", "POST", content_types=("application/x-www-form-urlencoded",),
+           summary="Alipay asynchronous notifications (form-encoded; the reply is `success`)")
+def alipay_notify(ctx: Context) -> Response:
+    return _reply("alipay", ctx)
+
+
+def _reply(provider: str, ctx: Context) -> Response:
+    from chalicelib.payments import service
+
+    status, body, content_type = service.handle_webhook(provider, ctx.headers, ctx.raw_body)
+    return Response(body=body, status_code=status, headers={"Content-Type": content_type})
+
+
+@api.route("/payments/sandbox/pay", "POST", body=SandboxPayBody, response="chalicelib.checkout.views:OrderView",
+           auth=BUYER, errors=(404, 409), summary="sandbox mode only: pay the order as WeChat Pay would notify it")
+def sandbox_pay(ctx: Context):
+    from chalicelib.payments import service
+
+    return service.sandbox_pay(ctx.user_id, ctx.body.order_id)
+
+
+@api.blueprint.schedule(Rate(2, unit=Rate.MINUTES), name="payments_reconciler")
+def payments_reconciler(event) -> None:
+    """Ask providers about payments whose notification never came; retry refunds they did not accept."""
+    from chalicelib.payments import service
+
+    context = getattr(event, "context", None)
+
+    def out_of_time() -> bool:
+        return context is not None and context.get_remaining_time_in_millis() < RECONCILE_SAFETY_MILLIS
+
+    report = service.reconcile(out_of_time=out_of_time)
+    log.info("reconcile: %d checked, %d paid without notification, %d refunds retried",
+             report.checked, report.applied, report.refunds_resubmitted)
