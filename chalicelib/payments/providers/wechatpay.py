@@ -1,0 +1,465 @@
+"""WeChat Pay API v3 for a mini-program merchant (JSAPI), on `cryptography` and urllib.
+
+Notifications are verified as specs/payments.md says, in this order:
+1. the four `Wechatpay-Timestamp/-Nonce/-Signature/-Serial` headers are present (names
+   case-insensitive); `Wechatpay-Signature-Type`, when sent, must be WECHATPAY2-SHA256-RSA2048;
+2. the timestamp is within 300 s of the mall clock, before or after (replays, and probes with
+   a forged future time);
+3. the platform key named by `Wechatpay-Serial` (a certificate serial or a `PUB_KEY_ID_...`;
+   several are held at once while WeChat rotates) verifies the RSA-SHA256 PKCS#1 v1.5
+   signature over `timestamp\\nnonce\\nbody\\n`, body being the raw bytes as received;
+4. the resource is decrypted with AES-256-GCM (key: the APIv3 key's UTF-8 bytes; nonce and
+   associated data: UTF-8) and parsed.
+Answers to our own calls carry the same signature headers and are verified the same way.
+
+Outbound calls carry `Authorization: WECHATPAY2-SHA256-RSA2048 mchid=..,nonce_str=..,
+signature=..,timestamp=..,serial_no=..`, signed with the merchant key over
+`METHOD\\nPATH?QUERY\\ntimestamp\\nnonce\\nbody\\n`. cryptography is imported inside the
+functions that use it, so importing this module costs a cold start nothing.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import json
+import re
+import secrets
+import string
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from chalicelib.core import clock, config, ids
+from chalicelib.core.money import check_fen
+from chalicelib.payments.providers import (
+    BEIJING,
+    REFUND_STATUSES,
+    HttpTransport,
+    NotificationRejected,
+    PaymentNotification,
+    PrepayRequest,
+    ProviderError,
+    RefundAccepted,
+    RefundRequest,
+    Reply,
+    Transport,
+    load_private_key,
+    load_public_key,
+    lower_keys,
+    required_env,
+    rsa_sign,
+    rsa_verify,
+)
+
+API_BASE = "https://api.mch.weixin.qq.com"
+SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
+REPLAY_WINDOW_SECONDS = 300
+SIGNED_HEADERS = ("wechatpay-timestamp", "wechatpay-nonce", "wechatpay-signature", "wechatpay-serial")
+PUBLIC_KEY_ID_PREFIX = "PUB_KEY_ID_"
+USER_AGENT = "micromall (python urllib)"  # WeChat Pay refuses API calls without a User-Agent
+DESCRIPTION_MAX = 127  # WeChat's limit; a long product title is cut rather than failing the payment
+REASON_MAX = 80
+
+TRADE_STATES = {"SUCCESS": "PAID", "NOTPAY": "NOT_PAID", "USERPAYING": "NOT_PAID", "CLOSED": "CLOSED",
+                "REVOKED": "CLOSED", "PAYERROR": "CLOSED", "REFUND": "REFUNDED_ELSEWHERE"}
+EVENT_KINDS = {"TRANSACTION.SUCCESS": "PAYMENT", "REFUND.SUCCESS": "REFUND", "REFUND.ABNORMAL": "REFUND",
+               "REFUND.CLOSED": "REFUND"}
+RETRYABLE_CODES = {"SYSTEM_ERROR", "FREQUENCY_LIMITED", "BANK_ERROR"}
+REJECT_STATUS = {"BAD_SIGNATURE": 401, "UNKNOWN_SERIAL": 401, "STALE_TIMESTAMP": 401, "MISSING_HEADERS": 400,
+                 "MALFORMED": 400, "BAD_CIPHERTEXT": 400}  # any other reason is the mall failing: 500
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_AUTH_FIELD = re.compile(r'(\w+)="([^"]*)"')
+_NONCE_ALPHABET = string.ascii_uppercase + string.digits
+
+
+# --- the protocol's primitives (both sides: the sandbox twin plays WeChat with them) --
+
+def signed_message(*parts: str | bytes) -> bytes:
+    """WeChat's signing input: each part followed by a newline; bodies as their exact bytes."""
+    return b"".join((part.encode("utf-8") if isinstance(part, str) else part) + b"\n" for part in parts)
+
+
+def new_nonce() -> str:
+    return "".join(secrets.choice(_NONCE_ALPHABET) for _ in range(32))
+
+
+def rfc3339(moment: _dt.datetime) -> str:
+    if moment.tzinfo is None:
+        raise ValueError("a time sent to WeChat Pay needs a timezone")
+    return moment.astimezone(BEIJING).isoformat(timespec="seconds")
+
+
+def aes_gcm_decrypt(apiv3_key: str, nonce: str, associated_data: str, ciphertext: str) -> bytes:
+    """Raises ValueError when the ciphertext is not base64, the nonce unusable or the tag wrong."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    try:
+        return AESGCM(apiv3_key.encode("utf-8")).decrypt(nonce.encode("utf-8"),
+                                                         base64.b64decode(ciphertext, validate=True),
+                                                         associated_data.encode("utf-8"))
+    except InvalidTag as exc:
+        raise ValueError("AES-GCM tag mismatch (wrong key, nonce, associated data or ciphertext)") from exc
+
+
+def aes_gcm_encrypt(apiv3_key: str, nonce: str, associated_data: str, plaintext: bytes) -> str:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    sealed = AESGCM(apiv3_key.encode("utf-8")).encrypt(nonce.encode("utf-8"), plaintext,
+                                                        associated_data.encode("utf-8"))
+    return base64.b64encode(sealed).decode("ascii")
+
+
+def pay_sign(merchant_key: Any, app_id: str, timestamp: str, nonce: str, package: str) -> str:
+    """`paySign` of wx.requestPayment: signType is not part of the signed string."""
+    return rsa_sign(merchant_key, signed_message(app_id, timestamp, nonce, package))
+
+
+def authorization(merchant_key: Any, mchid: str, serial: str, method: str, path: str, timestamp: str,
+                  nonce: str, body: bytes) -> str:
+    signature = rsa_sign(merchant_key, signed_message(method, path, timestamp, nonce, body))
+    return (f'{SIGNATURE_TYPE} mchid="{mchid}",nonce_str="{nonce}",signature="{signature}",'
+            f'timestamp="{timestamp}",serial_no="{serial}"')
+
+
+def parse_authorization(header: str) -> dict[str, str] | None:
+    """The fields of an Authorization header, or None when it is not WECHATPAY2-SHA256-RSA2048."""
+    scheme, _, rest = header.partition(" ")
+    if scheme != SIGNATURE_TYPE:
+        return None
+    return dict(_AUTH_FIELD.findall(rest))
+
+
+class PlatformKeys:
+    """WeChat Pay's public keys by serial: certificate serials (hex) and `PUB_KEY_ID_...` ids alike."""
+
+    def __init__(self, pems: Mapping[str, str]):
+        if not pems:
+            raise config.ConfigError("WeChat Pay needs at least one platform key")
+        self._keys = {serial.upper(): _platform_key(serial, pem) for serial, pem in pems.items()}
+        self.public_key_id = next((s for s in pems if s.upper().startswith(PUBLIC_KEY_ID_PREFIX)), None)
+
+    @classmethod
+    def from_json(cls, text: str) -> PlatformKeys:
+        try:
+            pems = json.loads(text)
+        except ValueError:
+            raise config.ConfigError("WeChat Pay platform keys must be a JSON object serial -> PEM") from None
+        if not isinstance(pems, dict) or not all(isinstance(v, str) for v in pems.values()):
+            raise config.ConfigError("WeChat Pay platform keys must be a JSON object serial -> PEM")
+        return cls(pems)
+
+    def get(self, serial: str) -> Any | None:
+        return self._keys.get(serial.upper())
+
+
+def _platform_key(serial: str, pem: str) -> Any:
+    try:
+        key = load_public_key(pem)
+    except ValueError as exc:
+        raise config.ConfigError(f"WeChat Pay platform key {serial}: {exc}") from None
+    if "CERTIFICATE" in pem and _certificate_serial(pem) != serial.upper().lstrip("0"):
+        # A certificate filed under another serial would make every notification UNKNOWN_SERIAL.
+        raise config.ConfigError(f"WeChat Pay platform certificate filed as {serial} has another serial")
+    return key
+
+
+def _certificate_serial(pem: str) -> str:
+    from cryptography import x509
+
+    return f"{x509.load_pem_x509_certificate(pem.strip().encode()).serial_number:X}"
+
+
+# --- the provider ----------------------------------------------------------------
+
+class WeChatPay:
+    """The mall's WeChat Pay merchant: verifies notifications and signs calls sent through `transport`."""
+
+    name = "wechat"
+
+    def __init__(self, *, app_id: str, merchant_id: str, merchant_serial: str, merchant_private_key: str,
+                 apiv3_key: str, platform_keys: Mapping[str, str] | PlatformKeys, notify_url: str,
+                 transport: Transport):
+        if len(apiv3_key.encode("utf-8")) != 32:
+            raise config.ConfigError("the WeChat Pay APIv3 key must be 32 bytes")
+        try:
+            self._merchant_key = load_private_key(merchant_private_key)
+        except ValueError as exc:
+            raise config.ConfigError(f"WeChat Pay merchant private key: {exc}") from None
+        self.app_id = app_id
+        self.merchant_id = merchant_id
+        self.merchant_serial = merchant_serial
+        self._apiv3_key = apiv3_key
+        self.platform_keys = platform_keys if isinstance(platform_keys, PlatformKeys) else PlatformKeys(platform_keys)
+        self.notify_url = notify_url
+        self.transport = transport
+
+    @classmethod
+    def from_config(cls) -> WeChatPay:
+        return cls(app_id=required_env("MALL_WECHAT_APPID"), merchant_id=required_env("MALL_WECHATPAY_MCHID"),
+                   merchant_serial=required_env("MALL_WECHATPAY_MERCHANT_SERIAL"),
+                   merchant_private_key=config.secret("wechatpay_merchant_private_key"),
+                   apiv3_key=config.secret("wechatpay_apiv3_key"),
+                   platform_keys=PlatformKeys.from_json(config.secret("wechatpay_platform_keys")),
+                   notify_url=required_env("MALL_WECHATPAY_NOTIFY_URL"),
+                   transport=HttpTransport(config.env("MALL_WECHATPAY_API_BASE", API_BASE), "wechat"))
+
+    # --- payments ---
+
+    def prepay(self, req: PrepayRequest) -> dict[str, str]:
+        """A JSAPI order at WeChat Pay, answered with the `wx.requestPayment` parameters."""
+        answer = self._call("POST", "/v3/pay/transactions/jsapi", self._prepay_payload(req))
+        prepay_id = answer.get("prepay_id") if answer else None
+        if not isinstance(prepay_id, str) or not prepay_id:
+            raise ProviderError("WeChat Pay answered the prepay without a prepay_id", provider=self.name,
+                                retryable=False)
+        return self.client_parameters(prepay_id)
+
+    def _prepay_payload(self, req: PrepayRequest) -> dict[str, Any]:
+        _check_trade_no(req.out_trade_no)
+        if check_fen(req.amount) == 0:
+            raise ValueError("a payment of 0 fen cannot be made")
+        return {"appid": self.app_id, "mchid": self.merchant_id, "description": req.description[:DESCRIPTION_MAX],
+                "out_trade_no": req.out_trade_no, "time_expire": rfc3339(req.expires_at),
+                "notify_url": self.notify_url, "amount": {"total": req.amount, "currency": "CNY"},
+                "payer": {"openid": req.payer_id}}
+
+    def client_parameters(self, prepay_id: str, *, timestamp: str | None = None,
+                          nonce: str | None = None) -> dict[str, str]:
+        timestamp = timestamp or str(int(clock.timestamp()))
+        nonce = nonce or new_nonce()
+        package = f"prepay_id={prepay_id}"
+        return {"appId": self.app_id, "timeStamp": timestamp, "nonceStr": nonce, "package": package,
+                "signType": "RSA", "paySign": pay_sign(self._merchant_key, self.app_id, timestamp, nonce, package)}
+
+    def query(self, out_trade_no: str) -> PaymentNotification | None:
+        """The trade as WeChat Pay knows it; None when it does not (never prepaid, or not yet)."""
+        _check_trade_no(out_trade_no)
+        path = f"/v3/pay/transactions/out-trade-no/{quote(out_trade_no, safe='')}?mchid={quote(self.merchant_id)}"
+        answer = self._call("GET", path, absent_codes=("ORDER_NOT_EXIST",))
+        if answer is None:
+            return None
+        event_id = f"query:{answer.get('transaction_id') or out_trade_no}"
+        try:
+            return parse_transaction(answer, event_id)
+        except NotificationRejected as exc:
+            raise ProviderError(f"WeChat Pay answered a query with an unusable trade: {exc.message}",
+                                provider=self.name, retryable=False) from None
+
+    def refund(self, req: RefundRequest) -> RefundAccepted:
+        answer = self._call("POST", "/v3/refund/domestic/refunds", self._refund_payload(req)) or {}
+        status = answer.get("status")
+        if status not in REFUND_STATUSES:
+            raise ProviderError(f"WeChat Pay answered a refund with status {status!r}", provider=self.name,
+                                retryable=False)
+        refund_id = answer.get("refund_id")
+        return RefundAccepted(out_refund_no=req.out_refund_no, status=status,
+                              refund_id=refund_id if isinstance(refund_id, str) else None)
+
+    def _refund_payload(self, req: RefundRequest) -> dict[str, Any]:
+        _check_trade_no(req.out_trade_no)
+        if not 0 < check_fen(req.refund_amount) <= check_fen(req.total_amount):
+            raise ValueError(f"cannot refund {req.refund_amount} fen of {req.total_amount}")
+        payload: dict[str, Any] = {
+            "out_trade_no": req.out_trade_no, "out_refund_no": req.out_refund_no, "notify_url": self.notify_url,
+            "amount": {"refund": req.refund_amount, "total": req.total_amount, "currency": "CNY"}}
+        if req.reason:
+            payload["reason"] = req.reason[:REASON_MAX]
+        return payload
+
+    # --- the webhook ---
+
+    def parse_notification(self, headers: Mapping[str, str], raw_body: bytes) -> PaymentNotification:
+        self.verify_signature(headers, raw_body)
+        envelope = _envelope(raw_body)
+        resource = self._decrypt(envelope["resource"])
+        if EVENT_KINDS[envelope["event_type"]] == "PAYMENT":
+            return parse_transaction(resource, envelope["id"])
+        return parse_refund(resource, envelope["id"])
+
+    def verify_signature(self, headers: Mapping[str, str], body: bytes) -> None:
+        """Steps 1-3 of the module docstring; raises NotificationRejected."""
+        found = lower_keys(headers)
+        missing = [name for name in SIGNED_HEADERS if not found.get(name)]
+        if missing:
+            raise NotificationRejected("MISSING_HEADERS", f"missing {', '.join(missing)}")
+        signature_type = found.get("wechatpay-signature-type")
+        if signature_type is not None and signature_type != SIGNATURE_TYPE:
+            raise NotificationRejected("BAD_SIGNATURE", f"unsupported signature type {signature_type!r}")
+        timestamp = found["wechatpay-timestamp"]
+        _check_timestamp(timestamp)
+        key = self.platform_keys.get(found["wechatpay-serial"])
+        if key is None:
+            raise NotificationRejected("UNKNOWN_SERIAL", f"no platform key {found['wechatpay-serial']!r}")
+        message = signed_message(timestamp, found["wechatpay-nonce"], body)
+        if not rsa_verify(key, message, found["wechatpay-signature"]):
+            raise NotificationRejected("BAD_SIGNATURE", "the signature does not match")
+
+    def _decrypt(self, resource: dict[str, Any]) -> dict[str, Any]:
+        if resource.get("algorithm") != "AEAD_AES_256_GCM":
+            raise NotificationRejected("MALFORMED", f"unsupported algorithm {resource.get('algorithm')!r}")
+        nonce, ciphertext = resource.get("nonce"), resource.get("ciphertext")
+        associated_data = resource.get("associated_data") or ""  # may be empty or absent
+        if not (isinstance(nonce, str) and isinstance(ciphertext, str) and isinstance(associated_data, str)):
+            raise NotificationRejected("MALFORMED", "resource without nonce or ciphertext")
+        try:
+            plaintext = aes_gcm_decrypt(self._apiv3_key, nonce, associated_data, ciphertext)
+        except ValueError as exc:
+            raise NotificationRejected("BAD_CIPHERTEXT", str(exc)) from None
+        return _json_object(plaintext, "the decrypted resource")
+
+    def accept_reply(self) -> tuple[int, str, str]:
+        return 204, "", "application/json"
+
+    def reject_reply(self, reason: str, message: str) -> tuple[int, str, str]:
+        """4xx for a request that is not a genuine notification, 500 for the mall failing; WeChat retries both."""
+        body = json.dumps({"code": "FAIL", "message": message}, ensure_ascii=False)
+        return REJECT_STATUS.get(reason, 500), body, "application/json"
+
+    # --- calls ---
+
+    def _call(self, method: str, path: str, payload: dict[str, Any] | None = None, *,
+              absent_codes: tuple[str, ...] = ()) -> dict[str, Any] | None:
+        """The verified JSON answer; None when WeChat answers one of `absent_codes`."""
+        reply = self._send(method, path, payload)
+        if not 200 <= reply.status < 300:
+            error = self._error(reply)
+            if error.provider_code in absent_codes:
+                return None
+            raise error
+        try:
+            self.verify_signature(reply.headers, reply.body)
+            return _json_object(reply.body, "the answer")
+        except NotificationRejected as exc:
+            raise ProviderError(f"WeChat Pay's answer was refused: {exc}", provider=self.name, retryable=False,
+                                provider_code=exc.reason, http_status=reply.status) from None
+
+    def _send(self, method: str, path: str, payload: dict[str, Any] | None) -> Reply:
+        body = b"" if payload is None else json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        timestamp, nonce = str(int(clock.timestamp())), new_nonce()
+        headers = {"Authorization": authorization(self._merchant_key, self.merchant_id, self.merchant_serial,
+                                                  method, path, timestamp, nonce, body),
+                   "Accept": "application/json", "User-Agent": USER_AGENT}
+        if payload is not None:
+            headers["Content-Type"] = "application/json"
+        if self.platform_keys.public_key_id:
+            # Names the platform public key we verify with, for accounts migrating off certificates.
+            headers["Wechatpay-Serial"] = self.platform_keys.public_key_id
+        return self.transport.send(method, path, body, headers)
+
+    def _error(self, reply: Reply) -> ProviderError:
+        try:
+            answer = json.loads(reply.body)
+        except ValueError:
+            answer = {}
+        answer = answer if isinstance(answer, dict) else {}
+        code, message = answer.get("code"), answer.get("message")
+        code = code if isinstance(code, str) else None
+        retryable = reply.status >= 500 or reply.status == 429 or code in RETRYABLE_CODES
+        return ProviderError(f"WeChat Pay answered HTTP {reply.status} {code or ''}: {message or ''}".strip(),
+                             provider=self.name, retryable=retryable, provider_code=code, http_status=reply.status)
+
+
+def _check_trade_no(out_trade_no: str) -> None:
+    if not ids.is_out_trade_no(out_trade_no):
+        raise ValueError(f"not a valid out_trade_no: {out_trade_no!r}")
+
+
+def _check_timestamp(timestamp: str) -> None:
+    if not _TIMESTAMP.fullmatch(timestamp):
+        raise NotificationRejected("MALFORMED", f"Wechatpay-Timestamp {timestamp!r} is not a Unix time")
+    skew = abs(clock.timestamp() - int(timestamp))
+    if skew > REPLAY_WINDOW_SECONDS:
+        raise NotificationRejected("STALE_TIMESTAMP", f"timestamp {timestamp} is {int(skew)} s from now")
+
+
+# --- parsing -----------------------------------------------------------------------
+
+def _json_object(raw: bytes, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise NotificationRejected("MALFORMED", f"{what} is not JSON") from None
+    if not isinstance(value, dict):
+        raise NotificationRejected("MALFORMED", f"{what} is not a JSON object")
+    return value
+
+
+def _envelope(raw_body: bytes) -> dict[str, Any]:
+    envelope = _json_object(raw_body, "the notification")
+    if not isinstance(envelope.get("id"), str) or not envelope["id"]:
+        raise NotificationRejected("MALFORMED", "notification without an id")
+    if envelope.get("event_type") not in EVENT_KINDS:
+        raise NotificationRejected("MALFORMED", f"unknown event_type {envelope.get('event_type')!r}")
+    if envelope.get("resource_type") != "encrypt-resource" or not isinstance(envelope.get("resource"), dict):
+        raise NotificationRejected("MALFORMED", "notification without an encrypted resource")
+    return envelope
+
+
+def parse_transaction(data: dict[str, Any], event_id: str) -> PaymentNotification:
+    """A transaction (decrypted notification resource, or a query's answer)."""
+    state = _text(data, "trade_state")
+    status = TRADE_STATES.get(state)
+    if status is None:
+        raise NotificationRejected("MALFORMED", f"unknown trade_state {state!r}")
+    paid = status == "PAID"
+    return PaymentNotification(
+        provider="wechat", event_id=event_id, kind="PAYMENT", out_trade_no=_text(data, "out_trade_no"),
+        status=status, amount_total=_fen(data, "amount", "total", required=paid),
+        transaction_id=_text(data, "transaction_id", required=paid),
+        paid_at=_moment(_text(data, "success_time", required=False)), app_id=_text(data, "appid", required=False),
+        merchant_id=_text(data, "mchid", required=False), payer_id=_text(data, "payer", "openid", required=False),
+        raw=data)
+
+
+def parse_refund(data: dict[str, Any], event_id: str) -> PaymentNotification:
+    state = _text(data, "refund_status")
+    if state not in REFUND_STATUSES:
+        raise NotificationRejected("MALFORMED", f"unknown refund_status {state!r}")
+    return PaymentNotification(
+        provider="wechat", event_id=event_id, kind="REFUND", out_trade_no=_text(data, "out_trade_no"),
+        status=state, amount_total=_fen(data, "amount", "total"),
+        transaction_id=_text(data, "transaction_id", required=False),
+        paid_at=_moment(_text(data, "success_time", required=False)),
+        merchant_id=_text(data, "mchid", required=False), out_refund_no=_text(data, "out_refund_no"),
+        refund_id=_text(data, "refund_id"), refund_amount=_fen(data, "amount", "refund"), raw=data)
+
+
+def _field(data: dict[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = data
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def _text(data: dict[str, Any], *path: str, required: bool = True) -> str | None:
+    value = _field(data, path)
+    if value is None or value == "":
+        if required:
+            raise NotificationRejected("MALFORMED", f"missing {'.'.join(path)}")
+        return None
+    if not isinstance(value, str):
+        raise NotificationRejected("MALFORMED", f"{'.'.join(path)} is not a string")
+    return value
+
+
+def _fen(data: dict[str, Any], *path: str, required: bool = True) -> int | None:
+    value = _field(data, path)
+    if value is None and not required:
+        return None
+    try:
+        return check_fen(value)
+    except ValueError:
+        raise NotificationRejected("MALFORMED", f"{'.'.join(path)} is not an amount in fen: {value!r}") from None
+
+
+def _moment(text: str | None) -> _dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = _dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise NotificationRejected("MALFORMED", f"not an RFC 3339 time: {text!r}") from None
+    if moment.tzinfo is None:
+        raise NotificationRejected("MALFORMED", f"time without a timezone: {text!r}")
+    return moment
