@@ -39,7 +39,16 @@ def configure_environment(dynamodb_url: str) -> None:
     })
     os.environ.setdefault("MALL_TABLE_PREFIX", "micromall-local-")
     os.environ.setdefault("MALL_JWT_SECRET", local_secret("jwt_secret"))
+    os.environ.setdefault("MALL_SANDBOX_KEYS_DIR", str(LOCAL_DIR / "keys"))
     os.environ.pop("AWS_PROFILE", None)
+
+
+def ensure_payment_sandbox() -> Path:
+    """The sandbox providers' keys, generated on the first run and kept: a tester signs notifications with them."""
+    from chalicelib.payments.providers.sandbox import ensure_sandbox_keys
+
+    keys = ensure_sandbox_keys(Path(os.environ["MALL_SANDBOX_KEYS_DIR"]))
+    return keys.directory / "sandbox.json"
 
 
 class LocalStack:
@@ -102,7 +111,18 @@ def local_http_server(chalice_app, config, port: int):
     """
     import json
 
-    from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer
+    from chalice.local import (
+        ChaliceRequestHandler,
+        CustomLocalChalice,
+        LocalChalice,
+        LocalDevServer,
+        ThreadedHTTPServer,
+    )
+
+    class MallHTTPServer(ThreadedHTTPServer):
+        # socketserver listens with a backlog of 5: a burst of buyers (a flash sale) overflows it while
+        # the embedded DynamoDB in this process holds the GIL, and the kernel resets the connections.
+        request_queue_size = 1024
 
     class MallRequestHandler(ChaliceRequestHandler):
         def method_not_allowed(self) -> None:
@@ -123,13 +143,15 @@ def local_http_server(chalice_app, config, port: int):
     # What chalice.local.create_local_server does, with our request handler.
     CustomLocalChalice.__bases__ = (LocalChalice, chalice_app.__class__)
     chalice_app.__class__ = CustomLocalChalice
-    return LocalDevServer(chalice_app, config, HOST, port, handler_cls=MallRequestHandler)
+    return LocalDevServer(chalice_app, config, HOST, port, handler_cls=MallRequestHandler,
+                          server_cls=MallHTTPServer)
 
 
 def seed_demo_data() -> None:
     from chalicelib.admin.service import ensure_admin
     from chalicelib.catalog.demo import seed_demo_catalog
 
+    print(f"  payment sandbox keys: {ensure_payment_sandbox()}")
     password = os.environ.get("MALL_ADMIN_PASSWORD", "admin")
     if ensure_admin("admin", password):
         print("  created staff account admin (owner)")
@@ -151,6 +173,8 @@ micromall is running at {url}  (event pump: {handlers} handlers, schedules every
     curl -s {url}/catalog/products | python3 -m json.tool
     curl -s -X POST {url}/auth/login -H 'Content-Type: application/json' -d '{{"code": "dev:alice"}}'
     curl -s {url}/openapi.json | head -c 300
+
+  pay an order:      POST /payments/sandbox/pay {{"order_id": "..."}}  (a signed WeChat Pay notification to our webhook)
 
   data is kept in {LOCAL_DIR}/ (make reset wipes it). Ctrl-C stops everything.
 """, flush=True)

@@ -53,3 +53,30 @@ def test_login_browse_search_and_fill_a_cart(stack):
     status, other = stack.request("GET", "/cart", token=stack.request(
         "POST", "/auth/login", {"code": "dev:e2e-other"})[1]["token"])
     assert status == 200 and other["lines"] == [], "another buyer sees this buyer's cart"
+
+
+def test_login_cart_order_prepay_and_sandbox_pay(stack):
+    status, login = stack.request("POST", "/auth/login", {"code": "dev:e2e-payer"})
+    assert status == 200, login
+    token = login["token"]
+    address = {"name": "李四", "phone": "13900000000", "province": "浙江省", "city": "杭州市", "district": "西湖区",
+               "detail": "文三路 1 号"}
+    status, saved = stack.request("POST", "/me/addresses", address, token=token)
+    assert status in (200, 201), saved
+    status, page = stack.request("GET", "/catalog/products?limit=1")
+    status, product = stack.request("GET", f"/catalog/products/{page['items'][0]['product_id']}")
+    sku = next(s for s in product["skus"] if s["stock"] > 0)
+    status, line = stack.request("POST", "/cart/items", {"sku_id": sku["sku_id"], "quantity": 1}, token=token)
+    assert status in (200, 201), line
+
+    status, order = stack.request("POST", "/orders", {"from_cart": True, "address_id": saved["address_id"]},
+                                  token=token, headers={"Idempotency-Key": "e2e-pay-order-0001"})
+    assert status == 201 and order["status"] == "PENDING_PAYMENT", order
+    status, params = stack.request("POST", "/payments/prepay", {"order_id": order["order_id"], "provider": "wechat"},
+                                   token=token)
+    assert status == 200 and params["package"].startswith("prepay_id=") and params["paySign"], params
+    status, paid = stack.request("POST", "/payments/sandbox/pay", {"order_id": order["order_id"]}, token=token)
+    assert status == 200 and paid["status"] == "PAID", paid
+    status, seen = stack.request("GET", f"/orders/{order['order_id']}", token=token)
+    assert seen["status"] == "PAID" and seen["payment"]["transaction_id"], seen
+    assert (stack.local_dir / "keys" / "sandbox.json").exists(), "the sandbox keeps its keys for testers"
