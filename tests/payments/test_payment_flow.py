@@ -156,7 +156,7 @@ def test_amount_mismatch_is_not_paid_and_is_shown_to_the_merchant(client, shop, 
 def test_unknown_order_is_refused_and_recorded(client, staff):
     headers, body = wechat().build_payment_notification("01ARZ3NDEKTSV4RRFFQ69G5FAV", 100, "openid-x")
     response = notify(client, headers, body)
-    assert response.status_code >= 400 and response.data["code"] == "FAIL"
+    assert response.status_code == 404 and response.data["code"] == "FAIL"
     assert [a["code"] for a in staff.get("/admin/payments/anomalies").data["items"]] == ["UNKNOWN_ORDER"]
 
 
@@ -328,3 +328,33 @@ def test_webhook_reply_bodies_follow_each_provider(client):
     alipay_reply = notify(client, {"Content-Type": "application/x-www-form-urlencoded"}, b"a=b",
                           "/payments/alipay/notify")
     assert alipay_reply.body == b"fail"
+
+
+@pytest.mark.parametrize("field,value", [("appid", "wx-someone-else"), ("mchid", "1999999999")])
+def test_notification_for_another_merchant_is_refused_and_recorded(client, shop, alice, staff, keys, field, value):
+    from tests.payments.conftest import encrypted_resource, notification_body, transaction, wechat_headers
+
+    order = alice.placed({shop.sku(): 1})
+    resource = transaction(keys, out_trade_no=order["order_id"], amount={"total": order["payable"],
+                                                                          "payer_total": order["payable"],
+                                                                          "currency": "CNY"}, **{field: value})
+    body = notification_body(encrypted_resource(keys.wechatpay.apiv3_key, json.dumps(resource).encode()))
+    headers = wechat_headers(body, keys.wechatpay.platform_private_key_pem, keys.wechatpay.platform_serial)
+    response = notify(client, {**headers, "Content-Type": "application/json"}, body)
+    assert response.status_code == 400 and response.data["code"] == "FAIL"
+    assert order_of(order["order_id"]).status == "PENDING_PAYMENT"
+    assert [a["code"] for a in staff.get("/admin/payments/anomalies").data["items"]] == ["MERCHANT_MISMATCH"]
+
+
+def test_genuine_notification_built_outside_the_sandbox_pays(client, shop, alice, keys):
+    """The webhook accepts what WeChat Pay itself would send, signed and encrypted independently of our code."""
+    from tests.payments.conftest import encrypted_resource, notification_body, transaction, wechat_headers
+
+    order = alice.placed({shop.sku(): 1})
+    resource = transaction(keys, out_trade_no=order["order_id"], amount={"total": order["payable"],
+                                                                          "payer_total": order["payable"],
+                                                                          "currency": "CNY"})
+    body = notification_body(encrypted_resource(keys.wechatpay.apiv3_key, json.dumps(resource).encode()))
+    headers = wechat_headers(body, keys.wechatpay.platform_private_key_pem, keys.wechatpay.platform_serial)
+    assert notify(client, {**headers, "Content-Type": "application/json"}, body).status_code == 204
+    assert order_of(order["order_id"]).payment.transaction_id == resource["transaction_id"]
