@@ -32,8 +32,10 @@ THROTTLE_CODES = frozenset({
 
 def connection_settings() -> dict[str, Any]:
     """Where and how every table is reached (PynamoDB Meta / Connection keywords)."""
+    # A Lambda serves one request at a time, but the local stack serves many on threads through the same
+    # client: botocore's default pool of 10 connections would make the 11th wait and log a warning.
     settings: dict[str, Any] = {"region": config.region(), "max_retry_attempts": 3,
-                                "connect_timeout_seconds": 2, "read_timeout_seconds": 5}
+                                "connect_timeout_seconds": 2, "read_timeout_seconds": 5, "max_pool_connections": 64}
     endpoint = config.dynamodb_endpoint()
     if endpoint:
         settings.update(host=endpoint, aws_access_key_id="local", aws_secret_access_key="local")
@@ -100,6 +102,24 @@ def error_code(exc: BaseException) -> str | None:
 
 def is_throttle(exc: BaseException) -> bool:
     return error_code(exc) in THROTTLE_CODES
+
+
+def is_connection_failure(exc: BaseException) -> bool:
+    """DynamoDB could not be reached, or its answer was lost (timeouts, resets), anywhere in the cause chain.
+
+    The outcome of a write is then unknown; the client is told to retry (503), which is
+    safe because every write the mall makes is conditional or keyed by an idempotency record.
+    """
+    from botocore.exceptions import ConnectionError as BotocoreConnectionError
+    from botocore.exceptions import HTTPClientError
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, (BotocoreConnectionError, HTTPClientError)):
+            return True
+        exc = getattr(exc, "cause", None) or exc.__cause__ or exc.__context__
+    return False
 
 
 # --- reads ----------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import Any
 from chalice import Blueprint, Response
 
 from chalicelib.core import auth
-from chalicelib.core.db import is_throttle
+from chalicelib.core.db import is_connection_failure, is_throttle
 from chalicelib.core.errors import BadRequest, MallError, ServiceUnavailable, error_body
 
 log = logging.getLogger("micromall")
@@ -183,6 +183,10 @@ def unexpected_error_response(exc: Exception, request: Any) -> Response:
     if is_throttle(exc):
         log.warning("DynamoDB throttled %s", getattr(request, "path", "?"))
         return error_response(ServiceUnavailable("the shop is busy, retry shortly", code="BUSY"))
+    if is_connection_failure(exc):
+        log.warning("DynamoDB unreachable or its answer lost on %s: %s", getattr(request, "path", "?"), exc)
+        return error_response(ServiceUnavailable("the shop is busy, retry shortly with the same request",
+                                                 code="BUSY"))
     log.exception("unhandled error on %s", getattr(request, "path", "?"))
     return json_response(error_body("INTERNAL", "an internal error occurred"), 500)
 

@@ -49,14 +49,16 @@ class RunningStack:
             time.sleep(0.3)
         raise AssertionError(f"stack not ready in {START_TIMEOUT}s:\n{self.output()}")
 
-    def request(self, method: str, path: str, body=None, token: str | None = None):
+    def request(self, method: str, path: str, body=None, token: str | None = None,
+                headers: dict[str, str] | None = None, timeout: float = 10):
         data = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"}
+        all_headers = {"Content-Type": "application/json"}
         if token:
-            headers["Authorization"] = f"Bearer {token}"
-        request = urllib.request.Request(self.url + path, data=data, method=method, headers=headers)
+            all_headers["Authorization"] = f"Bearer {token}"
+        all_headers.update(headers or {})
+        request = urllib.request.Request(self.url + path, data=data, method=method, headers=all_headers)
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
                 return response.status, json.loads(response.read() or b"null")
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"null")
