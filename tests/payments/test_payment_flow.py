@@ -358,3 +358,60 @@ def test_genuine_notification_built_outside_the_sandbox_pays(client, shop, alice
     headers = wechat_headers(body, keys.wechatpay.platform_private_key_pem, keys.wechatpay.platform_serial)
     assert notify(client, {**headers, "Content-Type": "application/json"}, body).status_code == 204
     assert order_of(order["order_id"]).payment.transaction_id == resource["transaction_id"]
+
+
+def _forgeries(keys, order_id: str, payable: int):
+    from chalicelib.core import clock
+    from tests.payments.conftest import (
+        encrypted_resource,
+        new_key,
+        notification_body,
+        pem_of,
+        transaction,
+        wechat_headers,
+    )
+
+    wechat_keys = keys.wechatpay
+    plaintext = json.dumps(transaction(keys, out_trade_no=order_id, amount={
+        "total": payable, "payer_total": payable, "currency": "CNY"})).encode()
+    body = notification_body(encrypted_resource(wechat_keys.apiv3_key, plaintext))
+    signer, serial = wechat_keys.platform_private_key_pem, wechat_keys.platform_serial
+    now = int(clock.timestamp())
+    tampered = json.loads(body)
+    tampered["resource"]["ciphertext"] = tampered["resource"]["ciphertext"][:-4] + "AAAA"
+    tampered_body = json.dumps(tampered).encode()
+    wrong_ad = notification_body(encrypted_resource(wechat_keys.apiv3_key, plaintext, associated_data="refund"))
+    wrong_ad_claimed = json.loads(wrong_ad)
+    wrong_ad_claimed["resource"]["associated_data"] = "transaction"
+    wrong_ad_body = json.dumps(wrong_ad_claimed).encode()
+    return {
+        "bad_signature": (wechat_headers(body, pem_of(new_key()), serial), body),
+        "unknown_serial": (wechat_headers(body, signer, "PUB_KEY_ID_0000000000000000000000000001"), body),
+        "stale_timestamp": (wechat_headers(body, signer, serial, timestamp=now - 301), body),
+        "future_timestamp": (wechat_headers(body, signer, serial, timestamp=now + 301), body),
+        "tampered_ciphertext": (wechat_headers(tampered_body, signer, serial), tampered_body),
+        "wrong_associated_data": (wechat_headers(wrong_ad_body, signer, serial), wrong_ad_body),
+        "malformed_json": (wechat_headers(b"{not json", signer, serial), b"{not json"),
+    }
+
+
+@pytest.mark.parametrize("forgery", ["bad_signature", "unknown_serial", "stale_timestamp", "future_timestamp",
+                                     "tampered_ciphertext", "wrong_associated_data", "malformed_json"])
+def test_rejected_notifications_leave_the_order_unchanged(client, shop, alice, keys, forgery):
+    sku = shop.sku(stock=3)
+    order = alice.placed({sku: 1})
+    headers, body = _forgeries(keys, order["order_id"], order["payable"])[forgery]
+    response = notify(client, {**headers, "Content-Type": "application/json"}, body)
+    assert 400 <= response.status_code < 500 and response.data["code"] == "FAIL", (response.status_code, response.body)
+    assert order_of(order["order_id"]).status == "PENDING_PAYMENT"
+    assert stock_of(sku) == {"available": 2, "reserved": 1, "sold": 0}
+    assert ledger_keys("") == [], "nothing recorded for a request that is not a genuine notification"
+
+
+def test_malformed_alipay_form_is_refused(client, shop, alice):
+    order = alice.placed({shop.sku(): 1})
+    for body in (b"%%%", b"out_trade_no=" + order["order_id"].encode() + b"&trade_status=TRADE_SUCCESS"):
+        response = notify(client, {"Content-Type": "application/x-www-form-urlencoded"}, body,
+                          "/payments/alipay/notify")
+        assert response.body == b"fail"
+    assert order_of(order["order_id"]).status == "PENDING_PAYMENT"
