@@ -54,3 +54,15 @@ def add_return(tx: Any, sku_id: str, shard: int, quantity: int) -> None:
 def _move(tx: Any, sku_id: str, shard: int, quantity: int, *, source: Any, target: Any) -> None:
     tx.update(InventoryModel(sku_id, shard),
               actions=[source.add(-quantity), target.add(quantity), InventoryModel.updated_at.set(clock.now())])
+
+
+def add_sales(tx: Any, product_id: str, quantity: int) -> None:
+    """The product's `sales` counter (shown to buyers) grows by units paid for.
+
+    Not a change of the product: its `version` stays, so an edit in progress is
+    not made to fail by a sale.
+    """
+    from chalicelib.catalog.models import ProductModel
+
+    tx.update(ProductModel(product_id), actions=[ProductModel.sales.add(quantity)],
+              condition=ProductModel.product_id.exists())

@@ -6,6 +6,7 @@ import logging
 from chalice import Rate
 
 from chalicelib.checkout import lifecycle, listing, orders, service, statuses
+from chalicelib.core import events
 from chalicelib.core.auth import BUYER
 from chalicelib.core.http import Api, Context
 
@@ -16,6 +17,7 @@ SUBMISSION = "chalicelib.checkout.inputs:OrderSubmission"
 ORDER = "chalicelib.checkout.views:OrderView"
 # Leave this much of the sweeper's Lambda time unused, so a run never ends mid-transaction.
 SWEEP_SAFETY_MILLIS = 5_000
+SALES_BATCH = 45  # orders per stream batch: their markers and product counters fit one transaction (100 items)
 
 
 @api.route("/orders/preview", "POST", body=SUBMISSION, response="chalicelib.checkout.views:OrderPreview",
@@ -70,3 +72,12 @@ def checkout_sweeper(event) -> None:
     report = lifecycle.sweep_due_orders(out_of_time=out_of_time)
     log.info("sweep: %d expired, %d completed, %d moved by someone else first",
              report.expired, report.completed, report.lost_races)
+
+
+@api.blueprint.on_dynamodb_record(stream_arn=events.stream_arn("orders"), batch_size=SALES_BATCH,
+                                  name="checkout_sales_counter")
+def checkout_sales_counter(event) -> None:
+    """Paid orders add their units to their products' `sales` (once each, however often delivered)."""
+    from chalicelib.checkout.events import count_sales
+
+    count_sales(event)
