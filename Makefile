@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test reset bench template clean
+.PHONY: run test reset bench template access stages deploy clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -29,6 +29,19 @@ bench: $(STAMP)
 template: $(STAMP)
 	$(PY) -m infra template --output infra/out/template.json
 	@echo "wrote infra/out/template.json"
+
+# What each function touches (runs the suites under the recorder), then stages and policies: docs/DEPLOY.md
+access: $(STAMP)
+	$(PY) -m infra access
+
+stages: $(STAMP)
+	$(PY) -m infra stages
+
+# make deploy STAGE=dev: the environment's stack, then the stage's functions (AWS credentials needed)
+STAGE ?= dev
+deploy: $(STAMP)
+	$(PY) -m infra deploy --stage $(STAGE)
+	$(VENV)/bin/chalice deploy --stage $(STAGE)
 
 clean:
 	rm -rf $(VENV) .local build infra/out .pytest_cache

@@ -2,6 +2,13 @@
 
 Each production stage sets MALL_FEATURES to one feature, so each feature deploys
 as its own Lambda function with only its own code imported.
+
+Behind a custom domain, each feature's API is mapped at the first path segment(s)
+its routes share (`/catalog/...` at base path `catalog`), and API Gateway strips
+the base path before matching a route. A stage mounted that way names those
+segments in MALL_BASE_PATHS, and its routes are registered without them: the
+public URL stays `/catalog/products/{id}` however the mall is deployed
+(docs/DEPLOY.md).
 """
 from __future__ import annotations
 
@@ -14,8 +21,40 @@ from chalicelib.core.http import error_shape_middleware
 from chalicelib.core.meta import create_meta_api
 
 
-def create_app(features: tuple[str, ...]) -> Chalice:
-    chalice_app = Chalice(app_name="micromall")
+class MountedChalice(Chalice):
+    """A Chalice app whose routes drop the leading segment a base-path mapping strips.
+
+    It also leaves each blueprint's registrations as it found them (Chalice pops
+    `methods` and friends out of them), so the same feature blueprints can be
+    composed into more than one app in a process, as `infra` does to describe
+    each feature's function.
+    """
+
+    def __init__(self, app_name: str, base_paths: tuple[str, ...] = ()) -> None:
+        super().__init__(app_name=app_name)
+        self.base_paths = frozenset(base_paths)
+
+    def _register_handler(self, handler_type, name, user_handler, wrapped_handler, kwargs, options=None):
+        kwargs = dict(kwargs)
+        if isinstance(kwargs.get("kwargs"), dict):
+            kwargs["kwargs"] = dict(kwargs["kwargs"])
+        if handler_type == "route":
+            kwargs["path"] = unmount(kwargs["path"], self.base_paths)
+        super()._register_handler(handler_type, name, user_handler, wrapped_handler, kwargs, options)
+
+
+def unmount(path: str, base_paths: frozenset[str]) -> str:
+    """`/catalog/products` -> `/products` when `catalog` is a base path; other paths unchanged."""
+    first, _, rest = path.lstrip("/").partition("/")
+    return "/" + rest if first in base_paths else path
+
+
+def base_paths() -> tuple[str, ...]:
+    return tuple(part.strip() for part in (config.env("MALL_BASE_PATHS") or "").split(",") if part.strip())
+
+
+def create_app(features: tuple[str, ...], mounted_at: tuple[str, ...] = ()) -> Chalice:
+    chalice_app = MountedChalice("micromall", mounted_at)
     apis = []
     for feature in features:
         api = importlib.import_module(f"chalicelib.{feature}.routes").api
@@ -26,4 +65,4 @@ def create_app(features: tuple[str, ...]) -> Chalice:
     return chalice_app
 
 
-app = create_app(config.enabled_features())
+app = create_app(config.enabled_features(), base_paths())

@@ -24,6 +24,8 @@ COLD_START_TARGET = 1.3
 
 
 def main() -> int:
+    from benchmarks.checkout import checkout_section
+    from benchmarks.packages import section as packages_section
     from infra.local.__main__ import configure_environment
     from infra.local.embedded import EmbeddedAws
 
@@ -37,6 +39,8 @@ def main() -> int:
             cold_start_section(fixtures),
             import_section(),
             dynamodb_calls_section(),
+            checkout_section(),
+            packages_section(),
         ]
     finally:
         server.stop()

@@ -1,4 +1,14 @@
-"""`python -m infra template [--output FILE] [--prefix P]`: render the CloudFormation template."""
+"""`python -m infra <command>`: render, derive and deploy the mall's infrastructure.
+
+    template [--output FILE] [--prefix P]   CloudFormation for every table and queue
+    access                                  derive infra/access.json from the test suites, then `stages`
+    stages [--check]                        .chalice/config.json stages and policy files from infra/access.json
+    deploy --stage S [--region R]           create/update the environment's stack, write stream ARNs and policies
+    destroy --stage S [--delete-data --confirm STACK]
+                                            delete the environment's stack and tables (refuses if they hold data)
+    domain --domain-name D --certificate-arn A [--deploy]
+                                            one custom domain over the feature stages (base-path mappings)
+"""
 from __future__ import annotations
 
 import argparse
@@ -8,23 +18,117 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m infra")
+    parser = argparse.ArgumentParser(prog="python -m infra", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    template = commands.add_parser("template", help="render CloudFormation for every table")
+    template = commands.add_parser("template", help="render CloudFormation for every table and queue")
     template.add_argument("--output", type=Path, help="write here instead of standard output")
     template.add_argument("--prefix", default="micromall-dev-", help="default TablePrefix parameter")
+    commands.add_parser("access", help="derive infra/access.json by running the test suites, then render stages")
+    stages = commands.add_parser("stages", help="render .chalice/config.json stages and policy files")
+    stages.add_argument("--check", action="store_true", help="exit 1 if a file is not what would be rendered")
+    deploy = commands.add_parser("deploy", help="create or update the stage's environment stack")
+    deploy.add_argument("--stage", required=True)
+    deploy.add_argument("--region")
+    destroy = commands.add_parser("destroy", help="delete the stage's environment stack and tables")
+    destroy.add_argument("--stage", required=True)
+    destroy.add_argument("--region")
+    destroy.add_argument("--delete-data", action="store_true", help="delete tables and queues that hold data")
+    destroy.add_argument("--confirm", metavar="STACK", help="the stack name, to confirm --delete-data")
+    domain = commands.add_parser("domain", help="custom domain and base-path mappings for the feature stages")
+    domain.add_argument("--domain-name", required=True)
+    domain.add_argument("--certificate-arn", required=True, help="ACM certificate in the API's region")
+    domain.add_argument("--output", type=Path, help="write the template here")
+    domain.add_argument("--deploy", action="store_true", help="create or update the stack")
+    domain.add_argument("--region")
     args = parser.parse_args(argv)
 
+    from infra.cloud import InfraError
+
+    try:
+        return COMMANDS[args.command](args)
+    except InfraError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def run_template(args) -> int:
     from infra.template import render
 
-    text = json.dumps(render(args.prefix), indent=2, ensure_ascii=False) + "\n"
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text, encoding="utf-8")
-    else:
-        sys.stdout.write(text)
+    write_or_print(json.dumps(render(args.prefix), indent=2, ensure_ascii=False) + "\n", args.output)
     return 0
 
+
+def run_access(args) -> int:
+    from infra.access import MANIFEST, record_by_running_tests
+    from infra.stages import write_stages
+
+    derived, problems = record_by_running_tests()
+    if problems:
+        print("cannot derive access:\n  " + "\n  ".join(problems), file=sys.stderr)
+        return 1
+    from infra.access import manifest_text
+
+    MANIFEST.write_text(manifest_text(derived), encoding="utf-8")
+    changed = write_stages()
+    print(f"wrote {MANIFEST.name}; updated {', '.join(path.name for path in changed) or 'no stage file'}")
+    return 0
+
+
+def run_stages(args) -> int:
+    from infra.stages import CHALICE_DIR, write_stages
+
+    if args.check:
+        import shutil
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as scratch:
+            copy = Path(scratch) / ".chalice"
+            shutil.copytree(CHALICE_DIR, copy, ignore=shutil.ignore_patterns("deployments", "venv"))
+            changed = write_stages(copy)
+        if changed:
+            print("out of date (run `python -m infra stages`): " + ", ".join(path.name for path in changed))
+            return 1
+        return 0
+    changed = write_stages()
+    print("updated " + (", ".join(path.name for path in changed) or "nothing: already up to date"))
+    return 0
+
+
+def run_deploy(args) -> int:
+    from infra.cloud import deploy
+
+    deploy(args.stage, region=args.region)
+    return 0
+
+
+def run_destroy(args) -> int:
+    from infra.cloud import destroy
+
+    return destroy(args.stage, delete_data=args.delete_data, confirm=args.confirm, region=args.region)
+
+
+def run_domain(args) -> int:
+    from infra.domain import deploy_domain, render_domain
+
+    if args.deploy:
+        deploy_domain(args.domain_name, args.certificate_arn, region=args.region)
+    else:
+        text = json.dumps(render_domain(args.domain_name, args.certificate_arn), indent=2) + "\n"
+        write_or_print(text, args.output)
+    return 0
+
+
+def write_or_print(text: str, output: Path | None) -> None:
+    if output:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+COMMANDS = {"template": run_template, "access": run_access, "stages": run_stages, "deploy": run_deploy,
+            "destroy": run_destroy, "domain": run_domain}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,12 +1,18 @@
-"""CloudFormation for every table, rendered from the same PynamoDB models the code uses.
+"""CloudFormation for every table and queue, rendered from the same models and handlers the code uses.
 
 Keys, GSIs, streams and TTL come from each model; every table gets on-demand
 billing, point-in-time recovery and encryption at rest, and is retained if the
 stack is deleted (an order history is not something to lose to a typo).
+
+Every queue an SQS handler of any feature listens to (`app.event_sources`) gets a
+dead-letter queue: after 5 failed receives a message moves there and waits 14 days
+for a redrive (docs/RUNBOOK.md). The queue's visibility timeout is 6 times its
+handler's timeout, as Lambda recommends for SQS event sources.
 """
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.attributes import TTLAttribute
@@ -60,7 +66,82 @@ def ttl_attribute(model: type[Model]) -> str | None:
     return None
 
 
-def render(default_prefix: str = "micromall-dev-") -> dict[str, Any]:
+MAX_RECEIVES = 5
+DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
+QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    logical_name: str
+    handler_timeout: int  # seconds, the longest of its consumers
+
+
+def queue_resource_name(logical_queue: str) -> str:
+    return resource_name(logical_queue).removesuffix("Table") + "Queue"
+
+
+def dead_letter_resource_name(logical_queue: str) -> str:
+    return resource_name(logical_queue).removesuffix("Table") + "DeadLetterQueue"
+
+
+def dead_letter_queue_name(queue_name: str) -> str:
+    return f"{queue_name}-dlq"
+
+
+def discovered_queues() -> list[QueueSpec]:
+    """Every queue a feature's SQS handler listens to, with the longest timeout among its consumers."""
+    from chalicelib.core import config
+    from infra.apps import shape
+    from infra.stages import feature_settings
+
+    timeouts: dict[str, int] = {}
+    for feature in config.ALL_FEATURES:
+        for queue in shape(feature).queues():
+            timeouts[queue] = max(timeouts.get(queue, 0), feature_settings(feature).handler_timeout)
+    return [QueueSpec(name, timeout) for name, timeout in sorted(timeouts.items())]
+
+
+def queue_resources(spec: QueueSpec) -> dict[str, Any]:
+    queue, dead = queue_resource_name(spec.logical_name), dead_letter_resource_name(spec.logical_name)
+    name = "${TablePrefix}" + spec.logical_name
+    return {
+        dead: {"Type": "AWS::SQS::Queue", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
+               "Properties": {"QueueName": {"Fn::Sub": dead_letter_queue_name(name)},
+                              "MessageRetentionPeriod": DEAD_LETTER_RETENTION_SECONDS, "SqsManagedSseEnabled": True}},
+        queue: {"Type": "AWS::SQS::Queue", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
+                "Properties": {"QueueName": {"Fn::Sub": name},
+                               "VisibilityTimeout": min(43200, 6 * spec.handler_timeout),
+                               "MessageRetentionPeriod": QUEUE_RETENTION_SECONDS, "SqsManagedSseEnabled": True,
+                               "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": [dead, "Arn"]},
+                                                 "maxReceiveCount": MAX_RECEIVES}}},
+    }
+
+
+def logical_table_of_resource(resource: dict[str, Any]) -> str:
+    return resource["Properties"]["TableName"]["Fn::Sub"].removeprefix("${TablePrefix}")
+
+
+def log_group_resources(env: str) -> dict[str, Any]:
+    """The log group of every function of the environment's stages, with a retention.
+
+    Created here, before the functions, so their roles need no logs:CreateLogGroup.
+    """
+    from infra.stages import LOG_RETENTION_DAYS, lambda_name, stage_functions, stages_of_environment
+
+    resources = {}
+    for stage in stages_of_environment(env):
+        for function in stage_functions(stage):
+            name = lambda_name(stage, function)
+            resources[resource_name(name).removesuffix("Table") + "LogGroup"] = {
+                "Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
+                "Properties": {"LogGroupName": f"/aws/lambda/{name}", "RetentionInDays": LOG_RETENTION_DAYS}}
+    return resources
+
+
+def render(default_prefix: str = "micromall-dev-", queues: list[QueueSpec] | None = None,
+           env: str | None = None) -> dict[str, Any]:
+    """The stack of tables and queues; with `env`, also the log groups of that environment's functions."""
     resources: dict[str, Any] = {}
     outputs: dict[str, Any] = {}
     for model in load_models():
@@ -71,9 +152,16 @@ def render(default_prefix: str = "micromall-dev-") -> dict[str, Any]:
         if getattr(model.Meta, "stream_view_type", None):
             # The deploy helper copies these into MALL_STREAM_ARN_<TABLE> for the stream handlers.
             outputs[f"{name}StreamArn"] = {"Value": {"Fn::GetAtt": [name, "StreamArn"]}}
+    for spec in discovered_queues() if queues is None else queues:
+        resources.update(queue_resources(spec))
+        for name in (queue_resource_name(spec.logical_name), dead_letter_resource_name(spec.logical_name)):
+            outputs[f"{name}Url"] = {"Value": {"Ref": name}}
+            outputs[f"{name}Arn"] = {"Value": {"Fn::GetAtt": [name, "Arn"]}}
+    if env is not None:
+        resources.update(log_group_resources(env))
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": "micromall tables (rendered from the PynamoDB models by `python -m infra template`)",
+        "Description": "micromall tables and queues (rendered from the models and handlers by `python -m infra template`)",
         "Parameters": {"TablePrefix": {
             "Type": "String", "Default": default_prefix, "AllowedPattern": "[a-zA-Z0-9_.-]*",
             "Description": "Prefix of every table name; the stage's MALL_TABLE_PREFIX"}},

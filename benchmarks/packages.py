@@ -1,0 +1,118 @@
+"""`make bench` section: what each stage's deployment package weighs, beside a bare PynamoDB app.
+
+Every stage and the baseline are packaged by `chalice package` in the same run, the
+same way (Chalice's automatic dependency layer, Lambda's platform wheels). What a
+function loads is its own zip plus that layer; the table reports both.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+import zipfile
+from collections import Counter
+from pathlib import Path
+
+from infra.packaging import ROOT, package, package_stages, project_copy, zipped_size
+
+TARGET_RATIO = 1.5
+
+BARE_APP = '''from chalice import Chalice
+from pynamodb.attributes import UnicodeAttribute
+from pynamodb.models import Model
+
+app = Chalice(app_name="bare")
+
+
+class Item(Model):
+    class Meta:
+        table_name = "bare-items"
+        region = "us-east-1"
+
+    item_id = UnicodeAttribute(hash_key=True)
+
+
+@app.route("/items/{item_id}")
+def get_item(item_id):
+    return Item.get(item_id).attribute_values
+'''
+
+
+def pinned(requirement: str) -> str:
+    """The line pinning `requirement` in the mall's requirements.txt, so both packages get the same version."""
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        if line.split("==")[0].strip().lower() == requirement:
+            return line.strip()
+    raise LookupError(requirement)
+
+
+def bare_project(directory: Path) -> Path:
+    """A Chalice app that needs only PynamoDB (which brings botocore), configured like the mall's stages."""
+    (directory / ".chalice").mkdir(parents=True)
+    (directory / "app.py").write_text(BARE_APP)
+    (directory / "requirements.txt").write_text(f"{pinned('pynamodb')}\n{pinned('botocore')}\n")
+    (directory / ".chalice" / "config.json").write_text(json.dumps({
+        "version": "2.0", "app_name": "bare", "automatic_layer": True,
+        "stages": {"dev": {"api_gateway_stage": "api"}}}))
+    return directory
+
+
+def largest_in_layer(layer: Path, count: int = 6) -> list[tuple[str, int]]:
+    sizes: Counter[str] = Counter()
+    for info in zipfile.ZipFile(layer).infolist():
+        parts = info.filename.split("/")
+        top = parts[4] if len(parts) > 5 else parts[-1]  # python/lib/python3.11/site-packages/<top>/...
+        sizes[top.split("-")[0].removesuffix(".py")] += info.compress_size
+    return sizes.most_common(count)
+
+
+def section() -> str:
+    from infra.stages import stage_names
+
+    with tempfile.TemporaryDirectory(prefix="micromall-packages-") as scratch:
+        scratch_dir = Path(scratch)
+        stages = stage_names()
+        packaged = package_stages(project_copy(scratch_dir / "mall"), stages, scratch_dir / "out")
+        bare_dir = package(bare_project(scratch_dir / "bare"), "dev", scratch_dir / "out" / "bare")
+        bare = sum(zipped_size(bare_dir).values())
+        rows, verdicts = [], []
+        for stage in stages:
+            sizes = zipped_size(packaged[stage])
+            total = sum(sizes.values())
+            ratio = total / bare
+            verdicts.append(ratio <= TARGET_RATIO)
+            rows.append(f"| `{stage}` | {kb(sizes['app'])} | {mb(sizes['layer'])} | {mb(total)} | **{ratio:.2f}x** |")
+        bare_sizes = zipped_size(bare_dir)
+        rows.append(f"| bare Chalice + PynamoDB | {kb(bare_sizes['app'])} | {mb(bare_sizes['layer'])} | {mb(bare)} "
+                    "| 1.00x |")
+        heaviest = ", ".join(f"{name} {mb(size)}" for name, size in
+                             largest_in_layer(packaged[stages[0]] / "layer-deployment.zip"))
+        bare_heaviest = ", ".join(f"{name} {mb(size)}" for name, size in
+                                  largest_in_layer(bare_dir / "layer-deployment.zip", 3))
+    met = sum(verdicts)
+    table = "\n".join(rows)
+    return f"""## Deployment packages
+
+`chalice package --stage <stage>` for every stage, and for a bare Chalice app whose only requirement is
+PynamoDB (same pins), in this run. A function loads its own zip plus the dependency layer Chalice builds
+from requirements.txt (`automatic_layer`); every stage shares one layer, since Chalice has one
+requirements.txt per project. Sizes are zipped, as uploaded.
+
+| stage | function zip | layer zip | total | vs bare |
+| --- | ---: | ---: | ---: | ---: |
+{table}
+
+Target <= {TARGET_RATIO}x the bare app: {met} of {len(verdicts)} stages meet it.
+Largest in the mall's layer: {heaviest}. In the bare app's: {bare_heaviest}.
+"""
+
+
+def kb(size: int) -> str:
+    return f"{size / 1024:.0f} KB"
+
+
+def mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
+if __name__ == "__main__":
+    print(section())

@@ -1,0 +1,432 @@
+"""What each feature touches in AWS, derived by watching it run.
+
+`chalice`'s `autogen_policy` reads boto3 calls from the source and cannot see
+PynamoDB's, so the mall's IAM policies are derived instead: while the test suites
+drive the app (routes through `chalice.test.Client`, event handlers through the
+event pump), a recorder sees every AWS call at botocore's `_make_api_call` and
+every `core.config.secret` read, and gives each to the feature whose route or event
+handler is on the stack. A call with no entry point on the stack (a test seeding
+data through a service function) belongs to nobody: in the cloud it would run in
+whichever function called it, and that function's own tests record it there.
+
+Calls become IAM grants on logical resources:
+
+    table/<logical>                      table actions (GetItem, Query, ...)
+    table/<logical>/index/<index>        Query or Scan on an index
+    table/<logical>/stream               read by a stream event handler (event source mapping)
+    queue/<logical>                      SQS, by the name `core.events.queue_name` gives
+    parameter/<name>                     SSM parameter `<MALL_SSM_PREFIX>/<name>` (`core.config.secret`)
+
+`infra/access.json` holds the grants per feature (written by `python -m infra access`);
+`infra.policy` turns them into each stage's policy with concrete ARNs.
+"""
+from __future__ import annotations
+
+import ast
+import functools
+import json
+import sys
+import threading
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import CodeType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+MANIFEST = ROOT / "infra" / "access.json"
+
+# What Lambda's event source mappings call with the function's role.
+STREAM_READ = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams")
+QUEUE_READ = ("sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage")
+
+# TransactWriteItems / TransactGetItems are authorized item by item.
+TRANSACT_ITEM_ACTIONS = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateItem",
+                         "Delete": "dynamodb:DeleteItem", "ConditionCheck": "dynamodb:ConditionCheckItem",
+                         "Get": "dynamodb:GetItem"}
+# Batch APIs whose IAM action is the single-message one.
+SQS_ACTIONS = {"SendMessageBatch": "sqs:SendMessage", "DeleteMessageBatch": "sqs:DeleteMessage",
+               "ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility"}
+
+Grants = dict[str, set[str]]  # logical resource -> IAM actions
+FunctionGrants = dict[str, Grants]  # Lambda function of a feature ("api_handler", or an event handler) -> grants
+
+
+def merge(into: Grants, more: Grants) -> Grants:
+    for resource, actions in more.items():
+        into.setdefault(resource, set()).update(actions)
+    return into
+
+
+# --- from a botocore call to grants ---------------------------------------------------
+
+@dataclass
+class Names:
+    """How physical names map back to logical ones in the process being recorded."""
+    tables: dict[str, str]  # table name -> logical
+    queue_prefix: str
+    ssm_prefix: str | None
+
+    @classmethod
+    def current(cls) -> Names:
+        from chalicelib.core import config
+        from infra.tables import load_models
+
+        return cls({model.Meta.table_name: model.Meta.logical_name for model in load_models()},
+                   config.table_prefix(), config.env("MALL_SSM_PREFIX"))
+
+    def table(self, name: str) -> str:
+        return f"table/{self.tables.get(name, name)}"
+
+    def queue(self, url_or_name: str) -> str:
+        name = url_or_name.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+        return f"queue/{name.removeprefix(self.queue_prefix)}"
+
+    def parameter(self, name: str) -> str:
+        prefix = (self.ssm_prefix or "").rstrip("/")
+        if prefix and name.startswith(prefix + "/"):
+            name = name[len(prefix) + 1:]
+        return f"parameter/{name.lstrip('/')}"
+
+
+def grants_of_call(service: str, operation: str, params: dict[str, Any], names: Names) -> Grants:
+    """The IAM grants one API call needs. Raises LookupError for a call infra cannot map yet."""
+    grants: Grants = {}
+
+    def add(resource: str, action: str) -> None:
+        grants.setdefault(resource, set()).add(action)
+
+    if service == "dynamodb":
+        if operation in ("TransactWriteItems", "TransactGetItems"):
+            for item in params.get("TransactItems", []):
+                for kind, body in item.items():
+                    add(names.table(body["TableName"]), TRANSACT_ITEM_ACTIONS[kind])
+        elif operation in ("BatchGetItem", "BatchWriteItem"):
+            for table in params.get("RequestItems", {}):
+                add(names.table(table), f"dynamodb:{operation}")
+        elif "TableName" in params:
+            resource = names.table(params["TableName"])
+            if params.get("IndexName") and operation in ("Query", "Scan"):
+                resource += f"/index/{params['IndexName']}"
+            add(resource, f"dynamodb:{operation}")
+        else:
+            raise LookupError(f"dynamodb {operation}: no table to grant it on")
+    elif service == "ssm" and operation in ("GetParameter", "GetParameters"):
+        for name in params.get("Names") or [params["Name"]]:
+            add(names.parameter(name), f"ssm:{operation}")
+    elif service == "sqs" and ("QueueUrl" in params or "QueueName" in params):
+        add(names.queue(params.get("QueueUrl") or params["QueueName"]), SQS_ACTIONS.get(operation, f"sqs:{operation}"))
+    else:
+        raise LookupError(f"{service} {operation}: infra.access does not map this call to IAM grants yet")
+    return grants
+
+
+# --- the recorder ---------------------------------------------------------------------
+
+@dataclass
+class FeatureRecord:
+    functions: FunctionGrants = field(default_factory=dict)
+    invoked: set[str] = field(default_factory=set)  # entry points that ran
+
+
+def grants_json(functions: FunctionGrants) -> dict[str, dict[str, list[str]]]:
+    return {function: {resource: sorted(actions) for resource, actions in sorted(grants.items())}
+            for function, grants in sorted(functions.items())}
+
+
+def grants_from_json(data: dict[str, dict[str, list[str]]]) -> FunctionGrants:
+    return {function: {resource: set(actions) for resource, actions in grants.items()}
+            for function, grants in data.items()}
+
+
+@dataclass
+class Recording:
+    features: dict[str, FeatureRecord] = field(default_factory=lambda: defaultdict(FeatureRecord))
+    unmapped: set[str] = field(default_factory=set)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"features": {feature: {"functions": grants_json(rec.functions), "invoked": sorted(rec.invoked)}
+                             for feature, rec in sorted(self.features.items())},
+                "unmapped": sorted(self.unmapped)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Recording:
+        recording = cls()
+        for feature, rec in data["features"].items():
+            recording.features[feature] = FeatureRecord(grants_from_json(rec["functions"]), set(rec["invoked"]))
+        recording.unmapped = set(data["unmapped"])
+        return recording
+
+
+class Recorder:
+    """Attributes AWS calls and secret reads to the feature whose entry point is running.
+
+    Installed for a whole test session: it patches `BaseClient._make_api_call` (the
+    fixtures that patch it later wrap this one), `core.config.secret`, every route
+    handler of every feature (to note that it ran) and Chalice's event handler wrapper.
+    """
+
+    def __init__(self, features: Iterable[str]):
+        from chalicelib.core import http
+        from infra.apps import API_FUNCTION, entry_points, routes_module
+
+        self.features = tuple(features)
+        self.entry_points: dict[CodeType, tuple[str, str, str]] = entry_points(self.features)
+        # A request is the feature's from the moment core.http.serve takes it (auth reads the JWT
+        # secret before the handler runs); serve's `op` names the route.
+        self.serve_code = http.serve.__code__
+        self.routes = {id(op): (feature, f"{op.method} {op.path}", API_FUNCTION)
+                       for feature in self.features for op in routes_module(feature).api.operations}
+        self.names = Names.current()
+        self.recording = Recording()
+        self._lock = threading.Lock()
+        self._undo: list[tuple[Any, str, Any]] = []
+
+    # which feature is running
+    def running(self) -> tuple[str, str, str] | None:
+        """The innermost entry point on the stack: (feature, entry point, function).
+
+        Innermost, because in a test one function's entry point can run inside another's (a
+        payment delivered in the middle of a sweep, to force a race); in the cloud they are
+        two functions, and the call belongs to the one that makes it.
+        """
+        frame = sys._getframe(2)
+        in_mall = False
+        while frame is not None:
+            if frame.f_code is self.serve_code:
+                owner = self.routes.get(id(frame.f_locals.get("op")))
+            else:
+                owner = self.entry_points.get(frame.f_code)
+            if owner is not None:
+                return owner
+            module = frame.f_globals.get("__name__", "")
+            if module.startswith("chalicelib."):
+                in_mall = True
+            elif in_mall and module.startswith("tests."):
+                # Test code called this mall code from inside an entry point (a payment delivered in the
+                # middle of a sweep, to force a race): the call is the test's, not the function's.
+                return None
+            frame = frame.f_back
+        return None
+
+    def note(self, grants: Grants) -> None:
+        owner = self.running()
+        if owner is None:
+            return
+        feature, entry, function = owner
+        with self._lock:
+            record = self.recording.features[feature]
+            merge(record.functions.setdefault(function, {}), grants)
+            record.invoked.add(entry)
+
+    # patches
+    def install(self) -> Recorder:
+        import botocore.client
+        from chalice.app import EventSourceHandler
+
+        from chalicelib.core import config
+        from infra.apps import routes_module
+
+        recorder = self
+        real_call = botocore.client.BaseClient._make_api_call
+
+        def recording_call(client, operation_name, api_params):
+            service = client.meta.service_model.service_name
+            try:
+                grants = grants_of_call(service, operation_name, api_params, recorder.names)
+            except (LookupError, KeyError) as exc:
+                if recorder.running() is not None:
+                    with recorder._lock:
+                        recorder.recording.unmapped.add(str(exc))
+            else:
+                recorder.note(grants)
+            return real_call(client, operation_name, api_params)
+
+        real_secret = config.secret
+
+        def recording_secret(name: str) -> str:
+            recorder.note({recorder.names.parameter(name): {"ssm:GetParameter"}})
+            return real_secret(name)
+
+        recording_secret.cache_clear = real_secret.cache_clear  # tests clear the cache between secrets
+
+        real_event_call = EventSourceHandler.__call__
+
+        def recording_event_call(handler, event, context):
+            owner = recorder.entry_points.get(getattr(handler.func, "__code__", None))
+            if owner is not None:
+                with recorder._lock:
+                    recorder.recording.features[owner[0]].invoked.add(owner[1])
+            return real_event_call(handler, event, context)
+
+        self._patch(botocore.client.BaseClient, "_make_api_call", recording_call)
+        self._patch(config, "secret", recording_secret)
+        self._patch(EventSourceHandler, "__call__", recording_event_call)
+        for feature in self.features:
+            for op in routes_module(feature).api.operations:
+                self._patch(op, "handler", self._noting_handler(op.handler, feature, f"{op.method} {op.path}"))
+        return self
+
+    def _noting_handler(self, handler, feature: str, name: str):
+        recorder = self
+
+        def noting(*args, **kwargs):
+            with recorder._lock:
+                recorder.recording.features[feature].invoked.add(name)
+            return handler(*args, **kwargs)
+
+        return functools.update_wrapper(noting, handler)  # OpenAPI names operations after the handler
+
+    def _patch(self, owner: Any, attribute: str, value: Any) -> None:
+        self._undo.append((owner, attribute, getattr(owner, attribute)))
+        setattr(owner, attribute, value)
+
+    def uninstall(self) -> None:
+        while self._undo:
+            owner, attribute, value = self._undo.pop()
+            setattr(owner, attribute, value)
+
+
+# --- what the app declares: event sources and live-only secrets --------------------------
+
+def event_source_grants(feature: str) -> FunctionGrants:
+    """What Lambda's event source mappings read with each handler's role: its stream or queue."""
+    from infra.apps import shape
+
+    functions: FunctionGrants = {}
+    for handler in shape(feature).handlers:
+        if handler.kind == "stream":
+            functions[handler.name] = {f"table/{handler.source}/stream": set(STREAM_READ)}
+        elif handler.kind == "queue":
+            functions[handler.name] = {f"queue/{handler.source}": set(QUEUE_READ)}
+    return functions
+
+
+def secrets_named_in_code(root: Path = ROOT / "chalicelib") -> dict[str, set[str]]:
+    """Every `config.secret("<name>")` literal under chalicelib: name -> modules naming it."""
+    named: dict[str, set[str]] = defaultdict(set)
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        module = ".".join(path.relative_to(root.parent).with_suffix("").parts)
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "secret"
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "config"
+                    and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+                named[node.args[0].value].add(module)
+    return dict(named)
+
+
+def derive(recording: Recording, features: Iterable[str]) -> dict[str, FunctionGrants]:
+    """Grants per feature and function: what it was seen calling, its event sources, its live-only secrets."""
+    from infra.apps import API_FUNCTION, shape
+    from infra.stages import feature_settings
+
+    derived: dict[str, FunctionGrants] = {}
+    for feature in features:
+        functions: FunctionGrants = {API_FUNCTION: {}, **{h.name: {} for h in shape(feature).handlers}}
+        record = recording.features.get(feature)
+        for function, grants in (record.functions if record else {}).items():
+            merge(functions.setdefault(function, {}), grants)
+        for function, grants in event_source_grants(feature).items():
+            merge(functions[function], grants)
+        for function, names in feature_settings(feature).live_secrets.items():
+            merge(functions.setdefault(function, {}), {f"parameter/{name}": {"ssm:GetParameter"} for name in names})
+        derived[feature] = functions
+    return derived
+
+
+# --- the manifest ---------------------------------------------------------------------
+
+def load_manifest(path: Path = MANIFEST) -> dict[str, FunctionGrants]:
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {feature: grants_from_json(functions) for feature, functions in data["features"].items()}
+
+
+def manifest_text(derived: dict[str, FunctionGrants]) -> str:
+    data = {
+        "about": "What each feature's functions may touch, derived by `python -m infra access` from the test "
+                 "suites (infra/access.py); the stage policies are rendered from it. Do not edit by hand.",
+        "features": {feature: grants_json(functions) for feature, functions in sorted(derived.items())},
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def differences(expected: Grants, actual: Grants) -> tuple[list[str], list[str]]:
+    """(granted but not needed, needed but not granted) as readable lines."""
+    more, less = [], []
+    for resource in sorted(set(expected) | set(actual)):
+        extra = actual.get(resource, set()) - expected.get(resource, set())
+        missing = expected.get(resource, set()) - actual.get(resource, set())
+        more.extend(f"{action} on {resource}" for action in sorted(extra))
+        less.extend(f"{action} on {resource}" for action in sorted(missing))
+    return more, less
+
+
+# --- running the suites under the recorder -----------------------------------------------
+
+PLUGIN = "tests.deploy.access_plugin"
+RECORDING_ENV = "MALL_ACCESS_RECORDING"
+DRILLS = ROOT / "tests" / "deploy" / "test_drills.py"
+
+
+def recording_command() -> list[str]:
+    """pytest over every suite that drives the app in-process (not e2e: that app runs in another process)."""
+    tests = ROOT / "tests"
+    targets = [str(path.relative_to(ROOT)) for path in sorted(tests.iterdir())
+               if path.is_dir() and path.name not in ("e2e", "deploy", "__pycache__")]
+    if DRILLS.exists():
+        targets.append(str(DRILLS.relative_to(ROOT)))
+    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", PLUGIN, *targets]
+
+
+def run_recording() -> dict[str, Any]:
+    import os
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        output = Path(scratch) / "recording.json"
+        result = subprocess.run(recording_command(), cwd=ROOT, env={**os.environ, RECORDING_ENV: str(output)},
+                                capture_output=True, text=True)
+        if not output.exists():
+            raise RuntimeError(f"the recording run wrote nothing:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+        data = json.loads(output.read_text(encoding="utf-8"))
+    data["pytest_tail"] = result.stdout[-2000:]
+    return data
+
+
+def expected_entry_points(features: Iterable[str]) -> dict[str, set[str]]:
+    from infra.apps import entry_points
+
+    expected: dict[str, set[str]] = defaultdict(set)
+    for feature, name, _ in entry_points(tuple(features)).values():
+        expected[feature].add(name)
+    return expected
+
+
+def problems_with(recording: Recording, features: Iterable[str]) -> list[str]:
+    """Why a recording cannot be trusted: calls infra cannot map, entry points that never ran."""
+    features = tuple(features)
+    problems = [f"unmapped AWS call: {call}" for call in sorted(recording.unmapped)]
+    for feature, names in sorted(expected_entry_points(features).items()):
+        ran = recording.features[feature].invoked if feature in recording.features else set()
+        for name in sorted(names - ran):
+            problems.append(f"{feature}: {name} never ran under the recorder, so what it touches is unknown; "
+                            "drive it through the app in the feature's tests (chalice.test.Client, "
+                            "EventPump(app).drain() / .run_schedules()) or add a drill to tests/deploy/test_drills.py")
+    return problems
+
+
+def record_by_running_tests() -> tuple[dict[str, FunctionGrants], list[str]]:
+    """(grants per feature, problems): run the suites under the recorder and derive every feature's grants."""
+    from chalicelib.core import config
+
+    data = run_recording()
+    if not data.get("complete"):
+        return {}, [f"the test run was not complete: {data.get('problem')}\n{data.get('pytest_tail', '')}"]
+    recording = Recording.from_json(data)
+    problems = problems_with(recording, config.ALL_FEATURES)
+    return derive(recording, config.ALL_FEATURES), problems

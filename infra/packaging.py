@@ -1,0 +1,72 @@
+"""`chalice package` every stage from a copy of the project, without AWS credentials.
+
+Used by tests/deploy (lint and inspect what each stage deploys) and `make bench`
+(what each deployment package weighs). Chalice builds the dependency layer once
+(pip, for Lambda's platform) and caches it in `.chalice/deployments/` by the hash
+of requirements.txt; the copies here share that cache with the project, so only
+the first run after a requirements change downloads anything.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+LAYER_CACHE = ROOT / ".chalice" / "deployments"  # git-ignored; `chalice deploy` caches its packages there too
+
+
+def project_copy(destination: Path, root: Path = ROOT) -> Path:
+    """What Chalice deploys (app.py, chalicelib/, requirements.txt, .chalice/ settings), copied."""
+    destination.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(root / "app.py", destination / "app.py")
+    shutil.copy2(root / "requirements.txt", destination / "requirements.txt")
+    shutil.copytree(root / "chalicelib", destination / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(root / ".chalice", destination / ".chalice",
+                    ignore=shutil.ignore_patterns("deployments", "deployed", "venv"))
+    return destination
+
+
+def chalice_env() -> dict[str, str]:
+    """A clean environment for the chalice CLI: no MALL_* setting of the calling process leaks in."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("MALL_")}
+    env.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    env.setdefault("AWS_ACCESS_KEY_ID", "packaging")  # `chalice package` calls no AWS API
+    env.setdefault("AWS_SECRET_ACCESS_KEY", "packaging")
+    return env
+
+
+def package(project: Path, stage: str, output: Path) -> Path:
+    result = subprocess.run([str(BIN / "chalice"), "package", "--stage", stage, str(output)], cwd=project,
+                            env=chalice_env(), capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"chalice package --stage {stage}:\n{result.stdout}{result.stderr}")
+    return output
+
+
+def package_stages(project: Path, stages: list[str], output: Path, workers: int | None = None) -> dict[str, Path]:
+    """`chalice package --stage <s>` for each stage into output/<s>; the first builds, the rest reuse."""
+    cache = project / ".chalice" / "deployments"
+    cache.mkdir(parents=True, exist_ok=True)
+    for layer in LAYER_CACHE.glob("managed-layer-*.zip"):
+        shutil.copy2(layer, cache / layer.name)
+    packaged = {stages[0]: package(project, stages[0], output / stages[0])}
+    workers = workers or max(1, min(4, os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:  # the app and layer zips exist now: read only
+        paths = pool.map(lambda stage: package(project, stage, output / stage), stages[1:])
+        packaged.update(zip(stages[1:], paths, strict=True))
+    LAYER_CACHE.mkdir(parents=True, exist_ok=True)
+    for layer in cache.glob("managed-layer-*.zip"):
+        if not (LAYER_CACHE / layer.name).exists():
+            shutil.copy2(layer, LAYER_CACHE / layer.name)
+    return packaged
+
+
+def zipped_size(directory: Path) -> dict[str, int]:
+    """Bytes of the function's own zip and of the dependency layer Chalice made for it."""
+    return {"app": (directory / "deployment.zip").stat().st_size,
+            "layer": (directory / "layer-deployment.zip").stat().st_size}

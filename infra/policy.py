@@ -1,0 +1,122 @@
+"""Each stage's IAM policy, rendered from `infra/access.json` with concrete ARNs.
+
+Every resource is named in full: a table, an index, a stream (with its label), a
+queue, a parameter. The one `*` is the log-stream part of the stage's own log
+groups, whose stream names Lambda picks at run time (`log-group:/aws/lambda/<fn>:*`).
+
+Region, account and stream labels are known only once the environment's stack
+exists: `python -m infra deploy` records them in `.chalice/stacks/<env>.json` and
+renders the policies again. Until then the policies name the local stack's
+placeholders (account 000000000000, stream label `local`, as `core.events.stream_arn`
+does): valid IAM that matches nothing in a real account, so a stage deployed
+before its infrastructure fails closed.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from infra.stages import CHALICE_DIR, environment, lambda_name, ssm_prefix, stage_features, table_prefix
+
+PLACEHOLDER_ACCOUNT = "000000000000"
+PLACEHOLDER_REGION = "us-east-1"
+PLACEHOLDER_STREAM_LABEL = "local"
+LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+MAX_INLINE_POLICY_CHARS = 10240  # IAM's limit for a role's inline policies, whitespace not counted
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where an environment is deployed."""
+    partition: str = "aws"
+    region: str = PLACEHOLDER_REGION
+    account: str = PLACEHOLDER_ACCOUNT
+    stream_arns: dict[str, str] = field(default_factory=dict)  # logical table -> stream ARN
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Target:
+        return cls(record["partition"], record["region"], record["account"], dict(record.get("stream_arns", {})))
+
+
+def record_path(env: str, chalice_dir: Path = CHALICE_DIR) -> Path:
+    return chalice_dir / "stacks" / f"{env}.json"
+
+
+def load_target(env: str, chalice_dir: Path = CHALICE_DIR) -> Target:
+    path = record_path(env, chalice_dir)
+    if not path.exists():
+        return Target()
+    return Target.from_record(json.loads(path.read_text(encoding="utf-8")))
+
+
+def resource_arn(resource: str, env: str, target: Target) -> str:
+    """The ARN of a logical resource (`table/orders/index/by_buyer`, `parameter/jwt_secret`, ...)."""
+    kind, _, rest = resource.partition("/")
+    head = f"arn:{target.partition}:{{service}}:{target.region}:{target.account}:"
+    if kind == "table":
+        table, _, sub = rest.partition("/")
+        arn = head.format(service="dynamodb") + f"table/{table_prefix(env)}{table}"
+        if sub == "stream":
+            return target.stream_arns.get(table) or f"{arn}/stream/{PLACEHOLDER_STREAM_LABEL}"
+        return f"{arn}/{sub}" if sub else arn
+    if kind == "queue":
+        return head.format(service="sqs") + f"{table_prefix(env)}{rest}"
+    if kind == "parameter":
+        return head.format(service="ssm") + f"parameter{ssm_prefix(env)}/{rest}"
+    raise ValueError(f"unknown kind of resource: {resource!r}")
+
+
+def statement_id(resource: str) -> str:
+    """`table/orders/index/by_buyer` -> `TableOrdersIndexByBuyer` (IAM Sids are alphanumeric)."""
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^0-9A-Za-z]+", resource) if part)
+
+
+def function_grants(stage: str, function: str, manifest=None) -> dict[str, set[str]]:
+    """What one function of a stage may touch: for `api_handler`, the union over the stage's features."""
+    from infra.access import load_manifest, merge
+
+    manifest = load_manifest() if manifest is None else manifest
+    grants: dict[str, set[str]] = {}
+    for feature in stage_features(stage):
+        if feature not in manifest:
+            raise LookupError(f"infra/access.json has no entry for feature {feature!r}: run `python -m infra access`")
+        merge(grants, manifest[feature].get(function, {}))
+    return grants
+
+
+def stage_grants(stage: str, manifest=None) -> dict[str, set[str]]:
+    """The union over every function of the stage."""
+    from infra.access import merge
+    from infra.stages import stage_functions
+
+    grants: dict[str, set[str]] = {}
+    for function in stage_functions(stage):
+        merge(grants, function_grants(stage, function, manifest))
+    return grants
+
+
+def render_policy(stage: str, function: str = "api_handler", target: Target | None = None,
+                  manifest=None) -> dict[str, Any]:
+    env = environment(stage)
+    target = target or Target()
+    logs = f"arn:{target.partition}:logs:{target.region}:{target.account}:log-group:/aws/lambda/"
+    statements: list[dict[str, Any]] = [{
+        "Sid": "OwnLogs", "Effect": "Allow", "Action": list(LOG_ACTIONS),
+        "Resource": f"{logs}{lambda_name(stage, function)}:*",
+    }]
+    for resource, actions in sorted(function_grants(stage, function, manifest).items()):
+        statements.append({"Sid": statement_id(resource), "Effect": "Allow", "Action": sorted(actions),
+                           "Resource": resource_arn(resource, env, target)})
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def policy_text(policy: dict[str, Any]) -> str:
+    return json.dumps(policy, indent=2) + "\n"
+
+
+def policy_chars(policy: dict[str, Any]) -> int:
+    """The size IAM counts against its limit: the document without whitespace."""
+    return len(json.dumps(policy, separators=(",", ":")))
