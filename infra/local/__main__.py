@@ -8,6 +8,7 @@ and schedules to its handlers. Ctrl-C (or SIGTERM) stops everything and saves.
 from __future__ import annotations
 
 import errno
+import faulthandler
 import logging
 import os
 import secrets
@@ -190,6 +191,10 @@ def main() -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     port = int(os.environ.get("PORT", "8000"))
     signal.signal(signal.SIGTERM, stop_like_ctrl_c)
+    # A process inherits ignored signals and its blocked-signal mask: make sure Ctrl-C can reach us.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>`: where is every thread?
     print("starting micromall's local stack ...", flush=True)
     stack = LocalStack(port, int(os.environ.get("MALL_LOCAL_DYNAMODB_PORT", "0")))
     try:

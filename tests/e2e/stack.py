@@ -79,12 +79,31 @@ class RunningStack:
             try:
                 self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
+                diagnosis = self._diagnose()
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
-                raise AssertionError(f"stack ignored Ctrl-C for {timeout}s:\n{self.output()}") from None
+                raise AssertionError(f"stack ignored Ctrl-C for {timeout}s:\n{diagnosis}\n{self.output()[-8000:]}") \
+                    from None
         self._log.close()
         clean = self.process.returncode in (0, -signal.SIGINT) and "stopped; data saved" in self.output()
         return 0 if clean else (self.process.returncode or 1)
+
+    def _diagnose(self) -> str:
+        """Signal dispositions of the stack's processes, and every Python thread's stack (faulthandler, SIGUSR1)."""
+        lines = []
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                if os.getpgid(int(status.parent.name)) != self.process.pid:
+                    continue
+                fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines() if ":\t" in line)
+            except (OSError, ValueError):
+                continue
+            masks = " ".join(f"{name} {fields.get(name, '').strip()}" for name in ("SigBlk", "SigIgn", "SigCgt"))
+            lines.append(f"pid {status.parent.name} {fields.get('Name', '?').strip()}: {masks}")
+            if "python" in fields.get("Name", ""):
+                os.kill(int(status.parent.name), signal.SIGUSR1)
+        time.sleep(1)
+        return "\n".join(lines)
 
     def group_alive(self) -> bool:
         try:
