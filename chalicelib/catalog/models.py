@@ -12,16 +12,12 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
-from chalicelib.core.db import NEW_AND_OLD_IMAGES, register, table_meta
+from chalicelib.core.db import NEW_AND_OLD_IMAGES, index_meta, register, table_meta
 
 ON_SALE = "ON_SALE"
 OFF_SALE = "OFF_SALE"
 MAIN_SHARD = 0  # shard 0 holds a SKU's regular stock and its card; flash sales add shards 1..n
 ALL_PRODUCTS = "ALL"  # the one partition of the admin's all-products index
-
-
-def _index_meta(name: str, projection: type) -> type:
-    return type("Meta", (), {"index_name": name, "projection": projection()})
 
 
 class SkuEntry(MapAttribute):
@@ -35,21 +31,21 @@ class SkuEntry(MapAttribute):
 
 class OnSaleByCategory(GlobalSecondaryIndex):
     """Sparse: only on-sale products carry `sale_category_id`; newest first by the ULID range key."""
-    Meta = _index_meta("on_sale_by_category", AllProjection)
+    Meta = index_meta("on_sale_by_category", AllProjection)
     sale_category_id = UnicodeAttribute(hash_key=True)
     product_id = UnicodeAttribute(range_key=True)
 
 
 class ByStatus(GlobalSecondaryIndex):
     """Every product under its status; the public listing reads the ON_SALE partition."""
-    Meta = _index_meta("by_status", AllProjection)
+    Meta = index_meta("by_status", AllProjection)
     status = UnicodeAttribute(hash_key=True)
     product_id = UnicodeAttribute(range_key=True)
 
 
 class AllProducts(GlobalSecondaryIndex):
     """Every product in one partition, for the admin console's unfiltered list (admin writes are rare)."""
-    Meta = _index_meta("all_products", AllProjection)
+    Meta = index_meta("all_products", AllProjection)
     listing = UnicodeAttribute(hash_key=True)
     product_id = UnicodeAttribute(range_key=True)
 
@@ -139,7 +135,7 @@ class StockAdjustmentModel(Model):
 
 class ByProduct(GlobalSecondaryIndex):
     """A product's tokens, so a rebuild can find what to delete even if a stream record was lost."""
-    Meta = _index_meta("by_product", KeysOnlyProjection)
+    Meta = index_meta("by_product", KeysOnlyProjection)
     product_id = UnicodeAttribute(hash_key=True)
     token = UnicodeAttribute(range_key=True)
 

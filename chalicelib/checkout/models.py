@@ -19,7 +19,7 @@ from pynamodb.attributes import (
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
-from chalicelib.core.db import NEW_AND_OLD_IMAGES, register, table_meta
+from chalicelib.core.db import NEW_AND_OLD_IMAGES, index_meta, register, table_meta
 
 # One index partition takes about 1,000 writes a second; 8 shards carry a sale of 8,000 orders a second.
 SHARDS = 8
@@ -27,10 +27,6 @@ SHARDS = 8
 
 def shard_of(order_id: str) -> int:
     return zlib.crc32(order_id.encode("ascii")) % SHARDS
-
-
-def _index_meta(name: str, projection: type) -> type:
-    return type("Meta", (), {"index_name": name, "projection": projection()})
 
 
 class OrderLine(MapAttribute):
@@ -92,28 +88,28 @@ class RefundRecord(MapAttribute):
 
 class ByBuyer(GlobalSecondaryIndex):
     """A buyer's orders, newest first by the ULID range key."""
-    Meta = _index_meta("by_buyer", AllProjection)
+    Meta = index_meta("by_buyer", AllProjection)
     user_id = UnicodeAttribute(hash_key=True)
     order_id = UnicodeAttribute(range_key=True)
 
 
 class ByBuyerStatus(GlobalSecondaryIndex):
     """A buyer's orders in one status: `buyer_status` = "<user_id>#<status>"."""
-    Meta = _index_meta("by_buyer_status", AllProjection)
+    Meta = index_meta("by_buyer_status", AllProjection)
     buyer_status = UnicodeAttribute(hash_key=True)
     order_id = UnicodeAttribute(range_key=True)
 
 
 class ByStatus(GlobalSecondaryIndex):
     """The admin's list by status: `status_shard` = "<status>#<shard>"."""
-    Meta = _index_meta("by_status", AllProjection)
+    Meta = index_meta("by_status", AllProjection)
     status_shard = UnicodeAttribute(hash_key=True)
     order_id = UnicodeAttribute(range_key=True)
 
 
 class AllOrders(GlobalSecondaryIndex):
     """The admin's unfiltered list: `listing_shard` = "ALL#<shard>"."""
-    Meta = _index_meta("all_orders", AllProjection)
+    Meta = index_meta("all_orders", AllProjection)
     listing_shard = UnicodeAttribute(hash_key=True)
     order_id = UnicodeAttribute(range_key=True)
 
@@ -121,7 +117,7 @@ class AllOrders(GlobalSecondaryIndex):
 class Due(GlobalSecondaryIndex):
     """Sparse: only orders waiting for a deadline carry `due_shard` ("EXPIRE#<n>" while unpaid,
     "CONFIRM#<n>" while shipped) and `due_at`; the sweeper queries `due_at <= now`, never scans."""
-    Meta = _index_meta("due", KeysOnlyProjection)
+    Meta = index_meta("due", KeysOnlyProjection)
     due_shard = UnicodeAttribute(hash_key=True)
     due_at = UTCDateTimeAttribute(range_key=True)
 

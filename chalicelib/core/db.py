@@ -63,6 +63,11 @@ def table_meta(logical_name: str, **extra: Any) -> type:
     return type("Meta", (), attrs)
 
 
+def index_meta(name: str, projection: type) -> type:
+    """A PynamoDB index `Meta`: its name and projection (capacity follows the table's on-demand billing)."""
+    return type("Meta", (), {"index_name": name, "projection": projection()})
+
+
 def register(model: type[Model]) -> type[Model]:
     """Class decorator: make `model` one of the mall's tables, reached through the shared connection.
 

@@ -18,26 +18,22 @@ from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttrib
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
-from chalicelib.core.db import register, table_meta
+from chalicelib.core.db import index_meta, register, table_meta
 
 RECONCILE_SHARDS = 4
 ANOMALIES = "ANOMALY"
 
 
-def _index_meta(name: str) -> type:
-    return type("Meta", (), {"index_name": name, "projection": AllProjection()})
-
-
 class Reconcile(GlobalSecondaryIndex):
     """Sparse: prepaid trades and unsubmitted refunds waiting for a check, by when the check is due."""
-    Meta = _index_meta("reconcile")
+    Meta = index_meta("reconcile", AllProjection)
     reconcile_shard = UnicodeAttribute(hash_key=True)
     check_after = UTCDateTimeAttribute(range_key=True)
 
 
 class Anomalies(GlobalSecondaryIndex):
     """Sparse: anomalies, newest first by ULID, for the merchant's console."""
-    Meta = _index_meta("anomalies")
+    Meta = index_meta("anomalies", AllProjection)
     anomaly_list = UnicodeAttribute(hash_key=True)
     anomaly_id = UnicodeAttribute(range_key=True)
 
