@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
-
 from chalicelib.catalog import reservations
 from chalicelib.checkout import statuses
 from chalicelib.checkout.models import (
@@ -32,7 +30,7 @@ from chalicelib.checkout.models import (
 from chalicelib.checkout.orders import load_order
 from chalicelib.checkout.views import OrderView, order_view
 from chalicelib.core import clock, config
-from chalicelib.core.db import batch_get, condition_failed, run_transaction
+from chalicelib.core.db import batch_get, commit_if_conditions_hold
 from chalicelib.core.errors import Conflict, ServiceUnavailable
 
 CHANGE_ATTEMPTS = 5
@@ -187,7 +185,7 @@ def settle_refund(order: OrderModel, out_refund_no: str, status: str, *, refund_
         if also is not None:
             also(tx, order)
 
-    return _run_conditional(build)
+    return commit_if_conditions_hold(build)
 
 
 def _append_refund(refund: RefundRecord) -> Any:
@@ -269,17 +267,7 @@ def _commit(order: OrderModel, target: str, actions: Actions | None, writes: Wri
         if writes is not None:
             writes(tx, order)
 
-    return _run_conditional(build)
-
-
-def _run_conditional(build: Callable[[Any], None]) -> bool:
-    try:
-        run_transaction(build)
-        return True
-    except TransactWriteError as exc:
-        if condition_failed(exc):
-            return False
-        raise
+    return commit_if_conditions_hold(build)
 
 
 def _status_actions(order: OrderModel, target: str, now: datetime) -> list[Any]:

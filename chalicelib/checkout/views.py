@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from chalicelib.catalog.reads import specs_of
 from chalicelib.checkout.models import OrderModel
 from chalicelib.core import clock
 from chalicelib.core.schema import Schema
@@ -105,7 +106,7 @@ def _iso(moment: datetime | None) -> str | None:
 
 def line_view(line) -> OrderLineView:
     return OrderLineView(sku_id=line.sku_id, product_id=line.product_id, title=line.title,
-                         specs=_plain(line.specs), image=line.image, price=int(line.price),
+                         specs=specs_of(line.specs), image=line.image, price=int(line.price),
                          quantity=int(line.quantity), line_total=int(line.line_total))
 
 
@@ -153,9 +154,3 @@ def _payment_view(payment) -> PaymentView | None:
 def _refund_view(refund) -> RefundView:
     return RefundView(out_refund_no=refund.out_refund_no, amount=int(refund.amount), status=refund.status,
                       created_at=clock.iso(refund.created_at), updated_at=clock.iso(refund.updated_at))
-
-
-def _plain(raw) -> dict[str, str]:
-    if raw is None:
-        return {}
-    return dict(raw.as_dict() if hasattr(raw, "as_dict") else raw)

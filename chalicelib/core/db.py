@@ -224,3 +224,17 @@ def run_transaction(build: Callable[[Any], None], *, attempts: int = TRANSACTION
             if attempt == attempts - 1:
                 raise ServiceUnavailable("the shop is busy, retry shortly", code="BUSY") from exc
             sleep(random.uniform(0, 0.05 * 2**attempt))
+
+
+def commit_if_conditions_hold(build: Callable[[Any], None]) -> bool:
+    """`run_transaction(build)`; False instead of an error when one of its conditions failed
+    (what was read changed before the commit), so the caller can re-read and decide."""
+    from pynamodb.exceptions import TransactWriteError
+
+    try:
+        run_transaction(build)
+        return True
+    except TransactWriteError as exc:
+        if condition_failed(exc):
+            return False
+        raise

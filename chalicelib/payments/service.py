@@ -24,14 +24,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
-
 from chalicelib.checkout import lifecycle, statuses
 from chalicelib.checkout.models import OrderModel, RefundRecord
 from chalicelib.checkout.orders import find_order, load_order
 from chalicelib.checkout.views import OrderView, order_view
 from chalicelib.core import clock, config
-from chalicelib.core.db import condition_failed, run_transaction
+from chalicelib.core.db import commit_if_conditions_hold, condition_failed
 from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable
 from chalicelib.core.ids import new_id
 from chalicelib.payments import providers
@@ -182,7 +180,7 @@ def _refund_unwanted_payment(order: OrderModel, note: PaymentNotification) -> bo
                     outcome="REFUNDED")
         _put_refund_entry(tx, order.order_id, note.provider, note.transaction_id, refund, now)
 
-    if not _committed(build):
+    if not commit_if_conditions_hold(build):
         return False
     log.warning("order %s: %s payment %s refunded in full (%s)", order.order_id, order.status,
                 note.transaction_id, refund.out_refund_no)
@@ -412,16 +410,6 @@ def anomalies(limit: int = 50) -> list[dict[str, Any]]:
     return [{"anomaly_id": row.anomaly_id, "code": row.outcome, "order_id": row.order_id, "provider": row.provider,
              "transaction_id": row.transaction_id, "amount": int(row.amount) if row.amount is not None else None,
              "detail": row.detail, "at": clock.iso(row.created_at)} for row in rows]
-
-
-def _committed(build: Callable[[Any], None]) -> bool:
-    try:
-        run_transaction(build)
-        return True
-    except TransactWriteError as exc:
-        if condition_failed(exc):
-            return False
-        raise
 
 
 def _reconcile_shard(order_id: str) -> str:

@@ -257,7 +257,9 @@ class Gate:
 def hold_commit(monkeypatch):
     """`hold_commit(thread_name)`: that thread stops just before its next order move commits (it has read
     the order) until the test sets `release`; `reached` tells the test it got there. Events, no sleeps."""
-    real_run = lifecycle.run_transaction
+    from chalicelib.core import db
+
+    real_run = db.run_transaction
     held: dict[str, Gate] = {}
 
     def gated_run(build, **kwargs):
@@ -267,7 +269,8 @@ def hold_commit(monkeypatch):
             assert gate.release.wait(timeout=30), "the test never released the held commit"
         return real_run(build, **kwargs)
 
-    monkeypatch.setattr(lifecycle, "run_transaction", gated_run)
+    # Order moves commit through db.commit_if_conditions_hold, which calls this module-level name.
+    monkeypatch.setattr(db, "run_transaction", gated_run)
 
     def hold(thread_name: str) -> Gate:
         held[thread_name] = held.get(thread_name) or Gate()
