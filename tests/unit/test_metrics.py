@@ -1,0 +1,31 @@
+"""Business metrics come out as embedded-metric-format lines CloudWatch turns into metrics."""
+from __future__ import annotations
+
+import json
+
+from chalicelib.core import metrics
+from infra.triggers import DEFAULT, trigger_settings
+
+
+def test_count_prints_one_emf_line_with_its_dimensions(capsys):
+    metrics.count("RefundFailed", 2, provider="wechat")
+
+    line = json.loads(capsys.readouterr().out.strip())
+    directive = line["_aws"]["CloudWatchMetrics"][0]
+    assert directive["Namespace"] == "micromall"
+    assert directive["Metrics"] == [{"Name": "RefundFailed", "Unit": "Count"}]
+    assert directive["Dimensions"] == [["provider"]]
+    assert line["RefundFailed"] == [2.0] and line["provider"] == "wechat"
+
+
+def test_namespace_follows_powertools_setting(capsys, monkeypatch):
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "shop-a")
+    metrics.count("OrdersPaid")
+
+    assert json.loads(capsys.readouterr().out)["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "shop-a"
+
+
+def test_triggers_retry_twice_and_split_failing_batches_by_default():
+    settings = trigger_settings("checkout_sales_counter")
+    assert settings == DEFAULT
+    assert settings.maximum_retry_attempts == 2 and settings.bisect_batch_on_function_error
