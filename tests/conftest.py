@@ -31,6 +31,10 @@ from chalicelib.core.clock import FrozenClock  # noqa: E402
 @pytest.fixture
 def aws():
     """moto in-process, with every table of every feature created."""
+    from infra.local import moto_streams, moto_tables
+
+    moto_tables.install()
+    moto_streams.install()
     with mock_aws():
         from infra.tables import create_tables
 

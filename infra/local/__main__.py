@@ -59,21 +59,18 @@ class LocalStack:
         self.port = port
         self.aws = EmbeddedAws(HOST, dynamodb_port).start()
         configure_environment(self.aws.url)
-        self.snapshot_loop = None
         self.pump = None
         self.server = None
 
     def prepare_data(self) -> None:
-        from chalicelib.core import config
-        from infra.local.embedded import SnapshotLoop, Snapshots, dynamodb_client
         from infra.tables import create_tables
 
         create_tables(wait=True)
-        snapshots = Snapshots(dynamodb_client(self.aws.url, config.region()), LOCAL_DIR / "data" / "dynamodb.json")
-        restored = snapshots.restore()
-        if restored:
-            print(f"  restored {restored} items from {snapshots.path}")
-        self.snapshot_loop = SnapshotLoop(snapshots, self.aws.app.dirty).start()
+        restored = self.aws.keep_data(LOCAL_DIR / "data")
+        items = sum(len(items) for items in restored.tables.values())
+        if items:
+            print(f"  restored {items} items from {LOCAL_DIR / 'data'}"
+                  f" ({restored.lines_replayed} journaled writes replayed)")
 
     def start_app(self) -> None:
         from chalice.config import Config
@@ -82,8 +79,10 @@ class LocalStack:
         from infra.local.pump import EventPump
 
         chalice_app = app_module.app
-        # Streams from now on: restored items were handled in an earlier run.
-        self.pump = EventPump(chalice_app, endpoint_url=self.aws.url, starting_position="LATEST")
+        # The streams hold only what this run wrote, plus the records of the journal's last segments:
+        # delivered again after a restart (at least once, as Lambda's triggers), so none is lost to a hard kill.
+        self.pump = EventPump(chalice_app, endpoint_url=self.aws.url, starting_position="TRIM_HORIZON",
+                              wake=self.aws.app.written)
         self.pump.create_queues()
         self.pump.position_streams()
         self.pump.start()
@@ -96,9 +95,8 @@ class LocalStack:
         self.server.server.serve_forever()
 
     def stop(self) -> None:
-        for part in (self.pump, self.snapshot_loop):
-            if part is not None:
-                part.stop()
+        if self.pump is not None:
+            self.pump.stop()
         if self.server is not None:
             self.server.server.server_close()
         self.aws.stop()

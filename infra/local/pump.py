@@ -4,12 +4,25 @@ It discovers the handlers from the Chalice app itself (its `event_sources`),
 never from a hand-kept list: DynamoDB stream handlers get real-shaped stream
 records read from the embedded tables' streams, SQS handlers get messages
 received from the embedded queues, and scheduled handlers run every
-`schedule_seconds`. As in Lambda, a batch whose handler raises is retried, and a
-queue message is deleted only after its handler succeeded.
+`schedule_seconds`.
+
+A failing batch is handled as its trigger is configured in the cloud
+(`infra.triggers`): retried `maximum_retry_attempts` times, split in halves
+while it has more than one record (`bisect_batch_on_function_error`), records
+older than `maximum_record_age_seconds` skipped, and what still fails described
+on the `on_failure_queue` in the shape Lambda sends to an on-failure destination
+(`DDBStreamBatchInfo`: the records stay in the stream for a redrive), or dropped
+with an error in the log when there is none. A handler that reports partial
+batch failures (`batchItemFailures`) is retried from its first failed record; a
+queue message is deleted only after its handler succeeded with it.
+
+Idle, the pump backs off to one poll every `max_idle_seconds`, and a write to
+the embedded server (`wake`) brings it back at once.
 """
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import logging
 import threading
 import time
@@ -21,11 +34,12 @@ from typing import Any
 from chalice.app import DynamoDBEventConfig, ScheduledEventConfig, SQSEventConfig
 
 from chalicelib.core import config
-from chalicelib.core.events import LOCAL_ACCOUNT, table_of_stream_arn
+from chalicelib.core.events import LOCAL_ACCOUNT, queue_name, table_of_stream_arn
+from infra.triggers import TriggerSettings, trigger_settings
 
 log = logging.getLogger("micromall.pump")
 
-MAX_ATTEMPTS = 3
+MAX_IDLE_SECONDS = 2.0
 
 
 class LocalLambdaContext:
@@ -52,12 +66,13 @@ class StreamCursor:
     batch_size: int
     stream_arn: str | None = None
     iterators: dict[str, str] = field(default_factory=dict)
-    failures: dict[str, int] = field(default_factory=dict)
+    last_sequence: dict[str, str] = field(default_factory=dict)
 
 
 class EventPump:
     def __init__(self, app: Any, *, endpoint_url: str | None = None, starting_position: str = "TRIM_HORIZON",
-                 schedule_seconds: float | None = None, raise_errors: bool = False):
+                 schedule_seconds: float | None = None, raise_errors: bool = False,
+                 wake: threading.Event | None = None):
         import boto3
         from botocore.config import Config
 
@@ -82,17 +97,20 @@ class EventPump:
         self.schedules = [s for s in sources if isinstance(s, ScheduledEventConfig)]
         self._queue_urls: dict[str, str] = {}
         self._stop = threading.Event()
+        self._wake = wake or threading.Event()
         self._thread: threading.Thread | None = None
+        self.dead_lettered = 0
 
     # --- discovery and setup -------------------------------------------------
 
     def create_queues(self) -> list[str]:
-        """Create every queue an SQS handler listens to (idempotent, like CreateQueue)."""
-        names = []
-        for source in self.queue_sources:
-            name = self._queue_name(source)
+        """Create every queue an SQS handler listens to, and every on-failure queue (idempotent, like CreateQueue)."""
+        handlers = [source.name for source in self.queue_sources] + [cursor.handler for cursor in self.stream_cursors]
+        dead_letters = {queue_name(settings.on_failure_queue) for settings in map(trigger_settings, handlers)
+                        if settings.on_failure_queue}
+        names = [self._queue_name(source) for source in self.queue_sources] + sorted(dead_letters)
+        for name in names:
             self._queue_urls[name] = self._sqs.create_queue(QueueName=name)["QueueUrl"]
-            names.append(name)
         return names
 
     def position_streams(self, position: str | None = None) -> None:
@@ -144,20 +162,81 @@ class EventPump:
             self._open(cursor, self._starting_position)
         delivered = 0
         for shard_id, iterator in list(cursor.iterators.items()):
-            response = self._streams.get_records(ShardIterator=iterator, Limit=cursor.batch_size)
+            try:
+                response = self._streams.get_records(ShardIterator=iterator, Limit=cursor.batch_size)
+            except self._streams.exceptions.ExpiredIteratorException:
+                self._reopen(cursor, shard_id)
+                continue
             records = [self._stream_record(record, cursor) for record in response["Records"]]
-            if records and not self._invoke(cursor.handler, "stream", {"Records": records}, len(records)):
-                cursor.failures[shard_id] = cursor.failures.get(shard_id, 0) + 1
-                if cursor.failures[shard_id] < MAX_ATTEMPTS:
-                    continue  # keep the iterator: the same batch is retried next poll
-                # Like an event source mapping with MaximumRetryAttempts: give up on this batch.
-                log.error("handler %s: dropping %d record(s) after %d attempts",
-                          cursor.handler, len(records), MAX_ATTEMPTS)
-            cursor.failures.pop(shard_id, None)
-            if response.get("NextShardIterator"):
-                cursor.iterators[shard_id] = response["NextShardIterator"]
+            if records:
+                self._deliver_stream(cursor, shard_id, records)
+                cursor.last_sequence[shard_id] = records[-1]["dynamodb"]["SequenceNumber"]
+            cursor.iterators[shard_id] = response.get("NextShardIterator") or iterator
             delivered += len(records)
         return delivered
+
+    def _reopen(self, cursor: StreamCursor, shard_id: str) -> None:
+        """An iterator unused for 15 minutes expires (as in DynamoDB): continue after the last record delivered."""
+        after = cursor.last_sequence.get(shard_id)
+        position = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after} if after else \
+            {"ShardIteratorType": "TRIM_HORIZON"}
+        cursor.iterators[shard_id] = self._streams.get_shard_iterator(
+            StreamArn=cursor.stream_arn, ShardId=shard_id, **position)["ShardIterator"]
+
+    def _deliver_stream(self, cursor: StreamCursor, shard_id: str, records: list[dict]) -> None:
+        settings = trigger_settings(cursor.handler)
+        oldest_allowed = time.time() - settings.maximum_record_age_seconds
+        expired = [settings.maximum_record_age_seconds >= 0
+                   and r["dynamodb"].get("ApproximateCreationDateTime", oldest_allowed) < oldest_allowed
+                   for r in records]
+        if any(expired):
+            stale = [r for r, old in zip(records, expired, strict=True) if old]
+            self._give_up(cursor, shard_id, stale, "RecordAgeExceeded", 0)
+        fresh = [r for r, old in zip(records, expired, strict=True) if not old]
+        if fresh:
+            self._deliver_with_retries(cursor, shard_id, fresh, settings)
+
+    def _deliver_with_retries(self, cursor: StreamCursor, shard_id: str, records: list[dict],
+                              settings: TriggerSettings) -> None:
+        retries = settings.maximum_retry_attempts if settings.maximum_retry_attempts >= 0 else 10_000
+        for _ in range(retries + 1):
+            failed_at = self._invoke_batch(cursor.handler, "stream", records, settings,
+                                           lambda r: r["dynamodb"]["SequenceNumber"])
+            if failed_at is None:
+                return
+            records = records[failed_at:]  # partial batch response: what came before is done
+            if settings.bisect_batch_on_function_error and len(records) > 1:
+                half = len(records) // 2
+                self._deliver_with_retries(cursor, shard_id, records[:half], settings)
+                self._deliver_with_retries(cursor, shard_id, records[half:], settings)
+                return
+        self._give_up(cursor, shard_id, records, "RetryAttemptsExhausted", retries + 1)
+
+    def _give_up(self, cursor: StreamCursor, shard_id: str, records: list[dict], condition: str,
+                 attempts: int) -> None:
+        settings = trigger_settings(cursor.handler)
+        self.dead_lettered += len(records)
+        first, last = records[0]["dynamodb"], records[-1]["dynamodb"]
+        if settings.on_failure_queue is None:
+            log.error("handler %s: dropping %d stream record(s) %s..%s (%s)", cursor.handler, len(records),
+                      first["SequenceNumber"], last["SequenceNumber"], condition)
+            return
+        log.error("handler %s: %d stream record(s) %s..%s to %s (%s)", cursor.handler, len(records),
+                  first["SequenceNumber"], last["SequenceNumber"], settings.on_failure_queue, condition)
+        arrival = _dt.datetime.fromtimestamp
+        message = {
+            "requestContext": {"requestId": str(uuid.uuid4()), "condition": condition,
+                               "functionArn": LocalLambdaContext(cursor.handler).invoked_function_arn,
+                               "approximateInvokeCount": attempts},
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "version": "1.0", "timestamp": _dt.datetime.now(_dt.UTC).isoformat(),
+            "DDBStreamBatchInfo": {
+                "shardId": shard_id, "streamArn": cursor.stream_arn, "batchSize": len(records),
+                "startSequenceNumber": first["SequenceNumber"], "endSequenceNumber": last["SequenceNumber"],
+                "approximateArrivalOfFirstRecord": arrival(first["ApproximateCreationDateTime"], _dt.UTC).isoformat(),
+                "approximateArrivalOfLastRecord": arrival(last["ApproximateCreationDateTime"], _dt.UTC).isoformat()}}
+        self._sqs.send_message(QueueUrl=self._queue_url(queue_name(settings.on_failure_queue)),
+                               MessageBody=json.dumps(message))
 
     @staticmethod
     def _stream_record(record: dict, cursor: StreamCursor) -> dict:
@@ -169,8 +248,7 @@ class EventPump:
 
     def _poll_queue(self, source: SQSEventConfig) -> int:
         name = self._queue_name(source)
-        url = self._queue_urls.get(name) or self._sqs.get_queue_url(QueueName=name)["QueueUrl"]
-        self._queue_urls[name] = url
+        url = self._queue_url(name)
         response = self._sqs.receive_message(
             QueueUrl=url, MaxNumberOfMessages=min(10, source.batch_size), WaitTimeSeconds=0,
             AttributeNames=["All"], MessageAttributeNames=["All"])
@@ -183,37 +261,62 @@ class EventPump:
             "attributes": m.get("Attributes", {}), "messageAttributes": m.get("MessageAttributes", {}),
             "md5OfBody": m.get("MD5OfBody", ""), "eventSource": "aws:sqs", "eventSourceARN": arn,
             "awsRegion": config.region()} for m in messages]
-        if self._invoke(source.name, "queue", {"Records": records}, len(records)):
+        failed_at = self._invoke_batch(source.name, "queue", records, trigger_settings(source.name),
+                                       lambda r: r["messageId"])
+        done = records if failed_at is None else records[:failed_at] if failed_at else []
+        # The rest stays on the queue: visible again after its visibility timeout, dead-lettered by the
+        # queue's own redrive policy after maxReceiveCount receives, as in SQS.
+        if done:
             self._sqs.delete_message_batch(QueueUrl=url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+                {"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(done)])
         return len(records)
+
+    def _queue_url(self, name: str) -> str:
+        if name not in self._queue_urls:
+            self._queue_urls[name] = self._sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        return self._queue_urls[name]
 
     @staticmethod
     def _queue_name(source: SQSEventConfig) -> str:
         return source.queue or str(source.queue_arn).rsplit(":", 1)[-1]
 
-    def _invoke(self, handler_name: str, kind: str, event: dict, count: int) -> bool:
+    def _invoke_batch(self, handler_name: str, kind: str, records: list[dict], settings: TriggerSettings,
+                      identifier: Any) -> int | None:
+        """None when the whole batch succeeded, else the index of the first record to deliver again."""
+        response = self._invoke(handler_name, kind, {"Records": records}, len(records))
+        if response is False:
+            return 0
+        failures = response.get("batchItemFailures") if settings.report_batch_item_failures and \
+            isinstance(response, dict) else None
+        if not failures:
+            return None
+        failed = {failure.get("itemIdentifier") for failure in failures}
+        return next((i for i, record in enumerate(records) if identifier(record) in failed), 0)
+
+    def _invoke(self, handler_name: str, kind: str, event: dict, count: int) -> Any:
         handler = self._app.handler_map[handler_name]
         try:
-            handler(event, LocalLambdaContext(handler_name))
+            return handler(event, LocalLambdaContext(handler_name))
         except Exception:  # noqa: BLE001 - a failing handler must not stop the pump
             log.error("handler %s failed on %d %s record(s):\n%s", handler_name, count, kind,
                       traceback.format_exc())
             if self._raise_errors:
                 raise
             return False
-        return True
 
     # --- background loop --------------------------------------------------------
 
-    def start(self, poll_seconds: float = 0.2) -> EventPump:
-        self._thread = threading.Thread(target=self._run, args=(poll_seconds,), name="event-pump", daemon=True)
+    def start(self, poll_seconds: float = 0.05, max_idle_seconds: float = MAX_IDLE_SECONDS) -> EventPump:
+        self._thread = threading.Thread(target=self._run, args=(poll_seconds, max_idle_seconds), name="event-pump",
+                                        daemon=True)
         self._thread.start()
         return self
 
-    def _run(self, poll_seconds: float) -> None:
+    def _run(self, poll_seconds: float, max_idle_seconds: float) -> None:
         next_schedule = time.monotonic() + self.schedule_seconds
+        wait = poll_seconds
         while not self._stop.is_set():
+            self._wake.clear()
             try:
                 busy = self.poll_once()
                 if time.monotonic() >= next_schedule:
@@ -222,10 +325,14 @@ class EventPump:
             except Exception:  # noqa: BLE001 - e.g. the embedded server stopping under us
                 log.exception("event pump round failed")
                 busy = 0
-            if not busy:
-                self._stop.wait(poll_seconds)
+            if busy:
+                wait = poll_seconds
+                continue
+            wait = min(wait * 2, max_idle_seconds)  # back off while idle; a write wakes the pump at once
+            self._wake.wait(min(wait, max(0.0, next_schedule - time.monotonic())))
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)

@@ -7,7 +7,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from infra.local.embedded import EmbeddedAws, Snapshots, dynamodb_client
+from infra.local.embedded import EmbeddedAws
+from tests.e2e.stack import ROOT
 
 CLIENTS = 64
 ATTEMPTS_PER_CLIENT = 4
@@ -69,33 +70,86 @@ def test_conditional_decrement_is_exact_under_64_concurrent_clients(embedded, ro
     assert (len(wins), remaining) == (STOCK, 0), f"sold {len(wins)} of {STOCK}, {remaining} left"
 
 
-def test_writes_raise_the_dirty_flag_and_reads_do_not(embedded):
+def test_acknowledged_writes_raise_the_written_flag_and_reads_and_failed_writes_do_not(embedded):
     client = make_client(embedded.url)
     create_stock_table(client)
-    embedded.app.dirty.clear()
+    embedded.app.written.clear()
     client.get_item(TableName="stock", Key={"sku": {"S": "hot"}})
-    assert not embedded.app.dirty.is_set()
+    with pytest.raises(client.exceptions.ConditionalCheckFailedException):
+        client.put_item(TableName="stock", Item={"sku": {"S": "hot"}}, ConditionExpression="attribute_not_exists(sku)")
+    assert not embedded.app.written.is_set()
     client.put_item(TableName="stock", Item={"sku": {"S": "cold"}, "available": {"N": "1"}})
-    assert embedded.app.dirty.is_set()
+    assert embedded.app.written.is_set()
 
 
-def test_snapshot_restores_every_item_into_a_fresh_server(tmp_path, embedded):
-    client = dynamodb_client(embedded.url, "us-east-1")
+def restore_into_fresh_tables(embedded, data_dir):
+    """What a restarted stack does: new tables, then the kept data loaded into them."""
+    from tests.unit.crash_writer import create_tables
+
+    embedded.reset()
+    create_tables(make_client(embedded.url))
+    return embedded.keep_data(data_dir)
+
+
+def acknowledged_then_killed(data_dir, writers: int, acks: int) -> set[str]:
+    """Runs the crash writer until it acknowledged `acks` orders, then SIGKILLs it; returns the acknowledged ids."""
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-m", "tests.unit.crash_writer", str(data_dir), str(writers)],
+                             stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    acknowledged: set[str] = set()
+    try:
+        for line in child.stdout:
+            if line.startswith("ack "):
+                acknowledged.add(line.split()[1])
+                if len(acknowledged) >= acks:
+                    break
+    finally:
+        child.kill()  # SIGKILL: no handler, no flush, no final compaction
+        child.wait()
+    for line in child.stdout:  # acknowledged before the kill, read after it
+        if line.startswith("ack "):
+            acknowledged.add(line.split()[1])
+    return acknowledged
+
+
+@pytest.mark.parametrize("round_number", range(4))
+def test_kill_9_loses_no_acknowledged_write_and_never_half_a_transaction(tmp_path, embedded, round_number):
+    from tests.unit.crash_writer import STOCK
+
+    acknowledged = acknowledged_then_killed(tmp_path, writers=4, acks=60 + 70 * round_number)
+    restore_into_fresh_tables(embedded, tmp_path)
+
+    client = make_client(embedded.url)
+    orders = {item["order_id"]["S"] for item in client.scan(TableName="orders")["Items"]}
+    stock = client.get_item(TableName="stock", Key={"sku": {"S": "hot"}})["Item"]
+    assert acknowledged <= orders, f"lost {len(acknowledged - orders)} acknowledged orders"
+    # Each transaction moved one unit into one order: stock and orders agree whatever the kill interrupted.
+    assert int(stock["reserved"]["N"]) == len(orders)
+    assert int(stock["available"]["N"]) + len(orders) == STOCK
+
+
+def test_a_restart_after_a_clean_stop_keeps_everything_in_the_snapshot(tmp_path, embedded):
+    first = EmbeddedAws().start()
+    client = make_client(first.url)
     create_stock_table(client)
-    for n in range(60):  # more than one BatchWriteItem
+    first.keep_data(tmp_path)
+    for n in range(60):
         client.put_item(TableName="stock", Item={"sku": {"S": f"sku-{n}"}, "available": {"N": str(n)}})
-    path = tmp_path / "dynamodb.json"
-    assert Snapshots(client, path).save() == 61
+    client.delete_item(TableName="stock", Key={"sku": {"S": "sku-7"}})
+    first.stop()  # folds the journal into the snapshot
 
-    embedded.reset()  # moto's state is per process: forget it, as a restarted server would have
     fresh = EmbeddedAws().start()
     try:
-        fresh_client = dynamodb_client(fresh.url, "us-east-1")
-        fresh_client.create_table(TableName="stock", BillingMode="PAY_PER_REQUEST",
-                                  KeySchema=[{"AttributeName": "sku", "KeyType": "HASH"}],
-                                  AttributeDefinitions=[{"AttributeName": "sku", "AttributeType": "S"}])
-        assert Snapshots(fresh_client, path).restore() == 61
-        item = fresh_client.get_item(TableName="stock", Key={"sku": {"S": "sku-42"}})["Item"]
-        assert item["available"] == {"N": "42"}
+        fresh.reset()
+        fresh_client = make_client(fresh.url)
+        create_stock_table(fresh_client)  # the stack creates tables before loading
+        restored = fresh.keep_data(tmp_path)
+        assert restored.lines_replayed <= 1, "a clean stop leaves (almost) nothing to replay"
+        assert fresh_client.get_item(TableName="stock", Key={"sku": {"S": "sku-42"}})["Item"]["available"] == \
+            {"N": "42"}
+        assert "Item" not in fresh_client.get_item(TableName="stock", Key={"sku": {"S": "sku-7"}})
+        assert fresh_client.scan(TableName="stock", Select="COUNT")["Count"] == 60
     finally:
         fresh.stop()
