@@ -138,3 +138,183 @@ def test_the_background_loop_runs_schedules_every_interval(pump, seen):
     finally:
         pump.stop()
     assert len(seen["schedule"]) >= 2
+
+
+def failing_app(fails, calls: list) -> Chalice:
+    """A stream handler that raises while any record of its batch is in `fails`, recording every batch it got."""
+    blueprint = Blueprint(__name__)
+
+    @blueprint.on_dynamodb_record(stream_arn=events.stream_arn("pump-widgets"), batch_size=10)
+    def picky(event):
+        ids = [record.keys["widget_id"]["S"] for record in event]
+        calls.append(ids)
+        if set(ids) & set(fails):
+            raise RuntimeError("poison record")
+
+    app = Chalice(app_name="pump-picky")
+    app.register_blueprint(blueprint)
+    return app
+
+
+def use_settings(monkeypatch, **settings):
+    from infra import triggers
+    from infra.local import pump as pump_module
+
+    chosen = triggers.TriggerSettings(**settings)
+    monkeypatch.setattr(pump_module, "trigger_settings", lambda name: chosen)
+    return chosen
+
+
+def dead_letters(queue: str) -> list[dict]:
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName=events.queue_name(queue))["QueueUrl"]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(message["Body"]) for message in messages]
+
+
+def test_a_poison_record_is_split_out_retried_then_described_on_the_failure_queue(aws, monkeypatch):
+    Widget.create_table(wait=True)
+    use_settings(monkeypatch, maximum_retry_attempts=1, on_failure_queue="pump-failures")
+    calls: list = []
+    pump = EventPump(failing_app({"w3"}, calls))
+    pump.create_queues()
+    for n in range(6):
+        Widget(widget_id=f"w{n}").save()
+
+    pump.poll_once()
+
+    delivered = {widget for batch in calls for widget in batch if "w3" not in batch}
+    assert delivered == {"w0", "w1", "w2", "w4", "w5"}, "the good records around the poison one get through"
+    assert calls.count(["w3"]) == 2, "the poison record alone: one attempt and one retry"
+    [letter] = dead_letters("pump-failures")
+    info = letter["DDBStreamBatchInfo"]
+    assert (info["batchSize"], info["startSequenceNumber"]) == (1, info["endSequenceNumber"])
+    assert letter["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert letter["requestContext"]["approximateInvokeCount"] == 2
+    assert pump.dead_lettered == 1
+
+
+def test_without_splitting_the_whole_batch_is_retried_then_given_up(aws, monkeypatch):
+    Widget.create_table(wait=True)
+    use_settings(monkeypatch, maximum_retry_attempts=2, bisect_batch_on_function_error=False)
+    calls: list = []
+    pump = EventPump(failing_app({"w1"}, calls))
+    for n in range(3):
+        Widget(widget_id=f"w{n}").save()
+
+    pump.poll_once()
+    pump.poll_once()  # the shard moved on: nothing is delivered again
+
+    assert calls == [["w0", "w1", "w2"]] * 3
+    assert pump.dead_lettered == 3
+
+
+def test_records_older_than_the_maximum_age_are_not_delivered(aws, monkeypatch):
+    Widget.create_table(wait=True)
+    use_settings(monkeypatch, maximum_record_age_seconds=60, on_failure_queue="pump-failures")
+    calls: list = []
+    pump = EventPump(failing_app(set(), calls))
+    pump.create_queues()
+    Widget(widget_id="w0").save()
+    import time as time_module
+
+    real_time = time_module.time
+    monkeypatch.setattr("infra.local.pump.time.time", lambda: real_time() + 61)
+
+    pump.poll_once()
+
+    assert calls == []
+    assert dead_letters("pump-failures")[0]["requestContext"]["condition"] == "RecordAgeExceeded"
+
+
+def test_a_partial_batch_response_retries_from_the_first_failed_record(aws, monkeypatch):
+    Widget.create_table(wait=True)
+    use_settings(monkeypatch, report_batch_item_failures=True, bisect_batch_on_function_error=False)
+    blueprint = Blueprint(__name__)
+    calls: list = []
+
+    @blueprint.on_dynamodb_record(stream_arn=events.stream_arn("pump-widgets"), batch_size=10)
+    def partial(event):
+        records = list(event)
+        calls.append([record.keys["widget_id"]["S"] for record in records])
+        if len(calls) == 1:
+            return {"batchItemFailures": [{"itemIdentifier": records[2].sequence_number}]}
+        return {"batchItemFailures": []}
+
+    app = Chalice(app_name="pump-partial")
+    app.register_blueprint(blueprint)
+    pump = EventPump(app)
+    for n in range(4):
+        Widget(widget_id=f"w{n}").save()
+
+    pump.poll_once()
+
+    assert calls == [["w0", "w1", "w2", "w3"], ["w2", "w3"]]
+
+
+def test_a_write_after_a_cancelled_transaction_reaches_its_handler_on_the_embedded_server(monkeypatch):
+    """The cancelled transaction's records are gone and the stream goes on: pinned over real HTTP."""
+    from infra.local.embedded import EmbeddedAws
+
+    server = EmbeddedAws().start()
+    server.reset()
+    monkeypatch.setenv("MALL_DYNAMODB_ENDPOINT", server.url)
+    try:
+        dynamo = boto3.client("dynamodb", endpoint_url=server.url)
+        dynamo.create_table(TableName=Widget.Meta.table_name, BillingMode="PAY_PER_REQUEST",
+                            KeySchema=[{"AttributeName": "widget_id", "KeyType": "HASH"}],
+                            AttributeDefinitions=[{"AttributeName": "widget_id", "AttributeType": "S"}],
+                            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+        seen = {"stream": [], "queue": [], "schedule": []}
+        app = Chalice(app_name="pump-embedded")
+        blueprint = Blueprint(__name__)
+
+        @blueprint.on_dynamodb_record(stream_arn=events.stream_arn("pump-widgets"))
+        def changed(event):
+            seen["stream"].extend((r.event_name, r.keys["widget_id"]["S"]) for r in event)
+
+        app.register_blueprint(blueprint)
+        pump = EventPump(app, endpoint_url=server.url, raise_errors=True)
+        pump.position_streams("LATEST")
+        table = Widget.Meta.table_name
+        with pytest.raises(dynamo.exceptions.TransactionCanceledException):
+            dynamo.transact_write_items(TransactItems=[
+                {"Put": {"TableName": table, "Item": {"widget_id": {"S": "ghost"}}}},
+                {"Put": {"TableName": table, "Item": {"widget_id": {"S": "never"}},
+                         "ConditionExpression": "attribute_exists(widget_id)"}}])
+        dynamo.put_item(TableName=table, Item={"widget_id": {"S": "real"}})
+
+        pump.drain()
+
+        assert seen["stream"] == [("INSERT", "real")]
+    finally:
+        server.reset()
+        server.stop()
+
+
+def test_the_background_loop_backs_off_when_idle_and_wakes_on_a_write(pump, seen):
+    import threading
+    import time
+
+    wake = threading.Event()
+    pump._wake = wake
+    pump.schedule_seconds = 3600
+    polls = []
+    real_poll = pump.poll_once
+    pump.poll_once = lambda: polls.append(time.monotonic()) or real_poll()
+    pump.start(poll_seconds=0.01, max_idle_seconds=0.5)
+    try:
+        time.sleep(1.5)
+        idle_polls = len(polls)
+        Widget(widget_id="w1").save()
+        written_at = time.monotonic()
+        wake.set()
+        deadline = written_at + 2
+        while not seen["stream"] and time.monotonic() < deadline:
+            time.sleep(0.005)
+        delivered_after = time.monotonic() - written_at
+    finally:
+        pump.stop()
+    assert idle_polls <= 12, f"{idle_polls} polls in 1.5 s idle: the pump does not back off"
+    assert seen["stream"], "the write was never delivered"
+    assert delivered_after < 0.4, f"delivered {delivered_after:.2f} s after the write: the wake-up was missed"
