@@ -124,6 +124,9 @@ def local_http_server(chalice_app, config, port: int):
         request_queue_size = 1024
 
     class MallRequestHandler(ChaliceRequestHandler):
+        # Headers and body are separate writes: without TCP_NODELAY a keep-alive client waits 40 ms for each reply.
+        disable_nagle_algorithm = True
+
         def method_not_allowed(self) -> None:
             body = json.dumps({"error": {"code": "METHOD_NOT_ALLOWED",
                                          "message": f"Unsupported method: {self.command}"}}).encode()

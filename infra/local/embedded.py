@@ -78,6 +78,10 @@ def _quiet_handler() -> type:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
     class QuietHandler(MotoRequestHandler):
+        # A reply goes out as headers, then body: with Nagle's algorithm on, a keep-alive client's delayed
+        # ACK holds the second segment for 40 ms on every call.
+        disable_nagle_algorithm = True
+
         def log_request(self, *args: Any, **kwargs: Any) -> None:
             pass
 
