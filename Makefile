@@ -14,9 +14,16 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(PY) -m infra.local
 
+# The end-to-end suite (stacks in subprocesses, mostly waiting on HTTP) runs beside the in-process suites:
+# two pytest processes for two cores. Its output is printed once it is done; either failing fails the target.
 test: $(STAMP)
 	$(VENV)/bin/ruff check chalicelib app.py infra tests benchmarks
-	$(PY) -m pytest -q tests
+	@mkdir -p build
+	@$(PY) -m pytest -q -p no:cacheprovider tests/e2e > build/e2e-tests.log 2>&1 & e2e=$$!; \
+	$(PY) -m pytest -q tests --ignore=tests/e2e; suites=$$?; \
+	wait $$e2e; e2e_status=$$?; \
+	echo "--- tests/e2e (run alongside) ---"; cat build/e2e-tests.log; \
+	test $$suites -eq 0 && test $$e2e_status -eq 0
 	$(PY) -m infra template --output infra/out/template.json
 	$(VENV)/bin/cfn-lint infra/out/template.json
 

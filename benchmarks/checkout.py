@@ -9,10 +9,9 @@ the same thread counts send TransactWriteItems shaped like a 1-line checkout's
 (the inventory update conditioned on stock, the order put, the idempotency put:
 3 items) straight through boto3.
 
-The embedded server's transactions slow down as its tables grow (moto deep-copies
-every table a transaction touches), so the two kinds of window run in the order
-checkout, raw, raw, checkout at each level: a steady slow-down then weighs on both
-alike. Before and after the windows, one call at a time, a checkout, a raw
+The two kinds of window run in the order checkout, raw, raw, checkout at each
+level: any drift of the machine or the tables then weighs on both alike. Before
+and after the windows, one call at a time, a checkout, a raw
 transaction and the reads a checkout makes take turns: the cleanest overhead figure.
 """
 from __future__ import annotations
@@ -80,16 +79,18 @@ def free_port() -> int:
 class Stack:
     """`python -m infra.local` in its own process group, stopped with Ctrl-C as a terminal would."""
 
-    def __init__(self):
+    def __init__(self, schedule_seconds: str | None = "3600"):
         self.port, self.dynamodb_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.dynamodb_url = f"http://127.0.0.1:{self.dynamodb_port}"
         self.clients: list = []  # boto3 clients on the embedded server, closed before it stops
         self.local_dir = local_dir = Path(tempfile.mkdtemp(prefix="micromall-bench-stack-"))
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MALL_", "AWS_"))}
-        # Schedules hourly: the sweeper's sixteen queries would otherwise land inside the timed windows.
         env.update({"PORT": str(self.port), "MALL_LOCAL_DIR": str(local_dir),
-                    "MALL_LOCAL_DYNAMODB_PORT": str(self.dynamodb_port), "MALL_LOCAL_SCHEDULE_SECONDS": "3600"})
+                    "MALL_LOCAL_DYNAMODB_PORT": str(self.dynamodb_port)})
+        if schedule_seconds is not None:
+            # Hourly for throughput windows: the sweeper's sixteen queries would otherwise land inside them.
+            env["MALL_LOCAL_SCHEDULE_SECONDS"] = schedule_seconds
         self._log = (local_dir / "stack.log").open("w")
         self.process = subprocess.Popen([sys.executable, "-m", "infra.local"], cwd=ROOT, env=env,
                                         stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -122,7 +123,7 @@ class Stack:
 
     def stop(self) -> None:
         """Ctrl-C, and no more than a few seconds for it: the stack's data is thrown away, so its final
-        snapshot of every table need not finish."""
+        compaction need not finish."""
         import shutil
 
         for client in self.clients:
@@ -338,36 +339,23 @@ def count_items(client, table: str) -> int:
     return sum(page["Count"] for page in pages)
 
 
-def snapshot_seconds(stack: Stack) -> float:
-    """One save of every table as the stack's snapshot loop makes it (every 2 s while anything is written)."""
-    from infra.local.embedded import Snapshots
-
-    with tempfile.TemporaryDirectory() as scratch:
-        began = time.perf_counter()
-        Snapshots(dynamodb_client(stack), Path(scratch) / "dynamodb.json").save()
-        return time.perf_counter() - began
-
-
 # --- the report section ------------------------------------------------------------
 
 def checkout_section() -> str:
     started = time.perf_counter()
-    snapshot: list[float] = []
     levels = []
     for clients in CLIENTS:
         progress(f"{clients} client(s), {time.perf_counter() - started:.0f} s in")
-        last_level = clients == CLIENTS[-1]
-        levels.append(measure(clients, (lambda stack: snapshot.append(snapshot_seconds(stack))) if last_level
-                              else None))
+        levels.append(measure(clients))
     progress(f"done in {time.perf_counter() - started:.0f} s")
-    return render(levels, snapshot[0], time.perf_counter() - started)
+    return render(levels, time.perf_counter() - started)
 
 
 def progress(message: str) -> None:
     print(f"checkout bench: {message}", file=sys.stderr, flush=True)
 
 
-def render(levels: list[Measured], snapshot: float, took: float) -> str:
+def render(levels: list[Measured], took: float) -> str:
     rows = []
     for level in levels:
         checkout, raw = level.checkout, level.raw
@@ -401,7 +389,7 @@ def render(levels: list[Measured], snapshot: float, took: float) -> str:
     return f"""## Checkout: throughput and latency over real HTTP
 
 What runs: the local stack as `make run` starts it, in a subprocess (`python -m infra.local`: the
-embedded DynamoDB, the event pump, the snapshot loop and Chalice's local HTTP server share that one
+embedded DynamoDB with its journal, the event pump and Chalice's local HTTP server share that one
 process and its GIL; only the schedules are moved out of the way), a fresh stack for each level. The
 benchmark process is the load: each client thread POSTs /orders for 1 unit of one hot SKU with a new
 Idempotency-Key, back to back. Beside it, against the same embedded server, the same number of threads
@@ -424,20 +412,14 @@ One call at a time, before and after each level's windows, the kinds taking turn
 | --- | ---: | ---: | ---: | ---: | ---: | ---: |
 {alone_table}
 
-One at a time a checkout costs {min(overheads):.2f}-{max(overheads):.2f}x a raw transaction ({alone_verdict}). The commit
-dominates, and it is the embedded server's cost: moto's TransactWriteItems deep-copies every table it
-touches, items and stream records, before it applies anything, so each transaction costs more than
-the one before (here about {ms(growth)} more per 100 orders in the table), and the server runs one
-request at a time, so more clients add waiting, not throughput. What a checkout adds is its three
-reads and its own work (HTTP, JWT, pydantic, PynamoDB), a fixed few milliseconds that weigh most while
-the tables are small. Under load both kinds queue on the same lock and trade places within the noise
-(the raw threads' own boto3 work runs in the benchmark process beside the load). None of this is
-DynamoDB's cost in AWS, where each call is a network round trip of a few milliseconds and Lambda
-scales out.
-
-The p99s are also the stack's snapshot loop: while anything is written it saves every table every
-2 s, scanning them through the same one-request-at-a-time server (one save of the 32-client stack's
-tables took {ms(snapshot)} from outside it).
+One at a time a checkout costs {min(overheads):.2f}-{max(overheads):.2f}x a raw transaction ({alone_verdict});
+a transaction's cost changed by {ms(growth)} per 100 orders in the table between the smallest and the largest
+stack here (the undo log touches only the transaction's own items). What a checkout adds is its three
+reads and its own work (HTTP, JWT, pydantic, PynamoDB), a fixed few milliseconds. Under load both kinds
+queue on the embedded server's one lock (one request at a time, so more clients add waiting, not
+throughput) and trade places within the noise (the raw threads' own boto3 work runs in the benchmark
+process beside the load). None of this is DynamoDB's cost in AWS, where each call is a network round
+trip of a few milliseconds and Lambda scales out.
 """
 
 

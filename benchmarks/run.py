@@ -25,6 +25,7 @@ COLD_START_TARGET = 1.3
 
 def main() -> int:
     from benchmarks.checkout import checkout_section
+    from benchmarks.local_stack import local_stack_section
     from benchmarks.packages import section as packages_section
     from infra.local.__main__ import configure_environment
     from infra.local.embedded import EmbeddedAws
@@ -40,6 +41,7 @@ def main() -> int:
             import_section(),
             dynamodb_calls_section(),
             checkout_section(),
+            local_stack_section(),
             packages_section(),
         ]
     finally:
