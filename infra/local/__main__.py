@@ -165,8 +165,9 @@ def seed_demo_data() -> None:
 def print_welcome(port: int, pump) -> None:
     url = f"http://{HOST}:{port}"
     handlers = len(pump.stream_cursors) + len(pump.queue_sources) + len(pump.schedules)
+    schedules = ", ".join(f"{source.name} every {pump.schedule_interval(source):g}s" for source in pump.schedules)
     print(f"""
-micromall is running at {url}  (event pump: {handlers} handlers, schedules every {pump.schedule_seconds:g}s)
+micromall is running at {url}  (event pump: {handlers} handlers; {schedules})
 
   demo buyer login:  POST /auth/login {{"code": "dev:alice"}}   (any dev:<name> is a stable test buyer)
   admin login:       POST /admin/login {{"username": "admin", "password": "$MALL_ADMIN_PASSWORD or admin"}}

@@ -3,8 +3,9 @@
 It discovers the handlers from the Chalice app itself (its `event_sources`),
 never from a hand-kept list: DynamoDB stream handlers get real-shaped stream
 records read from the embedded tables' streams, SQS handlers get messages
-received from the embedded queues, and scheduled handlers run every
-`schedule_seconds`.
+received from the embedded queues, and scheduled handlers run at their own
+rate (`Rate(1, unit=Rate.MINUTES)`: every minute, as EventBridge would), or
+every `MALL_LOCAL_SCHEDULE_SECONDS` when that is set (tests use 1 s).
 
 A failing batch is handled as its trigger is configured in the cloud
 (`infra.triggers`): retried `maximum_retry_attempts` times, split in halves
@@ -31,7 +32,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalice.app import DynamoDBEventConfig, ScheduledEventConfig, SQSEventConfig
+from chalice.app import DynamoDBEventConfig, Rate, ScheduledEventConfig, SQSEventConfig
 
 from chalicelib.core import config
 from chalicelib.core.events import LOCAL_ACCOUNT, queue_name, table_of_stream_arn
@@ -40,6 +41,14 @@ from infra.triggers import TriggerSettings, trigger_settings
 log = logging.getLogger("micromall.pump")
 
 MAX_IDLE_SECONDS = 2.0
+
+
+def rate_seconds(expression: Any) -> float:
+    """A chalice Rate in seconds; a cron expression is checked every minute, its finest grain."""
+    units = {"MINUTES": 60, "HOURS": 3600, "DAYS": 86400}
+    if isinstance(expression, Rate):
+        return float(expression.value * units[expression.unit])
+    return 60.0
 
 
 class LocalLambdaContext:
@@ -87,8 +96,9 @@ class EventPump:
         self._app = app
         self._starting_position = starting_position
         self._raise_errors = raise_errors
-        self.schedule_seconds = schedule_seconds if schedule_seconds is not None else float(
-            config.env_int("MALL_LOCAL_SCHEDULE_SECONDS", 5))
+        configured = config.env("MALL_LOCAL_SCHEDULE_SECONDS")
+        self.schedule_seconds = schedule_seconds if schedule_seconds is not None else (
+            float(configured) if configured else None)
         sources = list(app.event_sources)
         self.stream_cursors = [
             StreamCursor(s.name, table_of_stream_arn(s.stream_arn), s.stream_arn, s.batch_size)
@@ -145,17 +155,24 @@ class EventPump:
         return sum(self._poll_stream(cursor) for cursor in self.stream_cursors) + \
             sum(self._poll_queue(source) for source in self.queue_sources)
 
+    def schedule_interval(self, source: ScheduledEventConfig) -> float:
+        """Seconds between two runs: MALL_LOCAL_SCHEDULE_SECONDS when set, else the schedule's own rate."""
+        return self.schedule_seconds or rate_seconds(source.schedule_expression)
+
     def run_schedules(self) -> int:
         for source in self.schedules:
-            event = {
-                "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
-                "source": "aws.events", "account": LOCAL_ACCOUNT,
-                "time": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "region": config.region(),
-                "resources": [f"arn:aws:events:{config.region()}:{LOCAL_ACCOUNT}:rule/{source.name}"],
-                "detail": {}}
-            self._invoke(source.name, "schedule", event, 1)
+            self._run_schedule(source)
         return len(self.schedules)
+
+    def _run_schedule(self, source: ScheduledEventConfig) -> None:
+        event = {
+            "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
+            "source": "aws.events", "account": LOCAL_ACCOUNT,
+            "time": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": config.region(),
+            "resources": [f"arn:aws:events:{config.region()}:{LOCAL_ACCOUNT}:rule/{source.name}"],
+            "detail": {}}
+        self._invoke(source.name, "schedule", event, 1)
 
     def _poll_stream(self, cursor: StreamCursor) -> int:
         if cursor.stream_arn is None:
@@ -313,15 +330,16 @@ class EventPump:
         return self
 
     def _run(self, poll_seconds: float, max_idle_seconds: float) -> None:
-        next_schedule = time.monotonic() + self.schedule_seconds
+        next_runs = {source.name: time.monotonic() + self.schedule_interval(source) for source in self.schedules}
         wait = poll_seconds
         while not self._stop.is_set():
             self._wake.clear()
             try:
                 busy = self.poll_once()
-                if time.monotonic() >= next_schedule:
-                    self.run_schedules()
-                    next_schedule = time.monotonic() + self.schedule_seconds
+                for source in self.schedules:
+                    if time.monotonic() >= next_runs[source.name]:
+                        self._run_schedule(source)
+                        next_runs[source.name] = time.monotonic() + self.schedule_interval(source)
             except Exception:  # noqa: BLE001 - e.g. the embedded server stopping under us
                 log.exception("event pump round failed")
                 busy = 0
@@ -329,6 +347,7 @@ class EventPump:
                 wait = poll_seconds
                 continue
             wait = min(wait * 2, max_idle_seconds)  # back off while idle; a write wakes the pump at once
+            next_schedule = min(next_runs.values(), default=time.monotonic() + wait)
             self._wake.wait(min(wait, max(0.0, next_schedule - time.monotonic())))
 
     def stop(self) -> None:
