@@ -217,11 +217,12 @@ class EventPump:
                               settings: TriggerSettings) -> None:
         retries = settings.maximum_retry_attempts if settings.maximum_retry_attempts >= 0 else 10_000
         for _ in range(retries + 1):
-            failed_at = self._invoke_batch(cursor.handler, "stream", records, settings,
-                                           lambda r: r["dynamodb"]["SequenceNumber"])
-            if failed_at is None:
+            failed = self._invoke_batch(cursor.handler, "stream", records, settings,
+                                        lambda r: r["dynamodb"]["SequenceNumber"])
+            if failed is None:
                 return
-            records = records[failed_at:]  # partial batch response: what came before is done
+            # A stream checkpoints at its first failed record: what came before it is done.
+            records = records[min(i for i, r in enumerate(records) if r["dynamodb"]["SequenceNumber"] in failed):]
             if settings.bisect_batch_on_function_error and len(records) > 1:
                 half = len(records) // 2
                 self._deliver_with_retries(cursor, shard_id, records[:half], settings)
@@ -278,11 +279,11 @@ class EventPump:
             "attributes": m.get("Attributes", {}), "messageAttributes": m.get("MessageAttributes", {}),
             "md5OfBody": m.get("MD5OfBody", ""), "eventSource": "aws:sqs", "eventSourceARN": arn,
             "awsRegion": config.region()} for m in messages]
-        failed_at = self._invoke_batch(source.name, "queue", records, trigger_settings(source.name),
-                                       lambda r: r["messageId"])
-        done = records if failed_at is None else records[:failed_at] if failed_at else []
-        # The rest stays on the queue: visible again after its visibility timeout, dead-lettered by the
-        # queue's own redrive policy after maxReceiveCount receives, as in SQS.
+        failed = self._invoke_batch(source.name, "queue", records, trigger_settings(source.name),
+                                    lambda r: r["messageId"]) or set()
+        done = [record for record in records if record["messageId"] not in failed]
+        # A failed message stays on the queue: visible again after its visibility timeout, dead-lettered by
+        # the queue's own redrive policy after maxReceiveCount receives, as in SQS.
         if done:
             self._sqs.delete_message_batch(QueueUrl=url, Entries=[
                 {"Id": str(i), "ReceiptHandle": r["receiptHandle"]} for i, r in enumerate(done)])
@@ -298,17 +299,18 @@ class EventPump:
         return source.queue or str(source.queue_arn).rsplit(":", 1)[-1]
 
     def _invoke_batch(self, handler_name: str, kind: str, records: list[dict], settings: TriggerSettings,
-                      identifier: Any) -> int | None:
-        """None when the whole batch succeeded, else the index of the first record to deliver again."""
+                      identifier: Any) -> set[str] | None:
+        """None when the whole batch succeeded, else the identifiers of the records to deliver again."""
         response = self._invoke(handler_name, kind, {"Records": records}, len(records))
+        every = {identifier(record) for record in records}
         if response is False:
-            return 0
+            return every
         failures = response.get("batchItemFailures") if settings.report_batch_item_failures and \
             isinstance(response, dict) else None
         if not failures:
             return None
         failed = {failure.get("itemIdentifier") for failure in failures}
-        return next((i for i, record in enumerate(records) if identifier(record) in failed), 0)
+        return failed & every or every  # an identifier the batch does not hold fails it whole, as in Lambda
 
     def _invoke(self, handler_name: str, kind: str, event: dict, count: int) -> Any:
         handler = self._app.handler_map[handler_name]

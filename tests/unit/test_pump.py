@@ -318,3 +318,32 @@ def test_the_background_loop_backs_off_when_idle_and_wakes_on_a_write(pump, seen
     assert idle_polls <= 12, f"{idle_polls} polls in 1.5 s idle: the pump does not back off"
     assert seen["stream"], "the write was never delivered"
     assert delivered_after < 0.4, f"delivered {delivered_after:.2f} s after the write: the wake-up was missed"
+
+
+def test_a_queue_batch_deletes_every_message_but_the_ones_its_handler_reports_failed(aws, monkeypatch):
+    use_settings(monkeypatch, report_batch_item_failures=True)
+    blueprint = Blueprint(__name__)
+    received: list = []
+
+    @blueprint.on_sqs_message(queue=events.queue_name("pump-partial-jobs"), batch_size=10)
+    def jobs(event):
+        records = list(event)
+        received.append([json.loads(record.body)["n"] for record in records])
+        return {"batchItemFailures": [{"itemIdentifier": r.to_dict()["messageId"]} for r in records
+                                      if json.loads(r.body)["n"] == 1]}
+
+    app = Chalice(app_name="pump-partial-queue")
+    app.register_blueprint(blueprint)
+    pump = EventPump(app)
+    pump.create_queues()
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName=events.queue_name("pump-partial-jobs"))["QueueUrl"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "0"})
+    for n in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"n": n}))
+
+    pump.poll_once()
+    pump.poll_once()
+
+    assert sorted(received[0]) == [0, 1, 2]
+    assert received[1] == [1], "only the reported failure comes back"
