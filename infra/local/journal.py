@@ -56,6 +56,8 @@ class Journal:
     def open(self) -> Journal:
         self.directory.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        if os.fstat(self._fd).st_size and not self.lines_since_compaction:
+            self.lines_since_compaction = 1  # lines a killed run left: the next compaction folds them too
         return self
 
     def append(self, changes: list[Change]) -> None:

@@ -83,3 +83,15 @@ def test_items_of_tables_the_code_no_longer_defines_are_left_out(tmp_path):
     written.append([("retired", None, {"id": {"S": "x"}}), ("stock", None, stock("a", 1))])
 
     assert Journal(tmp_path, SCHEMAS.get).restore().tables == {"stock": [stock("a", 1)]}
+
+
+def test_lines_a_killed_run_left_are_folded_by_the_next_run_even_if_it_writes_nothing(tmp_path):
+    killed = journal(tmp_path)
+    killed.append([("stock", None, stock("a", 5))])  # then kill -9: no rotation, no fold
+
+    next_run = journal(tmp_path)
+    assert next_run.rotate()
+    next_run.fold_rotated()
+
+    assert json.loads((tmp_path / "dynamodb.json").read_text()) == {"stock": [stock("a", 5)]}
+    assert (tmp_path / "dynamodb.journal").stat().st_size == 0
