@@ -23,12 +23,14 @@ from typing import Any
 
 from werkzeug.serving import make_server
 
-from infra.local import moto_streams, moto_tables
+from infra.local import moto_streams, moto_tables, queue_state
 from infra.local.journal import Journal, Restored
 
 DYNAMODB_WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems",
                    "ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction")
-QUEUE_WRITES = ("SendMessage", "SendMessageBatch", "ChangeMessageVisibility", "ChangeMessageVisibilityBatch")
+# ReceiveMessage too: past a queue's maxReceiveCount it moves the message to the dead-letter queue.
+QUEUE_WRITES = ("SendMessage", "SendMessageBatch", "DeleteMessage", "DeleteMessageBatch", "PurgeQueue",
+                "ReceiveMessage", "DeleteQueue")
 COMPACT_SECONDS = 30.0
 
 
@@ -45,9 +47,19 @@ class SerializedApp:
         service, _, operation = environ.get("HTTP_X_AMZ_TARGET", "").rpartition(".")
         if service.startswith("DynamoDB_") and operation in DYNAMODB_WRITES:
             return self._write(environ, start_response)
-        with self.lock:
-            body = list(self._app(environ, start_response))
         if service.startswith("AmazonSQS") and operation in QUEUE_WRITES:
+            return self._queue_write(environ, start_response, wakes=operation != "ReceiveMessage")
+        with self.lock:
+            return list(self._app(environ, start_response))
+
+    def _queue_write(self, environ: dict, start_response: Any, wakes: bool) -> list[bytes]:
+        with self.lock:
+            before = queue_state.message_ids() if self.journal is not None else {}
+            body = list(self._app(environ, start_response))
+            changes = queue_state.changes_since(before) if self.journal is not None else []
+            if changes:
+                self.journal.append([], changes)
+        if wakes:
             self.written.set()
         return body
 
@@ -120,6 +132,7 @@ class EmbeddedAws:
             journal.fold_rotated()  # a compaction a crash interrupted
             restored = journal.restore()
             _load(restored)
+            queue_state.load(restored.queues)
             self.app.journal = journal.open()
         self._compactor = Compactor(journal, self.app.lock, compact_seconds).start()
         return restored

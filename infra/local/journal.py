@@ -10,8 +10,12 @@ server's lock, so the cut is between two requests) and folded into
 `dynamodb.json` off the lock. After-images are absolute, so folding a segment
 twice (a crash mid-compaction) is harmless.
 
+Queue messages are journaled beside the items (`queue_state`): each line may also
+carry what a request sent to or deleted from the embedded SQS queues.
+
 Files under the data directory:
     dynamodb.json                  {table: [items]}: the last folded state
+    sqs.json                       {queue: {message id: message}}: the queues' last folded state
     dynamodb.journal               lines since that state
     dynamodb.journal.compacting    a rotated segment being folded (present only mid-compaction)
     dynamodb.journal.previous      the last folded segment: its stream records are delivered
@@ -27,6 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from infra.local import queue_state
+
 KeySchema = Callable[[str], "tuple[str, str | None] | None"]
 Change = tuple[str, "dict | None", "dict | None"]  # table, before, after (DynamoDB JSON attributes)
 
@@ -34,6 +40,7 @@ Change = tuple[str, "dict | None", "dict | None"]  # table, before, after (Dynam
 @dataclass
 class Restored:
     tables: dict[str, list[dict]] = field(default_factory=dict)
+    queues: dict[str, dict[str, dict]] = field(default_factory=dict)
     changes_to_redeliver: list[Change] = field(default_factory=list)
     lines_replayed: int = 0
 
@@ -44,6 +51,7 @@ class Journal:
         self._key_schema = key_schema
         self._fsync = fsync
         self.snapshot_path = directory / "dynamodb.json"
+        self.queues_path = directory / "sqs.json"
         self.path = directory / "dynamodb.journal"
         self.compacting_path = directory / "dynamodb.journal.compacting"
         self.previous_path = directory / "dynamodb.journal.previous"
@@ -60,10 +68,13 @@ class Journal:
             self.lines_since_compaction = 1  # lines a killed run left: the next compaction folds them too
         return self
 
-    def append(self, changes: list[Change]) -> None:
+    def append(self, changes: list[Change], queue_changes: list[list] | None = None) -> None:
         if self._fd is None:
             raise RuntimeError("journal is not open")
-        line = json.dumps({"w": changes}, separators=(",", ":")) + "\n"
+        entry: dict[str, Any] = {"w": changes}
+        if queue_changes:
+            entry["q"] = queue_changes
+        line = json.dumps(entry, separators=(",", ":")) + "\n"
         os.write(self._fd, line.encode())
         if self._fsync:
             os.fsync(self._fd)
@@ -91,23 +102,26 @@ class Journal:
         with self._compaction_lock:
             if not self.compacting_path.exists():
                 return 0
-            tables = self._keyed(self._read_snapshot())
-            for changes in _lines(self.compacting_path):
-                self._apply(tables, changes)
+            tables, queues = self._keyed(self._read_snapshot()), self._read_queues()
+            for entry in _lines(self.compacting_path):
+                self._apply(tables, entry["w"])
+                queue_state.apply(queues, entry.get("q", []))
             saved = self._write_snapshot(tables)
+            _write_atomically(self.queues_path, queues)
             os.replace(self.compacting_path, self.previous_path)
             return saved
 
     def restore(self) -> Restored:
         """The state to load at start: the snapshot plus every journal line, and the stream records to redeliver."""
         tables = self._keyed(self._read_snapshot())
-        restored = Restored()
+        restored = Restored(queues=self._read_queues())
         for path in (self.previous_path, self.compacting_path, self.path):
-            for changes in _lines(path):
+            for entry in _lines(path):
                 if path is not self.previous_path:  # the previous segment is in the snapshot already
-                    self._apply(tables, changes)
+                    self._apply(tables, entry["w"])
+                    queue_state.apply(restored.queues, entry.get("q", []))
                     restored.lines_replayed += 1
-                restored.changes_to_redeliver.extend(changes)
+                restored.changes_to_redeliver.extend(entry["w"])
         restored.tables = {name: list(items.values()) for name, items in tables.items()}
         return restored
 
@@ -116,11 +130,12 @@ class Journal:
             return {}
         return json.loads(self.snapshot_path.read_text(encoding="utf-8"))
 
+    def _read_queues(self) -> dict[str, dict[str, dict]]:
+        return json.loads(self.queues_path.read_text(encoding="utf-8")) if self.queues_path.exists() else {}
+
     def _write_snapshot(self, tables: dict[str, dict[str, dict]]) -> int:
         plain = {name: list(items.values()) for name, items in tables.items()}
-        temporary = self.snapshot_path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(plain, separators=(",", ":")), encoding="utf-8")
-        os.replace(temporary, self.snapshot_path)  # atomic: a crash never leaves half a snapshot
+        _write_atomically(self.snapshot_path, plain)
         return sum(len(items) for items in plain.values())
 
     def _keyed(self, tables: dict[str, list[dict]]) -> dict[str, dict[str, dict]]:
@@ -144,17 +159,24 @@ class Journal:
                 tables.setdefault(name, {})[key] = after
 
 
+def _write_atomically(path: Path, data: Any) -> None:
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+    os.replace(temporary, path)  # atomic: a crash never leaves half a snapshot
+
+
 def _key(item: dict[str, Any], schema: tuple[str, str | None]) -> str:
     hash_attribute, range_attribute = schema
     return json.dumps([item[hash_attribute], item.get(range_attribute) if range_attribute else None], sort_keys=True)
 
 
-def _lines(path: Path) -> Iterator[list[Change]]:
-    """Each complete line's changes; a torn last line (a kill mid-write) is the only one skipped."""
+def _lines(path: Path) -> Iterator[dict[str, list]]:
+    """Each complete line ({"w": item changes, "q": queue changes}); a torn last line (a kill mid-write) is skipped."""
     if not path.exists():
         return
     with path.open(encoding="utf-8") as lines:
         for line in lines:
             if not line.endswith("\n"):
                 return
-            yield [tuple(change) for change in json.loads(line)["w"]]
+            entry = json.loads(line)
+            yield {"w": [tuple(change) for change in entry["w"]], "q": entry.get("q", [])}

@@ -153,3 +153,33 @@ def test_a_restart_after_a_clean_stop_keeps_everything_in_the_snapshot(tmp_path,
         assert fresh_client.scan(TableName="stock", Select="COUNT")["Count"] == 60
     finally:
         fresh.stop()
+
+
+def test_queue_messages_survive_a_kill_and_dead_letters_keep_their_queue(tmp_path, embedded):
+    import json as json_module
+
+    sqs = boto3.client("sqs", endpoint_url=embedded.url, region_name="us-east-1", aws_access_key_id="x",
+                       aws_secret_access_key="x")
+    dead = sqs.create_queue(QueueName="jobs-dlq")["QueueUrl"]
+    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    jobs = sqs.create_queue(QueueName="jobs", Attributes={"VisibilityTimeout": "0", "RedrivePolicy": json_module.dumps(
+        {"deadLetterTargetArn": dead_arn, "maxReceiveCount": "1"})})["QueueUrl"]
+    embedded.keep_data(tmp_path)
+    for n in range(3):
+        sqs.send_message(QueueUrl=jobs, MessageBody=f"job-{n}")
+    [first] = sqs.receive_message(QueueUrl=jobs, MaxNumberOfMessages=1)["Messages"]
+    sqs.delete_message(QueueUrl=jobs, ReceiptHandle=first["ReceiptHandle"])
+    sqs.receive_message(QueueUrl=jobs, MaxNumberOfMessages=1)  # received once: the next receive dead-letters it
+    sqs.receive_message(QueueUrl=jobs, MaxNumberOfMessages=10)
+    embedded.app.journal.close()  # a kill: no compaction
+    embedded.app.journal = None
+
+    embedded.reset()
+    sqs.create_queue(QueueName="jobs-dlq")  # the stack creates its queues before loading the kept data
+    embedded.keep_data(tmp_path)
+
+    def bodies(name):
+        url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+        return sorted(m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []))
+    waiting, dead_letters = bodies("jobs"), bodies("jobs-dlq")
+    assert (waiting, dead_letters) == (["job-2"], ["job-1"]), "a dead letter stays in the dead-letter queue"
