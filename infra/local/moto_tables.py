@@ -138,6 +138,10 @@ class IndexPartitions:
         self._membership: dict[tuple[Any, Any], dict[str, DynamoType]] = {}
         self._lock = threading.Lock()
 
+    def __deepcopy__(self, memo: dict) -> IndexPartitions:
+        # moto deep-copies a table for a backup; the copy's partitions are rebuilt from its own items on first use.
+        return IndexPartitions()
+
     def candidates(self, table: Table, index_name: str, hash_value: DynamoType) -> list[Item]:
         with self._lock:
             self._sync(table)

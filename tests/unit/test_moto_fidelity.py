@@ -217,3 +217,16 @@ def test_read_records_are_released_beyond_the_retained_count(aws, monkeypatch):
             streams.get_records(ShardIterator=reader)  # superseded once its successor was used
     finally:
         moto_streams.release_read_records(False)
+
+
+def test_a_backup_of_a_table_with_index_partitions_restores_with_its_own(aws):
+    create_table()
+    dynamo = client()
+    dynamo.put_item(TableName="things", Item=item("a", "1", due="EXPIRE#0", ts="t1"))
+    query = {"IndexName": "due", "KeyConditionExpression": "due = :d",
+             "ExpressionAttributeValues": {":d": {"S": "EXPIRE#0"}}}
+    assert len(dynamo.query(TableName="things", **query)["Items"]) == 1  # the partitions exist now
+    arn = dynamo.create_backup(TableName="things", BackupName="things-backup")["BackupDetails"]["BackupArn"]
+    dynamo.restore_table_from_backup(TargetTableName="restored", BackupArn=arn)
+
+    assert len(dynamo.query(TableName="restored", **query)["Items"]) == 1
