@@ -23,7 +23,7 @@ from typing import Any
 
 from werkzeug.serving import make_server
 
-from infra.local import moto_streams, moto_tables, queue_state
+from infra.local import moto_pin, moto_streams, moto_tables, queue_state
 from infra.local.journal import Journal, Restored
 
 DYNAMODB_WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems",
@@ -186,11 +186,7 @@ class Compactor:
 def moto_tables_by_name() -> dict[str, Any]:
     from moto.dynamodb.models import dynamodb_backends
 
-    found: dict[str, Any] = {}
-    for account in list(dynamodb_backends.values()):
-        for backend in list(account.values()):
-            found.update(backend.tables)
-    return found
+    return moto_pin.resources(dynamodb_backends, "tables")
 
 
 def _load(restored: Restored) -> None:

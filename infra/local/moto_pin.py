@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import sys
+import threading
 from typing import Any
 
 import moto
@@ -73,6 +74,30 @@ def check_pinned() -> None:
     if changed:
         raise UnknownMotoVersion("the local stack's moto patches do not know this moto: " + ", ".join(changed)
                                  + " (see infra/local/moto_pin.py)")
+
+
+_applied: set[str] = set()
+_apply_lock = threading.Lock()
+
+
+def patch_once(name: str, replacements: dict[tuple[type, str], Any]) -> None:
+    """Sets each (class, attribute) to its replacement, once per process, after checking the pin."""
+    with _apply_lock:
+        if name in _applied:
+            return
+        check_pinned()
+        for (owner, attribute), replacement in replacements.items():
+            setattr(owner, attribute, replacement)
+        _applied.add(name)
+
+
+def resources(backends: Any, attribute: str) -> dict[str, Any]:
+    """Every backend's `attribute` dict (tables, queues) merged by name, across the accounts and regions in use."""
+    found: dict[str, Any] = {}
+    for account in list(backends.values()):
+        for backend in list(account.values()):
+            found.update(getattr(backend, attribute))
+    return found
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ polling a few times a second grows the process without end. After `install()`:
 from __future__ import annotations
 
 import datetime
-import threading
 import time
 from typing import Any
 
@@ -25,7 +24,7 @@ from moto.core.exceptions import JsonRESTError
 from moto.core.utils import utcnow
 from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
 
-from infra.local.moto_pin import check_pinned
+from infra.local.moto_pin import patch_once
 
 ITERATOR_LIFETIME_SECONDS = 15 * 60
 RETENTION_SECONDS = 24 * 3600
@@ -33,8 +32,6 @@ RETAINED_RECORDS = 10_000
 EXPIRY_SWEEP_SECONDS = 60.0
 
 _settings = {"release_read_records": False}
-_install_lock = threading.Lock()
-_installed = False
 
 
 class ExpiredIteratorException(JsonRESTError):
@@ -94,10 +91,4 @@ def _drop_passed_records(backend: DynamoDBStreamsBackend, shard: Any) -> None:
 
 
 def install() -> None:
-    global _installed
-    with _install_lock:
-        if _installed:
-            return
-        check_pinned()
-        DynamoDBStreamsBackend.get_records = _get_records
-        _installed = True
+    patch_once("streams", {(DynamoDBStreamsBackend, "get_records"): _get_records})

@@ -36,11 +36,9 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import GlobalSecondaryIndex, Table
 
-from infra.local.moto_pin import ORIGINALS, check_pinned
+from infra.local.moto_pin import ORIGINALS, patch_once
 
 _thread = threading.local()
-_install_lock = threading.Lock()
-_installed = False
 TRANSACTION_OPERATIONS = {"ConditionCheck", "Put", "Delete", "Update"}
 
 
@@ -342,15 +340,8 @@ def _transact_one(backend: DynamoDBBackend, item: dict[str, Any], targets: set) 
 
 def install() -> None:
     """Patches moto's classes in this process (idempotent); refuses a moto whose internals it does not know."""
-    global _installed
-    with _install_lock:
-        if _installed:
-            return
-        check_pinned()
-        Table.put_item = _table_put_item
-        Table.delete_item = _table_delete_item
-        Table.all_items = _table_all_items
-        Table.query = _table_query
-        DynamoDBBackend.update_item = _backend_update_item
-        DynamoDBBackend.transact_write_items = _transact_write_items
-        _installed = True
+    patch_once("tables", {
+        (Table, "put_item"): _table_put_item, (Table, "delete_item"): _table_delete_item,
+        (Table, "all_items"): _table_all_items, (Table, "query"): _table_query,
+        (DynamoDBBackend, "update_item"): _backend_update_item,
+        (DynamoDBBackend, "transact_write_items"): _transact_write_items})

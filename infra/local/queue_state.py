@@ -17,11 +17,9 @@ QueueIds = dict[str, set[str]]
 def _queues() -> dict[str, Any]:
     from moto.sqs.models import sqs_backends
 
-    found: dict[str, Any] = {}
-    for account in list(sqs_backends.values()):
-        for backend in list(account.values()):
-            found.update(backend.queues)
-    return found
+    from infra.local.moto_pin import resources
+
+    return resources(sqs_backends, "queues")
 
 
 def message_ids() -> QueueIds:
@@ -53,27 +51,21 @@ def apply(queues: dict[str, dict[str, dict]], changes: list[list]) -> None:
 
 def load(queues: dict[str, dict[str, dict]]) -> int:
     """Sends every kept message again into its queue (created if the code did not create it yet)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
     from moto.sqs.models import sqs_backends
 
     from chalicelib.core import config
 
-    existing = _queues()
     restored = 0
     for name, messages in queues.items():
         if not messages:
             continue
         backend = next((b for a in sqs_backends.values() for b in a.values() if name in b.queues), None)
         if backend is None:
-            backend = sqs_backends[_account()][config.region()]
-            existing[name] = backend.create_queue(name)
+            backend = sqs_backends[DEFAULT_ACCOUNT_ID][config.region()]
+            backend.create_queue(name)
         for message in messages.values():
             backend.send_message(name, message["body"], message_attributes=message["attributes"],
                                  group_id=message["group_id"], deduplication_id=message["deduplication_id"])
             restored += 1
     return restored
-
-
-def _account() -> str:
-    from moto.core import DEFAULT_ACCOUNT_ID
-
-    return DEFAULT_ACCOUNT_ID
