@@ -16,7 +16,7 @@ import importlib
 
 from chalice import Chalice
 
-from chalicelib.core import config
+from chalicelib.core import config, logs
 from chalicelib.core.http import error_shape_middleware
 from chalicelib.core.meta import create_meta_api
 
@@ -31,7 +31,9 @@ class MountedChalice(Chalice):
     """
 
     def __init__(self, app_name: str, base_paths: tuple[str, ...] = ()) -> None:
-        super().__init__(app_name=app_name)
+        # Chalice would set the "micromall" logger to ERROR without propagation, silencing every
+        # micromall.* logger; chalicelib.core.logs configures it instead.
+        super().__init__(app_name=app_name, configure_logs=False)
         self.base_paths = frozenset(base_paths)
 
     def _register_handler(self, handler_type, name, user_handler, wrapped_handler, kwargs, options=None):
@@ -54,7 +56,9 @@ def base_paths() -> tuple[str, ...]:
 
 
 def create_app(features: tuple[str, ...], mounted_at: tuple[str, ...] = ()) -> Chalice:
+    logs.configure()
     chalice_app = MountedChalice("micromall", mounted_at)
+    chalice_app.register_middleware(logs.invocation_middleware, "all")
     apis = []
     for feature in features:
         api = importlib.import_module(f"chalicelib.{feature}.routes").api

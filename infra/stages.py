@@ -170,6 +170,7 @@ def render_stage(stage: str, existing: dict[str, Any] | None = None,
         "lambda_memory_size": settings.memory,
         "lambda_timeout": settings.timeout,
         "autogen_policy": False,
+        "xray": True,  # active tracing of every function and of the API stage (policy: infra.policy "Traces")
         "iam_policy_file": policy_file(stage),
     }
     if functions:

@@ -21,7 +21,7 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib.core import auth
+from chalicelib.core import auth, logs
 from chalicelib.core.db import is_connection_failure, is_throttle
 from chalicelib.core.errors import BadRequest, MallError, ServiceUnavailable, error_body
 
@@ -98,9 +98,13 @@ class Api:
 
 
 def serve(op: Operation, request: Any, path_params: dict[str, str]) -> Response:
+    logs.bind(**{key: value for key, value in path_params.items() if key.endswith("_id")})
     try:
+        principal = auth.authenticate(request.headers, op.auth) if op.auth else None
+        if principal is not None:
+            logs.bind(**{"staff" if principal.is_staff else "buyer_id": principal.subject})
         context = Context(
-            principal=auth.authenticate(request.headers, op.auth) if op.auth else None,
+            principal=principal,
             body=parse_body(request, resolve(op.body)) if op.body else None,
             query=parse_query(request, resolve(op.query)) if op.query else None,
             headers=request.headers,

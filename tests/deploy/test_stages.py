@@ -87,11 +87,14 @@ def test_reserved_concurrency_leaves_the_account_its_unreserved_minimum(stages):
 
 
 def test_no_policy_has_a_wildcard_resource_or_action():
-    """The one `*` allowed is the log-stream part of the function's own log group."""
+    """The `*` allowed: the log-stream part of the function's own log group, and X-Ray's writes (no resource type)."""
     for stage, function, policy in policies():
         own_logs = re.escape(f":log-group:/aws/lambda/{lambda_name(stage, function)}:") + r"\*$"
         for statement in policy["Statement"]:
             assert statement["Effect"] == "Allow" and set(statement) == {"Sid", "Effect", "Action", "Resource"}
+            if statement["Sid"] == "Traces":
+                assert statement["Action"] == ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], statement
+                continue
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
             assert not [a for a in actions if "*" in a], (stage, function, statement)

@@ -29,3 +29,15 @@ def test_triggers_retry_twice_and_split_failing_batches_by_default():
     settings = trigger_settings("checkout_sales_counter")
     assert settings == DEFAULT
     assert settings.maximum_retry_attempts == 2 and settings.bisect_batch_on_function_error
+
+
+def emf_names(text: str) -> list[str]:
+    return [metric["Name"] for line in text.splitlines() if line.startswith('{"_aws"')
+            for metric in json.loads(line)["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
+
+
+def test_count_if_counts_only_what_happened(capsys):
+    assert metrics.count_if(False, "OrdersPaid") is False
+    assert metrics.count_if(True, "OrdersPaid", provider="alipay") is True
+
+    assert emf_names(capsys.readouterr().out) == ["OrdersPaid"]
