@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -139,11 +140,40 @@ def parse_body(request: Any, model: Any) -> Any:
         raw = b"{}"
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested deeper than Python's stack
         raise BadRequest("body is not valid JSON", code="INVALID_JSON") from None
     if not isinstance(data, dict):
         raise BadRequest("body must be a JSON object", code="INVALID_JSON")
+    check_json_value(data)
     return validate(model, data)
+
+
+MAX_DEPTH = 32  # no request of the mall nests deeper than a few levels
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_json_value(data: Any) -> None:
+    """Refuse what JSON parses but the mall cannot hold: deep nesting, lone surrogates (`"\\ud800"`).
+
+    A lone surrogate is valid JSON but not Unicode: it cannot be encoded to UTF-8, so
+    it would fail later, in DynamoDB's request or in the response, as a 500. The walk
+    is iterative: a body nested just below the parser's limit must not exhaust the
+    stack here either.
+    """
+    pending = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, str):
+            if not value.isascii() and _LONE_SURROGATE.search(value):
+                raise BadRequest("body holds a string that is not valid Unicode", code="INVALID_JSON")
+        elif isinstance(value, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise BadRequest(f"body nested deeper than {MAX_DEPTH} levels", code="INVALID_JSON")
+            items = value.items() if isinstance(value, dict) else ((None, item) for item in value)
+            for key, item in items:
+                if key is not None:
+                    pending.append((key, depth))
+                pending.append((item, depth + 1))
 
 
 def parse_query(request: Any, model: Any) -> Any:
