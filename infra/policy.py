@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.stages import CHALICE_DIR, environment, lambda_name, ssm_prefix, stage_features, table_prefix
+from infra.triggers import trigger_settings
 
 PLACEHOLDER_ACCOUNT = "000000000000"
 PLACEHOLDER_REGION = "us-east-1"
@@ -110,6 +111,10 @@ def render_policy(stage: str, function: str = "api_handler", target: Target | No
         "Sid": "OwnLogs", "Effect": "Allow", "Action": list(LOG_ACTIONS),
         "Resource": f"{logs}{lambda_name(stage, function)}:*",
     }, {"Sid": "Traces", "Effect": "Allow", "Action": list(TRACE_ACTIONS), "Resource": "*"}]
+    failures = trigger_settings(function)
+    if failures.kind == "stream" and failures.on_failure_queue:  # Lambda sends there with the function's role
+        statements.append({"Sid": "OnFailureQueue", "Effect": "Allow", "Action": ["sqs:SendMessage"],
+                           "Resource": resource_arn(f"queue/{failures.on_failure_queue}", env, target)})
     for resource, actions in sorted(function_grants(stage, function, manifest).items()):
         statements.append({"Sid": statement_id(resource), "Effect": "Allow", "Action": sorted(actions),
                            "Resource": resource_arn(resource, env, target)})

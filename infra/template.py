@@ -8,6 +8,10 @@ Every queue an SQS handler of any feature listens to (`app.event_sources`) gets 
 dead-letter queue: after 5 failed receives a message moves there and waits 14 days
 for a redrive (docs/RUNBOOK.md). The queue's visibility timeout is 6 times its
 handler's timeout, as Lambda recommends for SQS event sources.
+
+Every stream trigger gets its on-failure queue `<handler>-dlq` (infra.triggers): what its
+handler still fails after the retries is described there, kept 14 days, instead of
+blocking the shard.
 """
 from __future__ import annotations
 
@@ -118,6 +122,13 @@ def queue_resources(spec: QueueSpec) -> dict[str, Any]:
     }
 
 
+def failure_queue_resource(logical_queue: str) -> dict[str, Any]:
+    """The on-failure destination of a stream trigger: no consumer, kept as long as a dead-letter queue."""
+    return {"Type": "AWS::SQS::Queue", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
+            "Properties": {"QueueName": {"Fn::Sub": "${TablePrefix}" + logical_queue},
+                           "MessageRetentionPeriod": DEAD_LETTER_RETENTION_SECONDS, "SqsManagedSseEnabled": True}}
+
+
 def logical_table_of_resource(resource: dict[str, Any]) -> str:
     return resource["Properties"]["TableName"]["Fn::Sub"].removeprefix("${TablePrefix}")
 
@@ -157,6 +168,13 @@ def render(default_prefix: str = "micromall-dev-", queues: list[QueueSpec] | Non
         for name in (queue_resource_name(spec.logical_name), dead_letter_resource_name(spec.logical_name)):
             outputs[f"{name}Url"] = {"Value": {"Ref": name}}
             outputs[f"{name}Arn"] = {"Value": {"Fn::GetAtt": [name, "Arn"]}}
+    from infra.triggers import stream_dead_letter_queues
+
+    for logical in stream_dead_letter_queues():
+        name = queue_resource_name(logical)
+        resources[name] = failure_queue_resource(logical)
+        outputs[f"{name}Url"] = {"Value": {"Ref": name}}
+        outputs[f"{name}Arn"] = {"Value": {"Fn::GetAtt": [name, "Arn"]}}
     if env is not None:
         resources.update(log_group_resources(env))
     return {
