@@ -8,6 +8,9 @@
                                             delete the environment's stack and tables (refuses if they hold data)
     domain --domain-name D --certificate-arn A [--deploy]
                                             one custom domain over the feature stages (base-path mappings)
+    package --stage S --output DIR          `chalice package` with Gateway Responses and trigger settings merged
+    edges --stage S [--region R]            after `chalice deploy`: Gateway Responses and trigger settings
+    create-owner --stage S [--username U]   the first staff owner; password from a prompt or stdin, never argv
 """
 from __future__ import annotations
 
@@ -41,6 +44,16 @@ def main(argv: list[str] | None = None) -> int:
     domain.add_argument("--output", type=Path, help="write the template here")
     domain.add_argument("--deploy", action="store_true", help="create or update the stack")
     domain.add_argument("--region")
+    package = commands.add_parser("package", help="chalice package the stage with infra.edges merged in")
+    package.add_argument("--stage", required=True)
+    package.add_argument("--output", type=Path, required=True, help="directory for sam.json and the zips")
+    edges = commands.add_parser("edges", help="after chalice deploy: Gateway Responses, trigger settings")
+    edges.add_argument("--stage", required=True)
+    edges.add_argument("--region")
+    owner = commands.add_parser("create-owner", help="create the first owner (password: prompt or stdin)")
+    owner.add_argument("--stage", required=True)
+    owner.add_argument("--username", default="owner")
+    owner.add_argument("--region")
     args = parser.parse_args(argv)
 
     from infra.cloud import InfraError
@@ -119,6 +132,31 @@ def run_domain(args) -> int:
     return 0
 
 
+def run_package(args) -> int:
+    from infra.cloud import check_stage
+    from infra.packaging import ROOT, package
+
+    check_stage(args.stage)
+    print(f"packaging stage {args.stage} (the first run builds the dependency layer) ...", flush=True)
+    output = package(ROOT, args.stage, args.output.resolve())
+    print(f"wrote {output / 'sam.json'}; deploy it with `aws cloudformation deploy` (docs/DEPLOY.md)")
+    return 0
+
+
+def run_edges(args) -> int:
+    from infra.edges import apply_edges
+
+    apply_edges(args.stage, region=args.region)
+    return 0
+
+
+def run_create_owner(args) -> int:
+    from infra.owner import create_owner, read_password
+
+    create_owner(args.stage, args.username, read_password(), region=args.region)
+    return 0
+
+
 def write_or_print(text: str, output: Path | None) -> None:
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -128,7 +166,8 @@ def write_or_print(text: str, output: Path | None) -> None:
 
 
 COMMANDS = {"template": run_template, "access": run_access, "stages": run_stages, "deploy": run_deploy,
-            "destroy": run_destroy, "domain": run_domain}
+            "destroy": run_destroy, "domain": run_domain, "package": run_package, "edges": run_edges,
+            "create-owner": run_create_owner}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -9,8 +9,13 @@
   retries, bisecting a failing batch, a maximum record age, the on-failure dead-letter
   queue and partial-batch responses.
 
-`python -m infra package --stage S` writes the merge file and runs `chalice package` with
-it; tests/deploy lints and inspects what comes out.
+Two ways to deploy them, the same settings either way:
+
+- `python -m infra package --stage S --output DIR` runs `chalice package` with the merge
+  file (tests/deploy lints and inspects what comes out), for `aws cloudformation deploy`;
+- `python -m infra edges --stage S` right after `chalice deploy --stage S` (which has no
+  merge option) puts the Gateway Responses on the stage's REST API, redeploys its API
+  stage and updates each stream trigger's event source mapping.
 """
 from __future__ import annotations
 
@@ -67,6 +72,57 @@ def merge_template(stage: str) -> dict[str, Any]:
     for resource, overrides in event_source_overrides(stage).items():
         resources[resource] = {"Properties": {"Events": overrides}}
     return {"Resources": resources}
+
+
+def deployed_rest_api_id(stage: str, chalice_dir: Path) -> str | None:
+    path = chalice_dir / "deployed" / f"{stage}.json"
+    if not path.exists():
+        return None
+    for resource in json.loads(path.read_text(encoding="utf-8")).get("resources", []):
+        if resource.get("resource_type") == "rest_api":
+            return resource["rest_api_id"]
+    return None
+
+
+def apply_edges(stage: str, *, region: str | None = None, chalice_dir: Path | None = None,
+                say=print) -> None:
+    """After `chalice deploy --stage S`: Gateway Responses on its API, trigger settings on its mappings."""
+    from infra.cloud import InfraError, _chalice_dir, check_stage, session_for
+    from infra.policy import load_target, record_path, resource_arn
+    from infra.stages import API_GATEWAY_STAGE, lambda_name
+    from infra.triggers import mapping_settings, stream_functions, trigger_settings
+
+    chalice_dir = chalice_dir or _chalice_dir()
+    env = check_stage(stage)
+    if not record_path(env, chalice_dir).exists():
+        raise InfraError(f"environment {env!r} has no stack record: `python -m infra deploy --stage {stage}` first")
+    rest_api_id = deployed_rest_api_id(stage, chalice_dir)
+    if rest_api_id is None:
+        raise InfraError(f"stage {stage} is not deployed from this checkout: `chalice deploy --stage {stage}` first")
+    target = load_target(env, chalice_dir)
+    session = session_for(region)
+    apigateway, lambda_ = session.client("apigateway"), session.client("lambda")
+
+    for response_type, response in gateway_responses().items():
+        extra = {"statusCode": response["StatusCode"]} if "StatusCode" in response else {}
+        headers = response.get("ResponseParameters", {}).get("Headers", {})
+        apigateway.put_gateway_response(
+            restApiId=rest_api_id, responseType=response_type, responseTemplates=response["ResponseTemplates"],
+            responseParameters={f"gatewayresponse.header.{name}": value for name, value in headers.items()}, **extra)
+    apigateway.create_deployment(restApiId=rest_api_id, stageName=API_GATEWAY_STAGE,
+                                 description="gateway responses (python -m infra edges)")
+    say(f"gateway responses on REST API {rest_api_id} ({len(gateway_responses())} types), stage redeployed")
+
+    for function in stream_functions(stage):
+        settings = trigger_settings(function)
+        queue = resource_arn(f"queue/{settings.on_failure_queue}", env, target) if settings.on_failure_queue else None
+        mappings = lambda_.list_event_source_mappings(FunctionName=lambda_name(stage, function))["EventSourceMappings"]
+        if not mappings:
+            raise InfraError(f"{lambda_name(stage, function)} has no event source mapping: `chalice deploy` first")
+        for mapping in mappings:
+            lambda_.update_event_source_mapping(UUID=mapping["UUID"], **mapping_settings(settings, queue))
+        say(f"{lambda_name(stage, function)}: {settings.maximum_retry_attempts} retries, split batches, "
+            f"records kept {settings.maximum_record_age_seconds} s, then {settings.on_failure_queue}")
 
 
 def write_merge_template(stage: str, directory: Path) -> Path:

@@ -85,30 +85,43 @@ def stream_dead_letter_queues() -> list[str]:
                    if (settings := trigger_settings(name)).kind == "stream" and settings.on_failure_queue})
 
 
+def mapping_settings(settings: TriggerSettings, queue_arn: Any) -> dict[str, Any]:
+    """The event source mapping's settings, as Lambda's API names them (UpdateEventSourceMapping)."""
+    properties: dict[str, Any] = {
+        "MaximumRetryAttempts": settings.maximum_retry_attempts,
+        "BisectBatchOnFunctionError": settings.bisect_batch_on_function_error,
+        "MaximumRecordAgeInSeconds": settings.maximum_record_age_seconds,
+    }
+    if settings.on_failure_queue:
+        properties["DestinationConfig"] = {"OnFailure": {"Destination": queue_arn}}
+    properties["FunctionResponseTypes"] = ["ReportBatchItemFailures"] if settings.report_batch_item_failures else []
+    return properties
+
+
+def stream_functions(stage: str) -> list[str]:
+    from infra.stages import stage_functions
+
+    return [function for function in stage_functions(stage) if trigger_settings(function).kind == "stream"]
+
+
 def event_source_overrides(stage: str) -> dict[str, dict[str, Any]]:
     """SAM function resource -> {event name: {"Properties": ...}} for the stage's stream triggers.
 
     Chalice names a handler's function resource after the handler (`checkout_sales_counter`
     -> `CheckoutSalesCounter`) and its stream event `<Resource>DynamodbEventSource`.
     """
-    from infra.stages import environment, stage_functions, table_prefix
+    from infra.stages import environment, table_prefix
 
     overrides: dict[str, dict[str, Any]] = {}
-    for function in stage_functions(stage):
+    for function in stream_functions(stage):
         settings = trigger_settings(function)
-        if settings.kind != "stream":
-            continue
         resource = "".join(part.capitalize() for part in function.split("_"))
-        properties: dict[str, Any] = {
-            "MaximumRetryAttempts": settings.maximum_retry_attempts,
-            "BisectBatchOnFunctionError": settings.bisect_batch_on_function_error,
-            "MaximumRecordAgeInSeconds": settings.maximum_record_age_seconds,
-        }
-        if settings.on_failure_queue:
-            queue = table_prefix(environment(stage)) + settings.on_failure_queue
-            properties["DestinationConfig"] = {"OnFailure": {"Type": "SQS", "Destination": {
-                "Fn::Sub": "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:" + queue}}}
-        if settings.report_batch_item_failures:
-            properties["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
+        queue = {"Fn::Sub": "arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:"
+                            + table_prefix(environment(stage)) + (settings.on_failure_queue or "")}
+        properties = mapping_settings(settings, queue)
+        if "DestinationConfig" in properties:
+            properties["DestinationConfig"]["OnFailure"]["Type"] = "SQS"
+        if not properties["FunctionResponseTypes"]:
+            del properties["FunctionResponseTypes"]
         overrides[resource] = {f"{resource}DynamodbEventSource": {"Properties": properties}}
     return overrides

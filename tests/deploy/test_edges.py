@@ -6,9 +6,9 @@ import json
 import pytest
 
 from infra.edges import UNKNOWN_ROUTE, gateway_responses
-from infra.stages import environment, stage_functions, stage_names, table_prefix
+from infra.stages import environment, stage_names, table_prefix
 from infra.template import queue_resource_name, render
-from infra.triggers import trigger_settings
+from infra.triggers import stream_functions, trigger_settings
 from tests.deploy.test_package import functions, role_policy
 
 
@@ -37,10 +37,6 @@ def test_an_unknown_route_is_a_json_404_and_function_failures_keep_the_shape():
         assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, (kind, body)
     assert body_of(responses["DEFAULT_4XX"], 'a "quoted" message')["error"]["message"] == 'a "quoted" message'
     assert "Retry-After" in responses["DEFAULT_5XX"]["ResponseParameters"]["Headers"]
-
-
-def stream_functions(stage: str) -> list[str]:
-    return [function for function in stage_functions(stage) if trigger_settings(function).kind == "stream"]
 
 
 def test_some_stages_have_stream_triggers():
