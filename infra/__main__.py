@@ -10,6 +10,7 @@
                                             one custom domain over the feature stages (base-path mappings)
     package --stage S --output DIR          `chalice package` with Gateway Responses and trigger settings merged
     edges --stage S [--region R]            after `chalice deploy`: Gateway Responses and trigger settings
+    redrive QUEUE [--stage S]               replay a dead-letter queue (AWS with --stage, or MALL_DYNAMODB_ENDPOINT)
     create-owner --stage S [--username U]   the first staff owner; password from a prompt or stdin, never argv
 """
 from __future__ import annotations
@@ -50,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     edges = commands.add_parser("edges", help="after chalice deploy: Gateway Responses, trigger settings")
     edges.add_argument("--stage", required=True)
     edges.add_argument("--region")
+    redrive = commands.add_parser("redrive", help="replay the messages of a dead-letter queue")
+    redrive.add_argument("queue", help="its logical name: <handler>-dlq or <queue>-dlq")
+    redrive.add_argument("--stage", help="in AWS: the stage whose functions replay (and whose environment's queue)")
+    redrive.add_argument("--region")
     owner = commands.add_parser("create-owner", help="create the first owner (password: prompt or stdin)")
     owner.add_argument("--stage", required=True)
     owner.add_argument("--username", default="owner")
@@ -150,6 +155,13 @@ def run_edges(args) -> int:
     return 0
 
 
+def run_redrive(args) -> int:
+    from infra.redrive import redrive
+
+    report = redrive(args.queue, stage=args.stage, region=args.region)
+    return 1 if report.failed else 0
+
+
 def run_create_owner(args) -> int:
     from infra.owner import create_owner, read_password
 
@@ -166,7 +178,7 @@ def write_or_print(text: str, output: Path | None) -> None:
 
 
 COMMANDS = {"template": run_template, "access": run_access, "stages": run_stages, "deploy": run_deploy,
-            "destroy": run_destroy, "domain": run_domain, "package": run_package, "edges": run_edges,
+            "destroy": run_destroy, "domain": run_domain, "package": run_package, "edges": run_edges, "redrive": run_redrive,
             "create-owner": run_create_owner}
 
 if __name__ == "__main__":
