@@ -27,7 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     template = commands.add_parser("template", help="render CloudFormation for every table and queue")
     template.add_argument("--output", type=Path, help="write here instead of standard output")
-    template.add_argument("--prefix", default="micromall-dev-", help="default TablePrefix parameter")
+    template.add_argument("--prefix", help="default TablePrefix parameter (default: the environment's)")
+    template.add_argument("--env", default="prod", choices=("dev", "prod"),
+                          help="whose log groups and alarms to include (as `infra deploy` renders it)")
     commands.add_parser("access", help="derive infra/access.json by running the test suites, then render stages")
     stages = commands.add_parser("stages", help="render .chalice/config.json stages and policy files")
     stages.add_argument("--check", action="store_true", help="exit 1 if a file is not what would be rendered")
@@ -71,9 +73,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_template(args) -> int:
+    from infra.stages import table_prefix
     from infra.template import render
 
-    write_or_print(json.dumps(render(args.prefix), indent=2, ensure_ascii=False) + "\n", args.output)
+    template = render(args.prefix or table_prefix(args.env), env=args.env)
+    write_or_print(json.dumps(template, indent=2, ensure_ascii=False) + "\n", args.output)
     return 0
 
 

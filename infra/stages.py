@@ -120,13 +120,15 @@ def stage_functions(stage: str) -> list[str]:
     return ["api_handler", *(handler.name for feature in stage_features(stage) for handler in shape(feature).handlers)]
 
 
-OWNED_VARIABLES = frozenset({"MALL_FEATURES", "MALL_TABLE_PREFIX", "MALL_SSM_PREFIX", "MALL_BASE_PATHS"})
+OWNED_VARIABLES = frozenset({"MALL_FEATURES", "MALL_TABLE_PREFIX", "MALL_SSM_PREFIX", "MALL_BASE_PATHS",
+                             "POWERTOOLS_METRICS_NAMESPACE"})
 
 
 def render_stage(stage: str, existing: dict[str, Any] | None = None,
                  stream_arns: dict[str, str] | None = None) -> dict[str, Any]:
     """One stage's section of config.json. `stream_arns` (logical table -> ARN) come from the
     environment's deploy record; without one, a stream ARN already in the stage is kept."""
+    from infra.alarms import metrics_namespace
     from infra.apps import shape
 
     existing = dict(existing or {})
@@ -136,7 +138,9 @@ def render_stage(stage: str, existing: dict[str, Any] | None = None,
     settings = DEV_SETTINGS if stage == DEV_STAGE else feature_settings(stage)
 
     variables = {"MALL_FEATURES": "all" if stage == DEV_STAGE else stage,
-                 "MALL_TABLE_PREFIX": table_prefix(env), "MALL_SSM_PREFIX": ssm_prefix(env)}
+                 "MALL_TABLE_PREFIX": table_prefix(env), "MALL_SSM_PREFIX": ssm_prefix(env),
+                 # the environment's business metrics apart from the other's (its alarms query this namespace)
+                 "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace(env)}
     if stage != DEV_STAGE:
         variables["MALL_BASE_PATHS"] = ",".join(shapes[0].base_paths)
     streams = sorted({table for described in shapes for table in described.streams()})

@@ -152,7 +152,7 @@ def log_group_resources(env: str) -> dict[str, Any]:
 
 def render(default_prefix: str = "micromall-dev-", queues: list[QueueSpec] | None = None,
            env: str | None = None) -> dict[str, Any]:
-    """The stack of tables and queues; with `env`, also the log groups of that environment's functions."""
+    """The stack of tables and queues; with `env`, also that environment's log groups, alarms and their topic."""
     resources: dict[str, Any] = {}
     outputs: dict[str, Any] = {}
     for model in load_models():
@@ -170,13 +170,20 @@ def render(default_prefix: str = "micromall-dev-", queues: list[QueueSpec] | Non
             outputs[f"{name}Arn"] = {"Value": {"Fn::GetAtt": [name, "Arn"]}}
     from infra.triggers import stream_dead_letter_queues
 
+    dead_letters = {dead_letter_resource_name(spec.logical_name): dead_letter_queue_name(spec.logical_name)
+                    for spec in (discovered_queues() if queues is None else queues)}
     for logical in stream_dead_letter_queues():
         name = queue_resource_name(logical)
         resources[name] = failure_queue_resource(logical)
+        dead_letters[name] = logical
         outputs[f"{name}Url"] = {"Value": {"Ref": name}}
         outputs[f"{name}Arn"] = {"Value": {"Fn::GetAtt": [name, "Arn"]}}
     if env is not None:
+        from infra.alarms import TOPIC, alarm_resources
+
         resources.update(log_group_resources(env))
+        resources.update(alarm_resources(env, dead_letters))
+        outputs[f"{TOPIC}Arn"] = {"Value": {"Ref": TOPIC}}
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "micromall tables and queues (rendered from the models and handlers by `python -m infra template`)",
