@@ -64,7 +64,7 @@ def create_app(features: tuple[str, ...], mounted_at: tuple[str, ...] = ()) -> C
         api = importlib.import_module(f"chalicelib.{feature}.routes").api
         chalice_app.register_blueprint(api.blueprint)
         apis.append(api)
-    chalice_app.register_blueprint(create_meta_api(lambda: apis, features).blueprint)
+    chalice_app.register_blueprint(create_meta_api(lambda: apis, features, mounted_at).blueprint)
     chalice_app.register_middleware(error_shape_middleware, "http")
     return chalice_app
 

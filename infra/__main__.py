@@ -9,6 +9,7 @@
     domain --domain-name D --certificate-arn A [--deploy]
                                             one custom domain over the feature stages (base-path mappings)
     package --stage S --output DIR          `chalice package` with Gateway Responses and trigger settings merged
+    openapi [--output FILE] [--server URL]  one OpenAPI document for the whole production API
     edges --stage S [--region R]            after `chalice deploy`: Gateway Responses and trigger settings
     redrive QUEUE [--stage S]               replay a dead-letter queue (AWS with --stage, or MALL_DYNAMODB_ENDPOINT)
     create-owner --stage S [--username U]   the first staff owner; password from a prompt or stdin, never argv
@@ -50,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     package = commands.add_parser("package", help="chalice package the stage with infra.edges merged in")
     package.add_argument("--stage", required=True)
     package.add_argument("--output", type=Path, required=True, help="directory for sam.json and the zips")
+    openapi = commands.add_parser("openapi", help="the merged OpenAPI document of every feature (live mode)")
+    openapi.add_argument("--output", type=Path, help="write here instead of standard output")
+    openapi.add_argument("--server", help="the public base URL (the custom domain), for `servers`")
     edges = commands.add_parser("edges", help="after chalice deploy: Gateway Responses, trigger settings")
     edges.add_argument("--stage", required=True)
     edges.add_argument("--region")
@@ -152,6 +156,13 @@ def run_package(args) -> int:
     return 0
 
 
+def run_openapi(args) -> int:
+    from infra.apps import merged_openapi
+
+    write_or_print(json.dumps(merged_openapi(args.server), indent=2, ensure_ascii=False) + "\n", args.output)
+    return 0
+
+
 def run_edges(args) -> int:
     from infra.edges import apply_edges
 
@@ -182,8 +193,8 @@ def write_or_print(text: str, output: Path | None) -> None:
 
 
 COMMANDS = {"template": run_template, "access": run_access, "stages": run_stages, "deploy": run_deploy,
-            "destroy": run_destroy, "domain": run_domain, "package": run_package, "edges": run_edges, "redrive": run_redrive,
-            "create-owner": run_create_owner}
+            "destroy": run_destroy, "domain": run_domain, "package": run_package, "edges": run_edges,
+            "openapi": run_openapi, "redrive": run_redrive, "create-owner": run_create_owner}
 
 if __name__ == "__main__":
     sys.exit(main())

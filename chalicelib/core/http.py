@@ -32,6 +32,19 @@ JSON_TYPE = "application/json; charset=utf-8"
 MAX_BODY_BYTES = 256 * 1024
 
 
+@dataclass(frozen=True)
+class Header:
+    """A request header a route reads, for its OpenAPI document (the handler checks it)."""
+    name: str
+    description: str
+    required: bool = False
+    schema: tuple[tuple[str, Any], ...] = (("type", "string"),)
+
+
+IDEMPOTENCY_KEY = Header("Idempotency-Key", "a new random key per new order; the same key returns the same order",
+                         required=True, schema=(("type", "string"), ("pattern", "^[0-9A-Za-z_.:-]{8,64}$")))
+
+
 @dataclass
 class Operation:
     """One route, described well enough to serve it and to document it."""
@@ -47,6 +60,7 @@ class Operation:
     auth: auth.Requirement | None = None
     errors: tuple[int, ...] = ()
     content_types: tuple[str, ...] = ("application/json",)
+    headers: tuple[Header, ...] = ()
 
 
 @dataclass
@@ -77,7 +91,8 @@ class Api:
     def route(self, path: str, method: str, *, summary: str = "", body: Any = None,
               query: Any = None, response: Any = None, status: int = 200,
               auth: auth.Requirement | None = None, errors: tuple[int, ...] = (),
-              content_types: tuple[str, ...] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+              content_types: tuple[str, ...] | None = None,
+              headers: tuple[Header, ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         if content_types is None:  # a route without a JSON body ignores the Content-Type
             content_types = ("application/json",) if body is not None else ("*/*",)
 
@@ -85,7 +100,7 @@ class Api:
             op = Operation(path=path, method=method, handler=handler, tag=self.tag,
                            summary=summary or (handler.__doc__ or "").strip().split("\n")[0],
                            body=body, query=query, response=response, status=status, auth=auth,
-                           errors=errors, content_types=content_types)
+                           errors=errors, content_types=content_types, headers=headers)
             self.operations.append(op)
             blueprint = self.blueprint
 
