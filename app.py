@@ -13,6 +13,7 @@ public URL stays `/catalog/products/{id}` however the mall is deployed
 from __future__ import annotations
 
 import importlib
+import os
 
 from chalice import Chalice
 
@@ -33,7 +34,10 @@ class MountedChalice(Chalice):
     def __init__(self, app_name: str, base_paths: tuple[str, ...] = ()) -> None:
         # Chalice would set the "micromall" logger to ERROR without propagation, silencing every
         # micromall.* logger; chalicelib.core.logs configures it instead.
-        super().__init__(app_name=app_name, configure_logs=False)
+        # Chalice also appends " aws-chalice/<version>" to AWS_EXECUTION_ENV on every app it builds; infra
+        # builds one per feature, again and again in a test session, and the variable grew past what exec() takes.
+        chalice_tagged = "aws-chalice/" in os.environ.get("AWS_EXECUTION_ENV", "")
+        super().__init__(app_name=app_name, configure_logs=False, env=dict(os.environ) if chalice_tagged else None)
         self.base_paths = frozenset(base_paths)
 
     def _register_handler(self, handler_type, name, user_handler, wrapped_handler, kwargs, options=None):

@@ -17,6 +17,7 @@ A handler gets the settings of its kind below, changed by its entry in `OVERRIDE
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Any
 
 
@@ -53,7 +54,9 @@ def dead_letter_queue(handler_name: str) -> str:
     return f"{handler_name}-dlq"
 
 
+@cache
 def _handlers() -> dict[str, Any]:
+    """Every event handler of every feature, by name (the app's shape does not change in a process)."""
     from chalicelib.core import config
     from infra.apps import shape
 

@@ -106,6 +106,10 @@ class _JsonFormatter(logging.Formatter):
         return self.inner.format(record)
 
 
+# Lambda's bookkeeping: in CloudWatch it finds an invocation; on a laptop it only makes lines long.
+_NOT_SHOWN_LOCALLY = frozenset({"cold_start", "function_request_id", "function_memory_size", "function_arn"})
+
+
 class PlainFormatter(logging.Formatter):
     """`12:00:01 WARNING micromall.checkout: message buyer_id=... order_id=...`"""
 
@@ -114,7 +118,7 @@ class PlainFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        keys = [key for key in getattr(record, "mall_keys", ()) if key not in {"cold_start"}]
+        keys = [key for key in getattr(record, "mall_keys", ()) if key not in _NOT_SHOWN_LOCALLY]
         if keys:
             first, newline, rest = line.partition("\n")  # a traceback stays below the keys
             line = first + " " + " ".join(f"{key}={getattr(record, key)}" for key in keys) + newline + rest

@@ -25,7 +25,7 @@ def endpoint():
 
 
 def environment(endpoint: str, **extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("MALL_")}
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("MALL_", "AWS_"))}
     return {**env, "MALL_DYNAMODB_ENDPOINT": endpoint, "AWS_DEFAULT_REGION": "us-east-1",
             "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", **extra}
 

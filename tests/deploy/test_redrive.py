@@ -35,7 +35,7 @@ def endpoint():
 
 
 def environment(endpoint: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("MALL_")}
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("MALL_", "AWS_"))}
     return {**env, "MALL_DYNAMODB_ENDPOINT": endpoint, "MALL_TABLE_PREFIX": PREFIX, "MALL_PROVIDERS": "sandbox",
             "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
