@@ -111,13 +111,15 @@ def run_stages(args) -> int:
         with tempfile.TemporaryDirectory() as scratch:
             copy = Path(scratch) / ".chalice"
             shutil.copytree(CHALICE_DIR, copy, ignore=shutil.ignore_patterns("deployments", "venv"))
-            changed = write_stages(copy)
+            if (CHALICE_DIR.parent / "functions").exists():
+                shutil.copytree(CHALICE_DIR.parent / "functions", Path(scratch) / "functions")
+            changed = [path.relative_to(scratch) for path in write_stages(copy)]
         if changed:
-            print("out of date (run `python -m infra stages`): " + ", ".join(path.name for path in changed))
+            print("out of date (run `python -m infra stages`): " + ", ".join(map(str, changed)))
             return 1
         return 0
-    changed = write_stages()
-    print("updated " + (", ".join(path.name for path in changed) or "nothing: already up to date"))
+    changed = [path.relative_to(CHALICE_DIR.parent) for path in write_stages()]
+    print("updated " + (", ".join(map(str, changed)) or "nothing: already up to date"))
     return 0
 
 

@@ -97,12 +97,14 @@ def discovered_queues() -> list[QueueSpec]:
     """Every queue a feature's SQS handler listens to, with the longest timeout among its consumers."""
     from chalicelib.core import config
     from infra.apps import shape
-    from infra.stages import feature_settings
+    from infra.stages import handler_sizing
 
     timeouts: dict[str, int] = {}
     for feature in config.ALL_FEATURES:
-        for queue in shape(feature).queues():
-            timeouts[queue] = max(timeouts.get(queue, 0), feature_settings(feature).handler_timeout)
+        for handler in shape(feature).handlers:
+            if handler.kind == "queue" and handler.source:
+                timeouts[handler.source] = max(timeouts.get(handler.source, 0),
+                                               handler_sizing(feature, handler.name)[1])
     return [QueueSpec(name, timeout) for name, timeout in sorted(timeouts.items())]
 
 

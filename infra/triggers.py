@@ -12,7 +12,8 @@ the shard moves on instead of blocking for the stream's 24 hours. `python -m inf
 replays it. A queue trigger's dead-letter queue is its queue's redrive policy
 (`<queue>-dlq`, infra.template). A schedule is not retried: the next tick runs anyway.
 
-A handler gets the settings of its kind below, changed by its entry in `OVERRIDES`.
+A handler gets the settings of its kind below, changed by the `trigger` block of its
+`functions/<stage>-<handler>/settings.json` (infra.functions), which also says why.
 """
 from __future__ import annotations
 
@@ -37,17 +38,6 @@ DEFAULT = TriggerSettings()
 # A schedule's run that fails is not retried (the next tick does the same work) and has nothing to split.
 SCHEDULE = TriggerSettings(maximum_retry_attempts=0, bisect_batch_on_function_error=False,
                            maximum_record_age_seconds=60, kind="schedule")
-
-
-# handler -> settings that differ from its kind's defaults, and why
-OVERRIDES: dict[str, dict[str, Any]] = {
-    # A product's search tokens are rebuilt from a consistent read: a late record is harmless, a lost
-    # one leaves the product unsearchable by its new words until it is edited again. Retry longer.
-    "catalog_search_indexer": {"maximum_retry_attempts": 5, "maximum_record_age_seconds": 6 * 3600},
-    # Sales are summed per product per batch in one transaction: a failing batch cannot name one record,
-    # so it is split down to the record that fails; each order counts once (its marker), so retries are safe.
-    "checkout_sales_counter": {"maximum_retry_attempts": 3, "maximum_record_age_seconds": 6 * 3600},
-}
 
 
 def dead_letter_queue(handler_name: str) -> str:
@@ -79,7 +69,9 @@ def trigger_settings(handler_name: str) -> TriggerSettings:
     handler = _handlers().get(handler_name)
     if handler is None:
         return DEFAULT
-    return replace(defaults_for(handler), **OVERRIDES.get(handler_name, {}))
+    from infra.functions import trigger_overrides
+
+    return replace(defaults_for(handler), **trigger_overrides(handler_name))
 
 
 def stream_dead_letter_queues() -> list[str]:
