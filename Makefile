@@ -7,8 +7,12 @@ STAMP := $(VENV)/.installed
 .PHONY: run test reset bench template access stages deploy clean
 
 $(STAMP): requirements.txt requirements-dev.txt
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' 2>/dev/null || { \
+	  echo "micromall needs Python 3.11 (Lambda's runtime), and '$(PYTHON)' is missing or another version." >&2; \
+	  echo "Install Python 3.11, or name it: make $(MAKECMDGOALS) PYTHON=/path/to/python3.11" >&2; exit 1; }
+	@test -x $(PY) || { echo "creating $(VENV) with $(PYTHON) ..."; $(PYTHON) -m venv $(VENV); }
+	@echo "installing requirements-dev.txt into $(VENV) (a few minutes the first time) ..."
+	$(PY) -m pip install --disable-pip-version-check --progress-bar on -r requirements-dev.txt
 	@touch $(STAMP)
 
 run: $(STAMP)

@@ -13,10 +13,11 @@ public URL stays `/catalog/products/{id}` however the mall is deployed
 from __future__ import annotations
 
 import importlib
+import os
 
 from chalice import Chalice
 
-from chalicelib.core import config
+from chalicelib.core import config, logs
 from chalicelib.core.http import error_shape_middleware
 from chalicelib.core.meta import create_meta_api
 
@@ -31,7 +32,12 @@ class MountedChalice(Chalice):
     """
 
     def __init__(self, app_name: str, base_paths: tuple[str, ...] = ()) -> None:
-        super().__init__(app_name=app_name)
+        # Chalice would set the "micromall" logger to ERROR without propagation, silencing every
+        # micromall.* logger; chalicelib.core.logs configures it instead.
+        # Chalice also appends " aws-chalice/<version>" to AWS_EXECUTION_ENV on every app it builds; infra
+        # builds one per feature, again and again in a test session, and the variable grew past what exec() takes.
+        chalice_tagged = "aws-chalice/" in os.environ.get("AWS_EXECUTION_ENV", "")
+        super().__init__(app_name=app_name, configure_logs=False, env=dict(os.environ) if chalice_tagged else None)
         self.base_paths = frozenset(base_paths)
 
     def _register_handler(self, handler_type, name, user_handler, wrapped_handler, kwargs, options=None):
@@ -54,13 +60,15 @@ def base_paths() -> tuple[str, ...]:
 
 
 def create_app(features: tuple[str, ...], mounted_at: tuple[str, ...] = ()) -> Chalice:
+    logs.configure()
     chalice_app = MountedChalice("micromall", mounted_at)
+    chalice_app.register_middleware(logs.invocation_middleware, "all")
     apis = []
     for feature in features:
         api = importlib.import_module(f"chalicelib.{feature}.routes").api
         chalice_app.register_blueprint(api.blueprint)
         apis.append(api)
-    chalice_app.register_blueprint(create_meta_api(lambda: apis, features).blueprint)
+    chalice_app.register_blueprint(create_meta_api(lambda: apis, features, mounted_at).blueprint)
     chalice_app.register_middleware(error_shape_middleware, "http")
     return chalice_app
 

@@ -8,6 +8,11 @@
                                             delete the environment's stack and tables (refuses if they hold data)
     domain --domain-name D --certificate-arn A [--deploy]
                                             one custom domain over the feature stages (base-path mappings)
+    package --stage S --output DIR          `chalice package` with Gateway Responses and trigger settings merged
+    openapi [--output FILE] [--server URL]  one OpenAPI document for the whole production API
+    edges --stage S [--region R]            after `chalice deploy`: Gateway Responses and trigger settings
+    redrive QUEUE [--stage S]               replay a dead-letter queue (AWS with --stage, or MALL_DYNAMODB_ENDPOINT)
+    create-owner --stage S [--username U]   the first staff owner; password from a prompt or stdin, never argv
 """
 from __future__ import annotations
 
@@ -23,7 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     template = commands.add_parser("template", help="render CloudFormation for every table and queue")
     template.add_argument("--output", type=Path, help="write here instead of standard output")
-    template.add_argument("--prefix", default="micromall-dev-", help="default TablePrefix parameter")
+    template.add_argument("--prefix", help="default TablePrefix parameter (default: the environment's)")
+    template.add_argument("--env", default="prod", choices=("dev", "prod"),
+                          help="whose log groups and alarms to include (as `infra deploy` renders it)")
     commands.add_parser("access", help="derive infra/access.json by running the test suites, then render stages")
     stages = commands.add_parser("stages", help="render .chalice/config.json stages and policy files")
     stages.add_argument("--check", action="store_true", help="exit 1 if a file is not what would be rendered")
@@ -41,6 +48,23 @@ def main(argv: list[str] | None = None) -> int:
     domain.add_argument("--output", type=Path, help="write the template here")
     domain.add_argument("--deploy", action="store_true", help="create or update the stack")
     domain.add_argument("--region")
+    package = commands.add_parser("package", help="chalice package the stage with infra.edges merged in")
+    package.add_argument("--stage", required=True)
+    package.add_argument("--output", type=Path, required=True, help="directory for sam.json and the zips")
+    openapi = commands.add_parser("openapi", help="the merged OpenAPI document of every feature (live mode)")
+    openapi.add_argument("--output", type=Path, help="write here instead of standard output")
+    openapi.add_argument("--server", help="the public base URL (the custom domain), for `servers`")
+    edges = commands.add_parser("edges", help="after chalice deploy: Gateway Responses, trigger settings")
+    edges.add_argument("--stage", required=True)
+    edges.add_argument("--region")
+    redrive = commands.add_parser("redrive", help="replay the messages of a dead-letter queue")
+    redrive.add_argument("queue", help="its logical name: <handler>-dlq or <queue>-dlq")
+    redrive.add_argument("--stage", help="in AWS: the stage whose functions replay (and whose environment's queue)")
+    redrive.add_argument("--region")
+    owner = commands.add_parser("create-owner", help="create the first owner (password: prompt or stdin)")
+    owner.add_argument("--stage", required=True)
+    owner.add_argument("--username", default="owner")
+    owner.add_argument("--region")
     args = parser.parse_args(argv)
 
     from infra.cloud import InfraError
@@ -53,9 +77,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_template(args) -> int:
+    from infra.stages import table_prefix
     from infra.template import render
 
-    write_or_print(json.dumps(render(args.prefix), indent=2, ensure_ascii=False) + "\n", args.output)
+    template = render(args.prefix or table_prefix(args.env), env=args.env)
+    write_or_print(json.dumps(template, indent=2, ensure_ascii=False) + "\n", args.output)
     return 0
 
 
@@ -85,13 +111,15 @@ def run_stages(args) -> int:
         with tempfile.TemporaryDirectory() as scratch:
             copy = Path(scratch) / ".chalice"
             shutil.copytree(CHALICE_DIR, copy, ignore=shutil.ignore_patterns("deployments", "venv"))
-            changed = write_stages(copy)
+            if (CHALICE_DIR.parent / "functions").exists():
+                shutil.copytree(CHALICE_DIR.parent / "functions", Path(scratch) / "functions")
+            changed = [path.relative_to(scratch) for path in write_stages(copy)]
         if changed:
-            print("out of date (run `python -m infra stages`): " + ", ".join(path.name for path in changed))
+            print("out of date (run `python -m infra stages`): " + ", ".join(map(str, changed)))
             return 1
         return 0
-    changed = write_stages()
-    print("updated " + (", ".join(path.name for path in changed) or "nothing: already up to date"))
+    changed = [path.relative_to(CHALICE_DIR.parent) for path in write_stages()]
+    print("updated " + (", ".join(map(str, changed)) or "nothing: already up to date"))
     return 0
 
 
@@ -119,6 +147,45 @@ def run_domain(args) -> int:
     return 0
 
 
+def run_package(args) -> int:
+    from infra.cloud import check_stage
+    from infra.packaging import ROOT, package
+
+    check_stage(args.stage)
+    print(f"packaging stage {args.stage} (the first run builds the dependency layer) ...", flush=True)
+    output = package(ROOT, args.stage, args.output.resolve())
+    print(f"wrote {output / 'sam.json'}; deploy it with `aws cloudformation deploy` (docs/DEPLOY.md)")
+    return 0
+
+
+def run_openapi(args) -> int:
+    from infra.apps import merged_openapi
+
+    write_or_print(json.dumps(merged_openapi(args.server), indent=2, ensure_ascii=False) + "\n", args.output)
+    return 0
+
+
+def run_edges(args) -> int:
+    from infra.edges import apply_edges
+
+    apply_edges(args.stage, region=args.region)
+    return 0
+
+
+def run_redrive(args) -> int:
+    from infra.redrive import redrive
+
+    report = redrive(args.queue, stage=args.stage, region=args.region)
+    return 1 if report.failed else 0
+
+
+def run_create_owner(args) -> int:
+    from infra.owner import create_owner, read_password
+
+    create_owner(args.stage, args.username, read_password(), region=args.region)
+    return 0
+
+
 def write_or_print(text: str, output: Path | None) -> None:
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -128,7 +195,8 @@ def write_or_print(text: str, output: Path | None) -> None:
 
 
 COMMANDS = {"template": run_template, "access": run_access, "stages": run_stages, "deploy": run_deploy,
-            "destroy": run_destroy, "domain": run_domain}
+            "destroy": run_destroy, "domain": run_domain, "package": run_package, "edges": run_edges,
+            "openapi": run_openapi, "redrive": run_redrive, "create-owner": run_create_owner}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -163,3 +163,17 @@ def direct_callees(function: Callable[..., Any]) -> list[Callable[..., Any]]:
             if inspect.isfunction(target) and feature_of_module(target.__module__):
                 callees.append(target)
     return callees
+
+
+def merged_openapi(server: str | None = None) -> dict[str, Any]:
+    """One OpenAPI document for the production API: every feature's routes at their public URLs.
+
+    Live mode: the sandbox-only routes are left out. Each feature's `/health` and
+    `/openapi.json` (under its base path) are operational, not the shop's API, and are
+    left out too: their operation ids would repeat once per feature.
+    """
+    from chalicelib.core import config
+    from chalicelib.core.openapi import build
+
+    apis = [routes_module(feature).api for feature in config.ALL_FEATURES]
+    return build(apis, servers=[server] if server else [], sandbox=False)

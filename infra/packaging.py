@@ -41,8 +41,12 @@ def chalice_env() -> dict[str, str]:
 
 
 def package(project: Path, stage: str, output: Path) -> Path:
-    result = subprocess.run([str(BIN / "chalice"), "package", "--stage", stage, str(output)], cwd=project,
-                            env=chalice_env(), capture_output=True, text=True)
+    """`chalice package` of one stage, with what Chalice cannot render merged in (infra.edges)."""
+    from infra.edges import write_merge_template
+
+    merge = write_merge_template(stage, output.parent)
+    result = subprocess.run([str(BIN / "chalice"), "package", "--stage", stage, "--merge-template", str(merge),
+                             str(output)], cwd=project, env=chalice_env(), capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"chalice package --stage {stage}:\n{result.stdout}{result.stderr}")
     return output

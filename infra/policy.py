@@ -1,8 +1,10 @@
 """Each stage's IAM policy, rendered from `infra/access.json` with concrete ARNs.
 
 Every resource is named in full: a table, an index, a stream (with its label), a
-queue, a parameter. The one `*` is the log-stream part of the stage's own log
-groups, whose stream names Lambda picks at run time (`log-group:/aws/lambda/<fn>:*`).
+queue, a parameter. Two `*` remain: the log-stream part of the stage's own log
+groups, whose stream names Lambda picks at run time (`log-group:/aws/lambda/<fn>:*`),
+and X-Ray's two write actions, which IAM cannot scope to a resource (active tracing,
+`xray` in every stage, sends the function's segments with the function's role).
 
 Region, account and stream labels are known only once the environment's stack
 exists: `python -m infra deploy` records them in `.chalice/stacks/<env>.json` and
@@ -20,11 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from infra.stages import CHALICE_DIR, environment, lambda_name, ssm_prefix, stage_features, table_prefix
+from infra.triggers import trigger_settings
 
 PLACEHOLDER_ACCOUNT = "000000000000"
 PLACEHOLDER_REGION = "us-east-1"
 PLACEHOLDER_STREAM_LABEL = "local"
 LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+TRACE_ACTIONS = ("xray:PutTelemetryRecords", "xray:PutTraceSegments")
 MAX_INLINE_POLICY_CHARS = 10240  # IAM's limit for a role's inline policies, whitespace not counted
 
 
@@ -106,7 +110,11 @@ def render_policy(stage: str, function: str = "api_handler", target: Target | No
     statements: list[dict[str, Any]] = [{
         "Sid": "OwnLogs", "Effect": "Allow", "Action": list(LOG_ACTIONS),
         "Resource": f"{logs}{lambda_name(stage, function)}:*",
-    }]
+    }, {"Sid": "Traces", "Effect": "Allow", "Action": list(TRACE_ACTIONS), "Resource": "*"}]
+    failures = trigger_settings(function)
+    if failures.kind == "stream" and failures.on_failure_queue:  # Lambda sends there with the function's role
+        statements.append({"Sid": "OnFailureQueue", "Effect": "Allow", "Action": ["sqs:SendMessage"],
+                           "Resource": resource_arn(f"queue/{failures.on_failure_queue}", env, target)})
     for resource, actions in sorted(function_grants(stage, function, manifest).items()):
         statements.append({"Sid": statement_id(resource), "Effect": "Allow", "Action": sorted(actions),
                            "Resource": resource_arn(resource, env, target)})

@@ -3,7 +3,8 @@
 `python -m infra stages` writes them into `.chalice/config.json`, with each stage's
 IAM policy file, from three sources: `chalicelib.core.config.ALL_FEATURES` (which
 stages exist), the app itself (each feature's routes and event handlers, `infra.apps`)
-and the sizing below. Values `python -m infra deploy` writes (stream ARNs) are kept.
+and each production function's `functions/<folder>/settings.json` (infra.functions; the
+`dev` stage's sizing is below). Values `python -m infra deploy` writes (stream ARNs) are kept.
 
 Stages belong to an environment: `dev` alone, or `prod` (every feature stage). An
 environment has one set of tables, queues and secrets, shared by its stages.
@@ -37,41 +38,53 @@ class FeatureSettings:
     # (WeChat, WeChat Pay, Alipay): the tests run their sandbox twins, so the recorder never sees these reads
     live_secrets: dict[str, tuple[str, ...]] = field(default_factory=dict)
     why: str = ""
+    handler_sizes: dict[str, tuple[int, int]] = field(default_factory=dict)  # handler -> (memory, timeout)
 
 
 DEFAULT_SETTINGS = FeatureSettings(why="default for a feature not sized yet")
 WECHATPAY_SECRETS = ("wechatpay_merchant_private_key", "wechatpay_apiv3_key", "wechatpay_platform_keys")
 ALIPAY_SECRETS = ("alipay_app_private_key", "alipay_public_key")
 
-FEATURES: dict[str, FeatureSettings] = {
-    "members": FeatureSettings(memory=512, timeout=10, concurrency=50,
-                               live_secrets={"api_handler": ("wechat_app_secret",)},
-                               why="logins and address books: light, bursts at a sale's start"),
-    "catalog": FeatureSettings(memory=512, timeout=10, concurrency=200,
-                               why="product pages and listings: the most requests, two reads each"),
-    "cart": FeatureSettings(memory=512, timeout=10, concurrency=100, why="a few small transactions per buyer"),
-    "checkout": FeatureSettings(memory=1024, timeout=15, concurrency=300, handler_timeout=60,
-                                why="flash sale: one 100-item transaction per order, retried on conflict; "
-                                    "300 x ~150 ms is about 2,000 orders a second"),
-    "payments": FeatureSettings(memory=1024, timeout=20, concurrency=150, handler_timeout=120,
-                                live_secrets={"api_handler": WECHATPAY_SECRETS + ALIPAY_SECRETS,
-                                              "payments_reconciler": WECHATPAY_SECRETS + ALIPAY_SECRETS},
-                                why="flash sale: a notification per order, RSA verify and AES-GCM decrypt; "
-                                    "provider calls (refunds, reconciliation) take seconds"),
-    "admin": FeatureSettings(memory=1024, timeout=15, concurrency=10,
-                             live_secrets={"api_handler": WECHATPAY_SECRETS + ALIPAY_SECRETS},  # refund approvals
-                             why="few staff; scrypt password checks want the CPU of 1 GB"),
+# Sizing of a planned feature until its folders exist under functions/ (infra.functions); once it is
+# in ALL_FEATURES, tests/deploy asks for functions/<feature>/settings.json.
+NEW_FEATURES: dict[str, FeatureSettings] = {
     "groupbuy": FeatureSettings(memory=1024, timeout=15, concurrency=150, handler_timeout=120,
                                 why="group joins during a campaign; settles groups at deadlines"),
     "marketing": FeatureSettings(memory=512, timeout=10, concurrency=100,
                                  why="coupon claims and flash-sale windows"),
 }
 
+
+def _from_folders(feature: str) -> FeatureSettings | None:
+    """A deployed feature's sizing from functions/<feature>/settings.json and its handlers' folders."""
+    from infra.functions import settings
+
+    api = settings(feature)
+    if not api:
+        return None
+    from infra.apps import shape
+
+    handlers = {handler.name: settings(feature, handler.name) for handler in shape(feature).handlers}
+    live = {"api_handler": tuple(api.get("live_secrets", ()))} if api.get("live_secrets") else {}
+    live.update({name: tuple(entry["live_secrets"]) for name, entry in handlers.items() if entry.get("live_secrets")})
+    return FeatureSettings(memory=api["memory"], timeout=api["timeout"], concurrency=api["reserved_concurrency"],
+                           live_secrets=live, why=api.get("why", ""),
+                           handler_sizes={name: (entry.get("memory", DEFAULT_SETTINGS.handler_memory),
+                                                 entry.get("timeout", DEFAULT_SETTINGS.handler_timeout))
+                                          for name, entry in handlers.items()})
+
+
 DEV_SETTINGS = FeatureSettings(memory=512, timeout=15, concurrency=0, handler_timeout=60)
 
 
 def feature_settings(feature: str) -> FeatureSettings:
-    return FEATURES.get(feature, DEFAULT_SETTINGS)
+    return _from_folders(feature) or NEW_FEATURES.get(feature, DEFAULT_SETTINGS)
+
+
+def handler_sizing(stage: str, handler: str) -> tuple[int, int]:
+    """(memory, timeout) of one event handler's function in `stage`."""
+    settings = DEV_SETTINGS if stage == DEV_STAGE else feature_settings(stage)
+    return settings.handler_sizes.get(handler, (settings.handler_memory, settings.handler_timeout))
 
 
 def all_features() -> tuple[str, ...]:
@@ -120,13 +133,15 @@ def stage_functions(stage: str) -> list[str]:
     return ["api_handler", *(handler.name for feature in stage_features(stage) for handler in shape(feature).handlers)]
 
 
-OWNED_VARIABLES = frozenset({"MALL_FEATURES", "MALL_TABLE_PREFIX", "MALL_SSM_PREFIX", "MALL_BASE_PATHS"})
+OWNED_VARIABLES = frozenset({"MALL_FEATURES", "MALL_TABLE_PREFIX", "MALL_SSM_PREFIX", "MALL_BASE_PATHS",
+                             "POWERTOOLS_METRICS_NAMESPACE"})
 
 
 def render_stage(stage: str, existing: dict[str, Any] | None = None,
                  stream_arns: dict[str, str] | None = None) -> dict[str, Any]:
     """One stage's section of config.json. `stream_arns` (logical table -> ARN) come from the
     environment's deploy record; without one, a stream ARN already in the stage is kept."""
+    from infra.alarms import metrics_namespace
     from infra.apps import shape
 
     existing = dict(existing or {})
@@ -136,7 +151,9 @@ def render_stage(stage: str, existing: dict[str, Any] | None = None,
     settings = DEV_SETTINGS if stage == DEV_STAGE else feature_settings(stage)
 
     variables = {"MALL_FEATURES": "all" if stage == DEV_STAGE else stage,
-                 "MALL_TABLE_PREFIX": table_prefix(env), "MALL_SSM_PREFIX": ssm_prefix(env)}
+                 "MALL_TABLE_PREFIX": table_prefix(env), "MALL_SSM_PREFIX": ssm_prefix(env),
+                 # the environment's business metrics apart from the other's (its alarms query this namespace)
+                 "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace(env)}
     if stage != DEV_STAGE:
         variables["MALL_BASE_PATHS"] = ",".join(shapes[0].base_paths)
     streams = sorted({table for described in shapes for table in described.streams()})
@@ -154,10 +171,10 @@ def render_stage(stage: str, existing: dict[str, Any] | None = None,
     if settings.concurrency:
         functions["api_handler"] = {"reserved_concurrency": settings.concurrency}
     for described in shapes:
-        handler_settings = feature_settings(described.feature) if stage != DEV_STAGE else DEV_SETTINGS
         for handler in described.handlers:
-            entry: dict[str, Any] = {"lambda_memory_size": handler_settings.handler_memory,
-                                     "lambda_timeout": handler_settings.handler_timeout,
+            memory, timeout = (handler_sizing(described.feature, handler.name) if stage != DEV_STAGE
+                               else handler_sizing(DEV_STAGE, handler.name))
+            entry: dict[str, Any] = {"lambda_memory_size": memory, "lambda_timeout": timeout,
                                      "iam_policy_file": policy_file(stage, handler.name)}
             if handler.kind == "schedule":
                 entry["reserved_concurrency"] = 1  # one sweep at a time; a late run waits for the next tick
@@ -170,6 +187,7 @@ def render_stage(stage: str, existing: dict[str, Any] | None = None,
         "lambda_memory_size": settings.memory,
         "lambda_timeout": settings.timeout,
         "autogen_policy": False,
+        "xray": True,  # active tracing of every function and of the API stage (policy: infra.policy "Traces")
         "iam_policy_file": policy_file(stage),
     }
     if functions:
@@ -218,11 +236,19 @@ def write_stages(chalice_dir: Path = CHALICE_DIR) -> list[Path]:
         target = load_target(environment(stage), chalice_dir)
         for function in stage_functions(stage):
             outputs[chalice_dir / policy_file(stage, function)] = policy_text(render_policy(stage, function, target))
+    from infra.functions import outputs as function_files
+
+    prod = load_target("prod", chalice_dir)
+    outputs.update(function_files(chalice_dir.parent, lambda stage, function: policy_text(
+        render_policy(stage, function, prod))))
     for path, text in outputs.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")
             changed.append(path)
-    for path in sorted(chalice_dir.glob("policy-*.json")):  # a stage or handler that is gone
+    generated = [*chalice_dir.glob("policy-*.json"), *(chalice_dir.parent / "functions").glob("*/function.json"),
+                 *(chalice_dir.parent / "functions").glob("*/policy.json")]
+    for path in sorted(generated):  # a stage or handler that is gone
         if path not in outputs:
             path.unlink()
             changed.append(path)

@@ -8,6 +8,10 @@ Every queue an SQS handler of any feature listens to (`app.event_sources`) gets 
 dead-letter queue: after 5 failed receives a message moves there and waits 14 days
 for a redrive (docs/RUNBOOK.md). The queue's visibility timeout is 6 times its
 handler's timeout, as Lambda recommends for SQS event sources.
+
+Every stream trigger gets its on-failure queue `<handler>-dlq` (infra.triggers): what its
+handler still fails after the retries is described there, kept 14 days, instead of
+blocking the shard.
 """
 from __future__ import annotations
 
@@ -93,12 +97,14 @@ def discovered_queues() -> list[QueueSpec]:
     """Every queue a feature's SQS handler listens to, with the longest timeout among its consumers."""
     from chalicelib.core import config
     from infra.apps import shape
-    from infra.stages import feature_settings
+    from infra.stages import handler_sizing
 
     timeouts: dict[str, int] = {}
     for feature in config.ALL_FEATURES:
-        for queue in shape(feature).queues():
-            timeouts[queue] = max(timeouts.get(queue, 0), feature_settings(feature).handler_timeout)
+        for handler in shape(feature).handlers:
+            if handler.kind == "queue" and handler.source:
+                timeouts[handler.source] = max(timeouts.get(handler.source, 0),
+                                               handler_sizing(feature, handler.name)[1])
     return [QueueSpec(name, timeout) for name, timeout in sorted(timeouts.items())]
 
 
@@ -116,6 +122,13 @@ def queue_resources(spec: QueueSpec) -> dict[str, Any]:
                                "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": [dead, "Arn"]},
                                                  "maxReceiveCount": MAX_RECEIVES}}},
     }
+
+
+def failure_queue_resource(logical_queue: str) -> dict[str, Any]:
+    """The on-failure destination of a stream trigger: no consumer, kept as long as a dead-letter queue."""
+    return {"Type": "AWS::SQS::Queue", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
+            "Properties": {"QueueName": {"Fn::Sub": "${TablePrefix}" + logical_queue},
+                           "MessageRetentionPeriod": DEAD_LETTER_RETENTION_SECONDS, "SqsManagedSseEnabled": True}}
 
 
 def logical_table_of_resource(resource: dict[str, Any]) -> str:
@@ -141,7 +154,7 @@ def log_group_resources(env: str) -> dict[str, Any]:
 
 def render(default_prefix: str = "micromall-dev-", queues: list[QueueSpec] | None = None,
            env: str | None = None) -> dict[str, Any]:
-    """The stack of tables and queues; with `env`, also the log groups of that environment's functions."""
+    """The stack of tables and queues; with `env`, also that environment's log groups, alarms and their topic."""
     resources: dict[str, Any] = {}
     outputs: dict[str, Any] = {}
     for model in load_models():
@@ -157,8 +170,22 @@ def render(default_prefix: str = "micromall-dev-", queues: list[QueueSpec] | Non
         for name in (queue_resource_name(spec.logical_name), dead_letter_resource_name(spec.logical_name)):
             outputs[f"{name}Url"] = {"Value": {"Ref": name}}
             outputs[f"{name}Arn"] = {"Value": {"Fn::GetAtt": [name, "Arn"]}}
+    from infra.triggers import stream_dead_letter_queues
+
+    dead_letters = {dead_letter_resource_name(spec.logical_name): dead_letter_queue_name(spec.logical_name)
+                    for spec in (discovered_queues() if queues is None else queues)}
+    for logical in stream_dead_letter_queues():
+        name = queue_resource_name(logical)
+        resources[name] = failure_queue_resource(logical)
+        dead_letters[name] = logical
+        outputs[f"{name}Url"] = {"Value": {"Ref": name}}
+        outputs[f"{name}Arn"] = {"Value": {"Fn::GetAtt": [name, "Arn"]}}
     if env is not None:
+        from infra.alarms import TOPIC, alarm_resources
+
         resources.update(log_group_resources(env))
+        resources.update(alarm_resources(env, dead_letters))
+        outputs[f"{TOPIC}Arn"] = {"Value": {"Ref": TOPIC}}
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": "micromall tables and queues (rendered from the models and handlers by `python -m infra template`)",

@@ -29,7 +29,7 @@ from chalicelib.checkout.models import (
 )
 from chalicelib.checkout.orders import load_order
 from chalicelib.checkout.views import OrderView, order_view
-from chalicelib.core import clock, config
+from chalicelib.core import clock, config, metrics
 from chalicelib.core.db import batch_get, commit_if_conditions_hold
 from chalicelib.core.errors import Conflict, ServiceUnavailable
 
@@ -107,7 +107,7 @@ def pay_order(order: OrderModel, *, provider: str, transaction_id: str, amount: 
         if also is not None:
             also(tx, order)
 
-    return _commit(order, statuses.PAID, actions, writes)
+    return metrics.count_if(_commit(order, statuses.PAID, actions, writes), "OrdersPaid", provider=provider)
 
 
 def mark_paid(order_id: str, *, provider: str, transaction_id: str, amount: int, paid_at: datetime,

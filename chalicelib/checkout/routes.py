@@ -8,7 +8,7 @@ from chalice import Rate
 from chalicelib.checkout import lifecycle, listing, orders, service, statuses
 from chalicelib.core import events
 from chalicelib.core.auth import BUYER
-from chalicelib.core.http import Api, Context
+from chalicelib.core.http import IDEMPOTENCY_KEY, Api, Context
 
 api = Api(__name__, tag="checkout")
 log = logging.getLogger("micromall.checkout")
@@ -27,6 +27,7 @@ def preview_order(ctx: Context):
 
 
 @api.route("/orders", "POST", body=SUBMISSION, response=ORDER, status=201, auth=BUYER, errors=(404, 409, 422, 503),
+           headers=(IDEMPOTENCY_KEY,),
            summary="place an order (header Idempotency-Key required): stock is reserved until it is paid or expires")
 def submit_order(ctx: Context):
     return service.submit_order(ctx.user_id, ctx.body, ctx.headers.get("idempotency-key"))

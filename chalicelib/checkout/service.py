@@ -35,7 +35,7 @@ from chalicelib.checkout.models import OrderLine, OrderModel, ShippingAddress, s
 from chalicelib.checkout.orders import get_order
 from chalicelib.checkout.pricing import PricedLine, Quote, free_shipping_threshold, quote
 from chalicelib.checkout.views import OrderPreview, OrderView, address_view, line_view, order_view
-from chalicelib.core import clock, config
+from chalicelib.core import clock, config, metrics
 from chalicelib.core.db import condition_failed, get_or_none, run_transaction
 from chalicelib.core.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, Unprocessable
 from chalicelib.core.ids import new_id
@@ -91,6 +91,7 @@ def submit_order(user_id: str, request: OrderSubmission, idempotency_key: str | 
         order = _new_order(user_id, plan, request.note, idempotency_key)
         try:
             run_transaction(lambda tx: _write_order(tx, order, plan, _key_record(key, order, fingerprint)))
+            metrics.count("OrdersCreated")
             return order_view(order)
         except TransactWriteError as exc:
             if not condition_failed(exc):
@@ -179,6 +180,7 @@ def _refuse_short(lines: list[PricedLine]) -> None:
              for line in lines if line.card.stock < line.quantity]
     if short:
         names = ", ".join(f"{item['sku_id']} ({item['available']} left)" for item in short)
+        metrics.count("OutOfStock")
         raise Conflict(f"not enough stock: {names}", code="OUT_OF_STOCK", details={"lines": short})
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
@@ -21,7 +22,7 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib.core import auth
+from chalicelib.core import auth, logs
 from chalicelib.core.db import is_connection_failure, is_throttle
 from chalicelib.core.errors import BadRequest, MallError, ServiceUnavailable, error_body
 
@@ -29,6 +30,19 @@ log = logging.getLogger("micromall")
 
 JSON_TYPE = "application/json; charset=utf-8"
 MAX_BODY_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class Header:
+    """A request header a route reads, for its OpenAPI document (the handler checks it)."""
+    name: str
+    description: str
+    required: bool = False
+    schema: tuple[tuple[str, Any], ...] = (("type", "string"),)
+
+
+IDEMPOTENCY_KEY = Header("Idempotency-Key", "a new random key per new order; the same key returns the same order",
+                         required=True, schema=(("type", "string"), ("pattern", "^[0-9A-Za-z_.:-]{8,64}$")))
 
 
 @dataclass
@@ -46,6 +60,7 @@ class Operation:
     auth: auth.Requirement | None = None
     errors: tuple[int, ...] = ()
     content_types: tuple[str, ...] = ("application/json",)
+    headers: tuple[Header, ...] = ()
 
 
 @dataclass
@@ -76,7 +91,8 @@ class Api:
     def route(self, path: str, method: str, *, summary: str = "", body: Any = None,
               query: Any = None, response: Any = None, status: int = 200,
               auth: auth.Requirement | None = None, errors: tuple[int, ...] = (),
-              content_types: tuple[str, ...] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+              content_types: tuple[str, ...] | None = None,
+              headers: tuple[Header, ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         if content_types is None:  # a route without a JSON body ignores the Content-Type
             content_types = ("application/json",) if body is not None else ("*/*",)
 
@@ -84,7 +100,7 @@ class Api:
             op = Operation(path=path, method=method, handler=handler, tag=self.tag,
                            summary=summary or (handler.__doc__ or "").strip().split("\n")[0],
                            body=body, query=query, response=response, status=status, auth=auth,
-                           errors=errors, content_types=content_types)
+                           errors=errors, content_types=content_types, headers=headers)
             self.operations.append(op)
             blueprint = self.blueprint
 
@@ -98,9 +114,13 @@ class Api:
 
 
 def serve(op: Operation, request: Any, path_params: dict[str, str]) -> Response:
+    logs.bind(**{key: value for key, value in path_params.items() if key.endswith("_id")})
     try:
+        principal = auth.authenticate(request.headers, op.auth) if op.auth else None
+        if principal is not None:
+            logs.bind(**{"staff" if principal.is_staff else "buyer_id": principal.subject})
         context = Context(
-            principal=auth.authenticate(request.headers, op.auth) if op.auth else None,
+            principal=principal,
             body=parse_body(request, resolve(op.body)) if op.body else None,
             query=parse_query(request, resolve(op.query)) if op.query else None,
             headers=request.headers,
@@ -135,11 +155,40 @@ def parse_body(request: Any, model: Any) -> Any:
         raw = b"{}"
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested deeper than Python's stack
         raise BadRequest("body is not valid JSON", code="INVALID_JSON") from None
     if not isinstance(data, dict):
         raise BadRequest("body must be a JSON object", code="INVALID_JSON")
+    check_json_value(data)
     return validate(model, data)
+
+
+MAX_DEPTH = 32  # no request of the mall nests deeper than a few levels
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def check_json_value(data: Any) -> None:
+    """Refuse what JSON parses but the mall cannot hold: deep nesting, lone surrogates (`"\\ud800"`).
+
+    A lone surrogate is valid JSON but not Unicode: it cannot be encoded to UTF-8, so
+    it would fail later, in DynamoDB's request or in the response, as a 500. The walk
+    is iterative: a body nested just below the parser's limit must not exhaust the
+    stack here either.
+    """
+    pending = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, str):
+            if not value.isascii() and _LONE_SURROGATE.search(value):
+                raise BadRequest("body holds a string that is not valid Unicode", code="INVALID_JSON")
+        elif isinstance(value, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise BadRequest(f"body nested deeper than {MAX_DEPTH} levels", code="INVALID_JSON")
+            items = value.items() if isinstance(value, dict) else ((None, item) for item in value)
+            for key, item in items:
+                if key is not None:
+                    pending.append((key, depth))
+                pending.append((item, depth + 1))
 
 
 def parse_query(request: Any, model: Any) -> Any:

@@ -17,3 +17,10 @@ def count(name: str, value: int = 1, **dimensions: str) -> None:
     with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=namespace) as metric:
         for key, dimension in dimensions.items():
             metric.add_dimension(name=key, value=dimension)
+
+
+def count_if(result, name: str, value: int = 1, **dimensions: str):
+    """`result`, after counting `name` when it is truthy: `return count_if(_commit(...), "OrdersPaid")`."""
+    if result:
+        count(name, value, **dimensions)
+    return result

@@ -1,7 +1,12 @@
 """OpenAPI 3.1 for the routes of the features this deployment serves.
 
 Built from the same pydantic models that validate requests, so the document
-cannot drift from what the code accepts.
+cannot drift from what the code accepts. Paths are public URLs, as a buyer's phone
+calls them: a feature stage mounted at a base path (`catalog`) documents
+`/catalog/products`, and its own `/health` and `/openapi.json` under that base path.
+Routes with a `sandbox` path segment exist only for the local twins of the payment
+providers and are left out unless `MALL_PROVIDERS=sandbox`. `servers` is
+`MALL_PUBLIC_URL` when set (the custom domain), else the host the document was read from.
 """
 from __future__ import annotations
 
@@ -33,16 +38,34 @@ ERROR_DESCRIPTIONS = {
 }
 
 
-def build(apis: Iterable[Api], title: str = "micromall", version: str = "1.0.0") -> dict[str, Any]:
+def is_sandbox_only(path: str) -> bool:
+    return "sandbox" in path.strip("/").split("/")
+
+
+def build(apis: Iterable[Api], title: str = "micromall", version: str = "1.0.0", *,
+          servers: Iterable[str] = (), meta_prefix: str = "", sandbox: bool | None = None) -> dict[str, Any]:
+    """The document of `apis`; `meta_prefix` ("/catalog") places the meta routes of a mounted feature stage."""
+    from chalicelib.core import config
+
+    if sandbox is None:
+        sandbox = config.env("MALL_PROVIDERS", "live") == "sandbox"
     schemas: dict[str, Any] = {"Error": ERROR_SCHEMA}
     paths: dict[str, Any] = {}
     for api in apis:
         for op in api.operations:
-            paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, schemas)
-    return {
+            if is_sandbox_only(op.path) and not sandbox:
+                continue
+            path = meta_prefix + op.path if op.tag == "meta" else op.path
+            paths.setdefault(path, {})[op.method.lower()] = _operation(op, schemas)
+    document: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version,
                  "description": "Serverless micro-mall backend for WeChat mini-program shops. Money is integer fen."},
+    }
+    if servers:
+        document["servers"] = [{"url": url} for url in servers]
+    return {
+        **document,
         "paths": paths,
         "components": {
             "schemas": schemas,
@@ -81,6 +104,8 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
     params = [{"name": name, "in": "path", "required": True,
                "schema": {"type": "string", "minLength": 1, "maxLength": 64}}
               for name in _PATH_PARAM.findall(op.path)]
+    params += [{"name": header.name, "in": "header", "required": header.required,
+                "description": header.description, "schema": dict(header.schema)} for header in op.headers]
     if op.query is not None:
         query_schema = resolve(op.query).model_json_schema()
         required = set(query_schema.get("required", []))

@@ -28,7 +28,7 @@ from chalicelib.checkout import lifecycle, statuses
 from chalicelib.checkout.models import OrderModel, RefundRecord
 from chalicelib.checkout.orders import find_order, load_order
 from chalicelib.checkout.views import OrderView, order_view
-from chalicelib.core import clock, config
+from chalicelib.core import clock, config, metrics
 from chalicelib.core.db import commit_if_conditions_hold, condition_failed
 from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable
 from chalicelib.core.ids import new_id
@@ -88,11 +88,13 @@ def handle_webhook(provider_name: str, headers: Mapping[str, str], raw_body: byt
         notification = provider.parse_notification(headers, raw_body)
     except NotificationRejected as exc:
         log.warning("%s notification rejected: %s", provider_name, exc)
+        metrics.count("PaymentRejected", provider=provider_name)
         return provider.reject_reply(exc.reason, exc.message)
     try:
         apply(notification, provider)
     except Refused as exc:
         log.warning("%s notification %s refused: %s", provider_name, notification.event_id, exc.message)
+        metrics.count("PaymentRejected", provider=provider_name)
         return provider.reject_reply(exc.code, exc.message)
     except Exception:  # noqa: BLE001 - the provider must get its failure shape and retry later
         log.exception("%s notification %s failed", provider_name, notification.event_id)

@@ -113,10 +113,14 @@ def local_http_server(chalice_app, config, port: int):
     from chalice.local import (
         ChaliceRequestHandler,
         CustomLocalChalice,
+        ForbiddenError,
         LocalChalice,
         LocalDevServer,
         ThreadedHTTPServer,
     )
+
+    from infra.edges import UNKNOWN_ROUTE
+    from infra.swagger import docs_file, is_docs_path
 
     class MallHTTPServer(ThreadedHTTPServer):
         # socketserver listens with a backlog of 5: a burst of buyers (a flash sale) overflows it while
@@ -141,6 +145,28 @@ def local_http_server(chalice_app, config, port: int):
             if name.startswith("do_"):
                 return self.method_not_allowed
             raise AttributeError(name)
+
+        def do_GET(self) -> None:
+            if not is_docs_path(self.path):  # Swagger UI (infra.swagger); every other GET is the app's
+                return super().do_GET()
+            status, content_type, body = docs_file(self.path)
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _send_error_response(self, error) -> None:
+            # An unknown route: Chalice mimics API Gateway's 403; the deployed API answers a JSON 404
+            # (its Gateway Response, infra.edges), and so does this server.
+            if not (isinstance(error, ForbiddenError) and b"Missing Authentication Token" in (error.body or b"")):
+                return super()._send_error_response(error)
+            body = json.dumps(UNKNOWN_ROUTE).encode()
+            self.send_response(404)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
     # What chalice.local.create_local_server does, with our request handler.
     CustomLocalChalice.__bases__ = (LocalChalice, chalice_app.__class__)

@@ -10,11 +10,11 @@ import pytest
 from chalicelib.core import config
 from infra.access import load_manifest, secrets_named_in_code
 from infra.apps import shape
+from infra.functions import settings as settings_of
 from infra.policy import MAX_INLINE_POLICY_CHARS, policy_chars
 from infra.stages import (
     CHALICE_DIR,
     DEV_STAGE,
-    FEATURES,
     feature_settings,
     lambda_name,
     policy_file,
@@ -45,6 +45,7 @@ def policies():
 def test_config_and_policy_files_are_rendered_and_up_to_date(tmp_path):
     copy = tmp_path / ".chalice"
     shutil.copytree(CHALICE_DIR, copy, ignore=shutil.ignore_patterns("deployments", "deployed", "venv"))
+    shutil.copytree(CHALICE_DIR.parent / "functions", tmp_path / "functions")  # function.json, policy.json
     changed = write_stages(copy)
     assert not changed, f"run `python -m infra stages`: out of date: {', '.join(p.name for p in changed)}"
 
@@ -63,7 +64,7 @@ def test_every_feature_has_its_own_stage(stages, feature):
     assert stage["autogen_policy"] is False and stage["iam_policy_file"] == policy_file(feature)
     for handler in shape(feature).handlers:
         assert stage["lambda_functions"][handler.name]["iam_policy_file"] == policy_file(feature, handler.name)
-    assert feature in FEATURES, f"size {feature!r} in infra/stages.py FEATURES (it runs on the defaults now)"
+    assert settings_of(feature), f"size {feature!r} in functions/{feature}/settings.json (it runs on the defaults now)"
 
 
 def test_dev_stage_serves_every_feature_in_one_function(stages):
@@ -87,11 +88,14 @@ def test_reserved_concurrency_leaves_the_account_its_unreserved_minimum(stages):
 
 
 def test_no_policy_has_a_wildcard_resource_or_action():
-    """The one `*` allowed is the log-stream part of the function's own log group."""
+    """The `*` allowed: the log-stream part of the function's own log group, and X-Ray's writes (no resource type)."""
     for stage, function, policy in policies():
         own_logs = re.escape(f":log-group:/aws/lambda/{lambda_name(stage, function)}:") + r"\*$"
         for statement in policy["Statement"]:
             assert statement["Effect"] == "Allow" and set(statement) == {"Sid", "Effect", "Action", "Resource"}
+            if statement["Sid"] == "Traces":
+                assert statement["Action"] == ["xray:PutTelemetryRecords", "xray:PutTraceSegments"], statement
+                continue
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
             assert not [a for a in actions if "*" in a], (stage, function, statement)
@@ -114,9 +118,8 @@ def test_every_secret_the_code_names_is_granted_and_no_other():
 
 
 def test_live_only_secrets_are_declared_for_functions_that_exist():
-    for feature, settings in FEATURES.items():
-        if feature not in config.ALL_FEATURES:
-            continue
+    for feature in config.ALL_FEATURES:
+        settings = feature_settings(feature)
         functions = {"api_handler", *(handler.name for handler in shape(feature).handlers)}
         assert set(settings.live_secrets) <= functions, (feature, sorted(settings.live_secrets))
 

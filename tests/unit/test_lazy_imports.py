@@ -37,3 +37,12 @@ def test_each_feature_function_imports_no_other_feature():
 def test_the_catalog_function_starts_without_pydantic_jwt_or_ulid():
     loaded = modules_loaded_by("catalog")
     assert not [name for name in loaded if not name.startswith("chalicelib")], loaded
+
+
+def test_a_lambda_cold_start_that_logs_nothing_imports_no_powertools():
+    probe = ("import json, sys, app\n"
+             "print(json.dumps(sorted(m for m in sys.modules if m.startswith('aws_lambda_powertools'))))")
+    env = {**os.environ, "MALL_FEATURES": "catalog", "AWS_LAMBDA_FUNCTION_NAME": "micromall-catalog"}
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+                            check=True)
+    assert json.loads(result.stdout) == [], result.stdout

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 
 from chalicelib.core import metrics
-from infra.triggers import DEFAULT, trigger_settings
 
 
 def test_count_prints_one_emf_line_with_its_dimensions(capsys):
@@ -25,7 +24,13 @@ def test_namespace_follows_powertools_setting(capsys, monkeypatch):
     assert json.loads(capsys.readouterr().out)["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "shop-a"
 
 
-def test_triggers_retry_twice_and_split_failing_batches_by_default():
-    settings = trigger_settings("checkout_sales_counter")
-    assert settings == DEFAULT
-    assert settings.maximum_retry_attempts == 2 and settings.bisect_batch_on_function_error
+def emf_names(text: str) -> list[str]:
+    return [metric["Name"] for line in text.splitlines() if line.startswith('{"_aws"')
+            for metric in json.loads(line)["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
+
+
+def test_count_if_counts_only_what_happened(capsys):
+    assert metrics.count_if(False, "OrdersPaid") is False
+    assert metrics.count_if(True, "OrdersPaid", provider="alipay") is True
+
+    assert emf_names(capsys.readouterr().out) == ["OrdersPaid"]

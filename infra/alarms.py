@@ -1,0 +1,99 @@
+"""CloudWatch alarms of an environment and the SNS topic they notify, rendered into its data stack.
+
+Each alarm is about something an operator must act on (docs/RUNBOOK.md, "Alarms"):
+
+- a function's `Errors` (an unhandled exception: the API function catches everything it
+  expects, so one is a bug; an event handler's means a batch is being retried) and
+  `Throttles` (its reserved concurrency is full: buyers get 503s);
+- a stream trigger's `IteratorAge` (records waiting: the handler is failing or too slow);
+- a dead-letter queue holding a message (`ApproximateNumberOfMessagesVisible` > 0);
+- the API answering 5XX to more than 5 % of requests (API Gateway's 5XXError, all the
+  environment's feature APIs: Chalice names every REST API after the app);
+- the mall's own `PaymentAnomaly` and `RefundFailed` metrics above 0. They are emitted with
+  dimensions (provider, ...), so the alarm is a Metrics Insights query summing every
+  dimension combination of the environment's namespace (POWERTOOLS_METRICS_NAMESPACE,
+  `micromall/<env>`, set in each stage).
+
+Missing data is not breaching: a quiet shop is not an alarm.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+TOPIC = "AlarmTopic"
+LAMBDA_PERIOD = 300
+ITERATOR_AGE_LIMIT_MS = 5 * 60 * 1000
+API_5XX_RATE = 0.05
+
+
+def metrics_namespace(env: str) -> str:
+    return f"micromall/{env}"
+
+
+def _logical(name: str) -> str:
+    import re
+
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^0-9A-Za-z]+", name) if part)
+
+
+def _alarm(description: str, threshold: float, **spec: Any) -> dict[str, Any]:
+    properties = {
+        "AlarmDescription": description,
+        "ComparisonOperator": "GreaterThanThreshold",
+        "Threshold": threshold,
+        "EvaluationPeriods": spec.pop("evaluation_periods", 1),
+        "TreatMissingData": "notBreaching",
+        "AlarmActions": [{"Ref": TOPIC}],
+        "OKActions": [{"Ref": TOPIC}],
+        **spec,
+    }
+    return {"Type": "AWS::CloudWatch::Alarm", "Properties": properties}
+
+
+def _metric(namespace: str, name: str, statistic: str, period: int, **dimensions: Any) -> dict[str, Any]:
+    return {"Namespace": namespace, "MetricName": name, "Statistic": statistic, "Period": period,
+            "Dimensions": [{"Name": key, "Value": value} for key, value in dimensions.items()]}
+
+
+def _insights(description: str, metric: str, env: str) -> dict[str, Any]:
+    query = f'SELECT SUM({metric}) FROM "{metrics_namespace(env)}"'
+    return _alarm(description, 0, Metrics=[{"Id": "total", "Expression": query, "Period": LAMBDA_PERIOD,
+                                            "ReturnData": True}])
+
+
+def alarm_resources(env: str, dead_letter_queues: dict[str, str]) -> dict[str, Any]:
+    """The topic and every alarm of `env`; `dead_letter_queues` maps each DLQ's resource name to its logical name."""
+    from infra.stages import API_GATEWAY_STAGE, APP_NAME, lambda_name, stage_functions, stages_of_environment
+    from infra.triggers import trigger_settings
+
+    resources: dict[str, Any] = {TOPIC: {"Type": "AWS::SNS::Topic", "Properties": {
+        "TopicName": {"Fn::Sub": "${TablePrefix}alarms"}, "KmsMasterKeyId": "alias/aws/sns"}}}
+    for stage in stages_of_environment(env):
+        for function in stage_functions(stage):
+            name = lambda_name(stage, function)
+            base = _logical(name)
+            resources[f"{base}ErrorsAlarm"] = _alarm(
+                f"{name}: unhandled errors (its log group has the exception)", 0,
+                **_metric("AWS/Lambda", "Errors", "Sum", LAMBDA_PERIOD, FunctionName=name))
+            resources[f"{base}ThrottlesAlarm"] = _alarm(
+                f"{name}: invocations throttled (reserved concurrency full)", 0,
+                **_metric("AWS/Lambda", "Throttles", "Sum", LAMBDA_PERIOD, FunctionName=name))
+            if trigger_settings(function).kind == "stream":
+                resources[f"{base}IteratorAgeAlarm"] = _alarm(
+                    f"{name}: stream records wait over {ITERATOR_AGE_LIMIT_MS // 60000} minutes", ITERATOR_AGE_LIMIT_MS,
+                    evaluation_periods=3, **_metric("AWS/Lambda", "IteratorAge", "Maximum", 60, FunctionName=name))
+    for resource, logical in sorted(dead_letter_queues.items()):
+        resources[f"{resource}DepthAlarm"] = _alarm(
+            f"{logical}: dead letters waiting (docs/RUNBOOK.md: find the cause, then python -m infra redrive)", 0,
+            **_metric("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", LAMBDA_PERIOD,
+                      QueueName={"Fn::GetAtt": [resource, "QueueName"]}))
+    resources["Api5xxAlarm"] = _alarm(
+        f"API answers 5XX to over {API_5XX_RATE:.0%} of requests", API_5XX_RATE,
+        **_metric("AWS/ApiGateway", "5XXError", "Average", LAMBDA_PERIOD, ApiName=APP_NAME, Stage=API_GATEWAY_STAGE))
+    resources["PaymentAnomalyAlarm"] = _insights(
+        "payments: an anomaly (amount mismatch, unknown order, ...): see the admin payments console", "PaymentAnomaly",
+        env)
+    resources["RefundFailedAlarm"] = _insights(
+        "payments: a refund the provider refused (reconciliation retries; check the merchant platform)",
+        "RefundFailed", env)
+    return resources

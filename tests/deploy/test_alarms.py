@@ -1,0 +1,74 @@
+"""The environment's alarms and their topic, in the data stack `infra deploy` creates."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from infra.alarms import TOPIC, metrics_namespace
+from infra.stages import lambda_name, read_config, stage_functions, stages_of_environment, table_prefix
+from infra.template import render
+from infra.triggers import stream_dead_letter_queues, trigger_settings
+
+
+@pytest.fixture(scope="module", params=["prod", "dev"])
+def stack(request):
+    env = request.param
+    return env, render(table_prefix(env), env=env)
+
+
+def alarms(template: dict) -> list[dict]:
+    return [resource["Properties"] for resource in template["Resources"].values()
+            if resource["Type"] == "AWS::CloudWatch::Alarm"]
+
+
+def alarmed(template: dict, namespace: str, metric: str) -> set:
+    return {next((d["Value"] if isinstance(d["Value"], str) else json.dumps(d["Value"])) for d in alarm["Dimensions"])
+            for alarm in alarms(template) if alarm.get("Namespace") == namespace and alarm["MetricName"] == metric}
+
+
+def test_every_function_alarms_on_errors_and_throttles(stack):
+    env, template = stack
+    functions = {lambda_name(stage, function) for stage in stages_of_environment(env)
+                 for function in stage_functions(stage)}
+    assert alarmed(template, "AWS/Lambda", "Errors") == functions
+    assert alarmed(template, "AWS/Lambda", "Throttles") == functions
+
+
+def test_every_stream_trigger_alarms_on_iterator_age(stack):
+    env, template = stack
+    streams = {lambda_name(stage, function) for stage in stages_of_environment(env)
+               for function in stage_functions(stage) if trigger_settings(function).kind == "stream"}
+    assert streams and alarmed(template, "AWS/Lambda", "IteratorAge") == streams
+
+
+def test_every_dead_letter_queue_alarms_on_one_message(stack):
+    _, template = stack
+    depth = [alarm for alarm in alarms(template) if alarm.get("MetricName") == "ApproximateNumberOfMessagesVisible"]
+    queues = {alarm["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for alarm in depth}
+    names = {template["Resources"][queue]["Properties"]["QueueName"]["Fn::Sub"] for queue in queues}
+    assert names == {"${TablePrefix}" + logical for logical in stream_dead_letter_queues()}
+    assert all(alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold" for alarm in depth)
+
+
+def test_payment_anomalies_and_failed_refunds_alarm_from_the_namespace_the_stages_write(stack):
+    env, template = stack
+    queries = {alarm["Metrics"][0]["Expression"] for alarm in alarms(template) if "Metrics" in alarm}
+    assert queries == {f'SELECT SUM({metric}) FROM "{metrics_namespace(env)}"'
+                       for metric in ("PaymentAnomaly", "RefundFailed")}
+    for stage in stages_of_environment(env):
+        variables = read_config()["stages"][stage]["environment_variables"]
+        assert variables["POWERTOOLS_METRICS_NAMESPACE"] == metrics_namespace(env), stage
+
+
+def test_api_5xx_alarm_and_every_alarm_notifies_the_topic(stack):
+    _, template = stack
+    assert alarmed(template, "AWS/ApiGateway", "5XXError") == {"micromall"}
+    assert template["Resources"][TOPIC]["Type"] == "AWS::SNS::Topic" and f"{TOPIC}Arn" in template["Outputs"]
+    for alarm in alarms(template):
+        assert alarm["AlarmActions"] == [{"Ref": TOPIC}] and alarm["TreatMissingData"] == "notBreaching", alarm
+
+
+def test_the_stack_still_fits_a_direct_upload(stack):
+    _, template = stack
+    assert len(json.dumps(template, separators=(",", ":"))) <= 51200
