@@ -347,3 +347,19 @@ def test_a_queue_batch_deletes_every_message_but_the_ones_its_handler_reports_fa
 
     assert sorted(received[0]) == [0, 1, 2]
     assert received[1] == [1], "only the reported failure comes back"
+
+
+def test_the_local_pump_dead_letters_what_infra_redrive_replays_once_the_handler_works():
+    """Pump -> on-failure queue -> `infra redrive`, on the embedded server, with the real search indexer."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.e2e.stack import ROOT
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("MALL_", "AWS_"))}
+    result = subprocess.run([sys.executable, "-m", "tests.unit.dead_letter_flow"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stderr[-3000:]
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen == {"dead_lettered": 1, "found_while_down": 0, "replayed": 1, "failed": 0, "found": 1}
