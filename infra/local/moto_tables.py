@@ -52,7 +52,7 @@ class ChangeSet:
     def touch(self, table: Table, hash_key: DynamoType, range_key: DynamoType | None, *, in_place: bool) -> None:
         identity = (id(table), hash_key, range_key)
         if identity not in self._before:
-            current = table.get_item(hash_key, range_key) if (range_key is not None or not table.has_range_key) else None
+            current = _stored(table, hash_key, range_key)
             # An update mutates the stored Item; a put or delete replaces or removes it, leaving it intact.
             self._before[identity] = (table, hash_key, range_key, copy.deepcopy(current) if in_place else current)
         shard = table.stream_shard
@@ -70,11 +70,16 @@ class ChangeSet:
         """(table, before, after) for every touched item that really changed."""
         changed = []
         for table, hash_key, range_key, before in self._before.values():
-            after = table.get_item(hash_key, range_key)
+            after = _stored(table, hash_key, range_key)
             if after is before or (after is not None and before is not None and after == before):
                 continue
             changed.append((table, before, after))
         return changed
+
+
+def _stored(table: Table, hash_key: DynamoType, range_key: DynamoType | None) -> Item | None:
+    """The stored item, or None; a key missing its range part (moto refuses that request) names none."""
+    return table.get_item(hash_key, range_key) if (range_key is not None or not table.has_range_key) else None
 
 
 @contextlib.contextmanager
@@ -159,7 +164,7 @@ class IndexPartitions:
     def _reindex(self, table: Table, key: tuple[Any, Any]) -> None:
         for name, hash_value in self._membership.pop(key, {}).items():
             self._partitions[name][hash_value].discard(key)
-        item = table.get_item(*key) if (key[1] is not None or not table.has_range_key) else None
+        item = _stored(table, *key)
         if item is None:
             return
         membership = {}
