@@ -7,7 +7,7 @@ shapes the webhook's reply the way the provider expects (`accept_reply`,
 `reject_reply`). Inside the mall, money is int fen; only the Alipay module sees yuan.
 
 With `MALL_PROVIDERS=sandbox` the same verifying and signing classes are wired to
-local twins (`providers/sandbox.py`) instead of HTTP, with keys generated once into
+local twins (`providers/sandbox/`) instead of HTTP, with keys generated once into
 `MALL_SANDBOX_KEYS_DIR/sandbox.json`.
 
 Configuration (live mode). Secrets are read with `core.config.secret(name)`: env
