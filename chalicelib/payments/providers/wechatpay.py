@@ -259,6 +259,38 @@ class WeChatPay:
         return RefundAccepted(out_refund_no=req.out_refund_no, status=status,
                               refund_id=refund_id if isinstance(refund_id, str) else None)
 
+    def query_refund(self, out_trade_no: str, out_refund_no: str) -> PaymentNotification | None:
+        """A refund as WeChat Pay knows it (GET /v3/refund/domestic/refunds/{out_refund_no}); None when unknown."""
+        _check_trade_no(out_trade_no)
+        answer = self._call("GET", f"/v3/refund/domestic/refunds/{quote(out_refund_no, safe='')}",
+                            absent_codes=("RESOURCE_NOT_EXISTS",))
+        if answer is None:
+            return None
+        try:
+            note = parse_refund({**answer, "refund_status": answer.get("status"), "mchid": self.merchant_id},
+                                f"query:{answer.get('refund_id')}:{answer.get('status')}")
+        except NotificationRejected as exc:
+            raise ProviderError(f"WeChat Pay answered a refund query with an unusable refund: {exc.message}",
+                                provider=self.name, retryable=False) from None
+        if note.out_trade_no != out_trade_no:
+            raise ProviderError(f"WeChat Pay's refund {out_refund_no} belongs to another trade", provider=self.name,
+                                retryable=False)
+        return note
+
+    def close(self, out_trade_no: str) -> str:
+        """Close an unpaid trade so the buyer can no longer pay it: CLOSED, or PAID when it was paid first."""
+        _check_trade_no(out_trade_no)
+        path = f"/v3/pay/transactions/out-trade-no/{quote(out_trade_no, safe='')}/close"
+        reply = self._send("POST", path, {"mchid": self.merchant_id})
+        if 200 <= reply.status < 300:
+            return "CLOSED"
+        error = self._error(reply)
+        if error.provider_code == "ORDERPAID":
+            return "PAID"
+        if error.provider_code == "ORDER_NOT_EXIST":
+            return "CLOSED"  # never prepaid: there is nothing the buyer could pay
+        raise error
+
     def _refund_payload(self, req: RefundRequest) -> dict[str, Any]:
         _check_trade_no(req.out_trade_no)
         if not 0 < check_fen(req.refund_amount) <= check_fen(req.total_amount):

@@ -18,6 +18,9 @@ from chalicelib.payments.providers.alipay import beijing_time, notification_cont
 from chalicelib.payments.providers.sandbox.book import Refused, TradeBook, biz_content, positive_fen
 from chalicelib.payments.providers.sandbox.keys import AlipayKeys, alnum, digits
 
+# What a scripted refund call does: SUCCESS (refunded and notified), LOST (refunded, the notification lost),
+# DOWN (gateway answers 20000, nothing refunded), REFUSED (a business error, nothing refunded).
+ALIPAY_REFUND_OUTCOMES = ("SUCCESS", "LOST", "DOWN", "REFUSED")
 
 class SandboxAlipay:
     """openapi.alipay.com/gateway.do, played locally: a Transport for `Alipay`, and its notifications."""
@@ -54,6 +57,8 @@ class SandboxAlipay:
             return self._refund(biz)
         if api == "alipay.trade.fastpay.refund.query":
             return self._refund_query(biz)
+        if api == "alipay.trade.close":
+            return self._close(biz)
         raise Refused(40002, "isv.invalid-method", f"no such method {api!r}")
 
     def _answer(self, api: str, payload: dict[str, Any]) -> Reply:
@@ -77,12 +82,17 @@ class SandboxAlipay:
             amount = yuan_to_fen(biz.get("refund_amount"))
         except ValueError:
             raise Refused(40004, "ACQ.INVALID_PARAMETER", "refund_amount is not a yuan amount") from None
+        outcome = self.book.next_outcome("alipay", out_trade_no, "SUCCESS")
+        if outcome == "DOWN":
+            raise Refused(20000, "isp.unknow-error", "sandbox: Alipay is scripted to be down for this call")
+        if outcome == "REFUSED":
+            raise Refused(40004, "ACQ.SELLER_BALANCE_NOT_ENOUGH", "sandbox: this refund is scripted to be refused")
         fresh: list[bool] = []
         trade = self.book.update("alipay", out_trade_no,
                                  lambda current: _alipay_refund(current, out_request_no, amount, fresh))
         if fresh:
             headers, raw_body = self.build_refund_notification(out_trade_no, out_request_no)
-            if self.deliver is not None:
+            if self.deliver is not None and outcome != "LOST":
                 self.deliver(headers, raw_body)
         return {"code": "10000", "trade_no": trade["trade_no"], "out_trade_no": out_trade_no,
                 "buyer_logon_id": "san***@sandbox.invalid", "fund_change": "Y" if fresh else "N",
@@ -97,6 +107,29 @@ class SandboxAlipay:
                 "trade_no": trade["trade_no"], "total_amount": fen_to_yuan(trade["amount"]),
                 "refund_amount": fen_to_yuan(refund["amount"]), "refund_status": "REFUND_SUCCESS"}
 
+    def script_refunds(self, out_trade_no: str, *outcomes: str) -> None:
+        """The next refund calls for this trade end as `outcomes` (ALIPAY_REFUND_OUTCOMES), in order."""
+        unknown = [outcome for outcome in outcomes if outcome not in ALIPAY_REFUND_OUTCOMES]
+        if unknown:
+            raise ValueError(f"sandbox Alipay refund outcomes are {', '.join(ALIPAY_REFUND_OUTCOMES)}, not {unknown}")
+        self.book.script("alipay", out_trade_no, outcomes)
+
+    def _close(self, biz: dict[str, Any]) -> dict[str, Any]:
+        out_trade_no = str(biz.get("out_trade_no"))
+
+        def close(trade: dict[str, Any] | None) -> dict[str, Any]:
+            if trade is None:
+                raise Refused(40004, "ACQ.TRADE_NOT_EXIST", "the trade does not exist")
+            if trade["trade_status"] != "WAIT_BUYER_PAY":
+                raise Refused(40004, "ACQ.TRADE_STATUS_ERROR", "the trade is not waiting for payment")
+            trade["trade_status"] = "TRADE_CLOSED"
+            return trade
+
+        if self.book.read("alipay", out_trade_no) is None:
+            raise Refused(40004, "ACQ.TRADE_NOT_EXIST", "the trade does not exist")
+        trade = self.book.update("alipay", out_trade_no, close)
+        return {"code": "10000", "out_trade_no": out_trade_no, "trade_no": trade["trade_no"]}
+
     # --- as Alipay's notifications ---
 
     def build_payment_notification(self, out_trade_no: str, amount: int, buyer_id: str | None = None, *,
@@ -106,7 +139,9 @@ class SandboxAlipay:
             raise ValueError("a sandbox payment needs a valid out_trade_no and a positive amount in fen")
 
         def pay(trade: dict[str, Any] | None) -> dict[str, Any]:
-            if trade:
+            if trade and trade["trade_status"] == "TRADE_CLOSED" and not trade["refunds"]:
+                raise ValueError(f"the sandbox closed trade {out_trade_no}: the buyer cannot pay it")
+            if trade and trade["trade_status"] != "WAIT_BUYER_PAY":
                 return trade  # paid already: Alipay would deliver the same notification again
             return {"out_trade_no": out_trade_no, "amount": amount, "trade_no": "2026" + digits(24),
                     "buyer_id": buyer_id or "2088" + digits(12), "trade_status": "TRADE_SUCCESS",

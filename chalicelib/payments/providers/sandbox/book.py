@@ -43,6 +43,26 @@ class TradeBook:
             self._save(document)
             return trade
 
+    def all(self, section: str) -> dict[str, dict[str, Any]]:
+        return self._load().get(section, {})
+
+    def script(self, section: str, out_trade_no: str, outcomes: tuple[str, ...]) -> None:
+        """Queue what the next refunds of a trade end as (tests, the local tester); unscripted ones succeed."""
+        self.update(f"{section}-scripts", out_trade_no, lambda queued: [*(queued or []), *outcomes])
+
+    def next_outcome(self, section: str, out_trade_no: str, default: str) -> str:
+        """The oldest queued outcome for a trade's refund call, taken off the queue; `default` when none waits."""
+        taken: list[str] = []
+
+        def take(queued: list[str] | None) -> list[str]:
+            queued = list(queued or [])
+            if queued:
+                taken.append(queued.pop(0))
+            return queued
+
+        self.update(f"{section}-scripts", out_trade_no, take)
+        return taken[0] if taken else default
+
     def _load(self) -> dict[str, Any]:
         try:
             return json.loads(self.path.read_text(encoding="utf-8"))

@@ -38,12 +38,16 @@ from chalicelib.payments.providers.wechatpay import (
 
 WECHAT_PAID_STATES = ("SUCCESS", "REFUND")
 WECHAT_REFUND_EVENTS = ("SUCCESS", "ABNORMAL", "CLOSED")
+# What a scripted refund call does: end as one of the events (notified), succeed with its notification LOST,
+# stay PENDING (PROCESSING, nothing notified), or find WeChat DOWN (HTTP 500, nothing recorded).
+WECHAT_REFUND_OUTCOMES = (*WECHAT_REFUND_EVENTS, "LOST", "PENDING", "DOWN")
 
 
 class SandboxWeChatPay:
     """api.mch.weixin.qq.com, played locally: a Transport for `WeChatPay`, and the notifications it sends."""
 
     QUERY_PREFIX = "/v3/pay/transactions/out-trade-no/"
+    REFUND_QUERY_PREFIX = "/v3/refund/domestic/refunds/"
 
     def __init__(self, keys: WeChatPayKeys, book: TradeBook, deliver: Deliver | None = None):
         self.keys = keys
@@ -67,6 +71,10 @@ class SandboxWeChatPay:
             return self._refund(json_request(body))
         if method == "GET" and route.startswith(self.QUERY_PREFIX):
             return self._query(unquote(route[len(self.QUERY_PREFIX):]), dict(parse_qsl(query)))
+        if method == "GET" and route.startswith(self.REFUND_QUERY_PREFIX):
+            return self._query_refund(unquote(route[len(self.REFUND_QUERY_PREFIX):]))
+        if method == "POST" and route.startswith(self.QUERY_PREFIX) and route.endswith("/close"):
+            return self._close(unquote(route[len(self.QUERY_PREFIX):-len("/close")]), json_request(body))
         raise Refused(404, "NOT_FOUND", f"no such API {method} {route}")
 
     def _check_authorization(self, method: str, path: str, body: bytes, header: str) -> None:
@@ -140,15 +148,48 @@ class SandboxWeChatPay:
             raise Refused(400, "PARAM_ERROR", "out_trade_no, out_refund_no, amount.refund or amount.total")
         if self.book.read("wechatpay", out_trade_no) is None:
             raise Refused(404, "RESOURCE_NOT_EXISTS", "the order does not exist")
+        outcome = self.book.next_outcome("wechatpay", out_trade_no, "SUCCESS")
+        if outcome == "DOWN":
+            raise Refused(500, "SYSTEM_ERROR", "sandbox: WeChat Pay is scripted to be down for this call")
         fresh: list[bool] = []
         trade = self.book.update("wechatpay", out_trade_no,
                                  lambda current: _wechat_refund(current, out_refund_no, refund, total, fresh))
         reply = self._answer(200, self._refund_answer(trade, trade["refunds"][out_refund_no]))
-        if fresh:
-            headers, raw_body = self.build_refund_notification(out_trade_no, out_refund_no)
-            if self.deliver is not None:
+        if fresh and outcome != "PENDING":
+            headers, raw_body = self.build_refund_notification(out_trade_no, out_refund_no,
+                                                               status="SUCCESS" if outcome == "LOST" else outcome)
+            if self.deliver is not None and outcome != "LOST":
                 self.deliver(headers, raw_body)
         return reply
+
+    def script_refunds(self, out_trade_no: str, *outcomes: str) -> None:
+        """The next refund calls for this trade end as `outcomes` (WECHAT_REFUND_OUTCOMES), in order."""
+        unknown = [outcome for outcome in outcomes if outcome not in WECHAT_REFUND_OUTCOMES]
+        if unknown:
+            raise ValueError(f"sandbox WeChat refund outcomes are {', '.join(WECHAT_REFUND_OUTCOMES)}, not {unknown}")
+        self.book.script("wechatpay", out_trade_no, outcomes)
+
+    def _query_refund(self, out_refund_no: str) -> Reply:
+        for trade in self.book.all("wechatpay").values():
+            refund = trade.get("refunds", {}).get(out_refund_no)
+            if refund is not None:
+                return self._answer(200, self._refund_answer(trade, refund))
+        raise Refused(404, "RESOURCE_NOT_EXISTS", "the refund does not exist")
+
+    def _close(self, out_trade_no: str, request: dict[str, Any]) -> Reply:
+        if request.get("mchid") != self.keys.mchid:
+            raise Refused(400, "PARAM_ERROR", "mchid is missing or not this merchant")
+
+        def close(trade: dict[str, Any] | None) -> dict[str, Any]:
+            if trade is None:
+                raise Refused(404, "ORDER_NOT_EXIST", "the order does not exist")
+            if trade["trade_state"] in WECHAT_PAID_STATES:
+                raise Refused(400, "ORDERPAID", "the order is already paid")
+            trade["trade_state"] = "CLOSED"
+            return trade
+
+        self.book.update("wechatpay", out_trade_no, close)
+        return Reply(204, lower_keys(self._signed_headers(b"")), b"")
 
     def _refund_answer(self, trade: dict[str, Any], refund: dict[str, Any]) -> dict[str, Any]:
         return {"refund_id": refund["refund_id"], "out_refund_no": refund["out_refund_no"],
@@ -168,6 +209,8 @@ class SandboxWeChatPay:
         def pay(trade: dict[str, Any] | None) -> dict[str, Any]:
             if trade and trade["trade_state"] in WECHAT_PAID_STATES:
                 return trade  # paid already: WeChat would deliver the same notification again
+            if trade and trade["trade_state"] == "CLOSED":
+                raise ValueError(f"the sandbox closed trade {out_trade_no}: the buyer cannot pay it")
             return {"refunds": {}, **(trade or {}), "out_trade_no": out_trade_no, "amount": amount,
                     "payer_openid": payer_openid, "trade_state": "SUCCESS", "event_id": str(uuid.uuid4()),
                     "transaction_id": "4200" + digits(24), "success_time": rfc3339(clock.now())}
