@@ -125,16 +125,53 @@ def mark_paid(order_id: str, *, provider: str, transaction_id: str, amount: int,
 
 # --- refunds (decided by the merchant, carried out by payments) -----------------------
 
-def approve_refund(order: OrderModel, refund: RefundRecord, *, actor: str, also: Writes | None = None) -> bool:
+BUYER_REFUND, RETURN_REFUND = "BUYER", "RETURN"
+REFUND_FAILURES = frozenset({"CLOSED", "ABNORMAL", "FAILED"})
+
+
+@dataclass(frozen=True)
+class NewRefund:
+    """A refund to record on an order (payments decides it and carries it out)."""
+    out_refund_no: str
+    amount: int  # fen
+    reason: str | None
+    kind: str  # BUYER_REFUND or RETURN_REFUND
+
+
+def is_buyer_refund(order: OrderModel, refund: Any) -> bool:
+    """Whether `refund` is one the buyer asked for: only those finish REFUNDING (records without a kind predate
+    the distinction, when the buyer's refund was always `<order_id>-R1`)."""
+    if refund.kind is not None:
+        return refund.kind == BUYER_REFUND
+    return refund.out_refund_no == f"{order.order_id}-R1"
+
+
+def approve_refund(order: OrderModel, refund: NewRefund, *, actor: str, also: Writes | None = None) -> bool:
     """REFUND_REQUESTED -> REFUNDING with the refund recorded on the order; False if the status moved."""
     if order.status != statuses.REFUND_REQUESTED:
         return False
 
     def actions(order: OrderModel, now: datetime) -> list[Any]:
         return [OrderModel.refund_request.decision.set("APPROVED"), OrderModel.refund_request.decided_at.set(now),
-                OrderModel.refund_request.decided_by.set(actor), _append_refund(refund)]
+                OrderModel.refund_request.decided_by.set(actor), _append_refunds([refund], now)]
 
     return _commit(order, statuses.REFUNDING, actions, also)
+
+
+def retry_refunds(order: OrderModel, refunds: list[NewRefund], *, also: Writes | None = None) -> bool:
+    """Record new refunds replacing failed ones; a REFUND_FAILED order goes back to REFUNDING (when one of them
+    is the buyer's). False if the order changed since it was read."""
+    now = clock.now()
+    if order.status == statuses.REFUND_FAILED and any(refund.kind == BUYER_REFUND for refund in refunds):
+        return _commit(order, statuses.REFUNDING, lambda order, now: [_append_refunds(refunds, now)], also)
+
+    def build(tx: Any) -> None:
+        tx.update(OrderModel(order.order_id), actions=[_append_refunds(refunds, now), OrderModel.updated_at.set(now)],
+                  condition=OrderModel.status == order.status)
+        if also is not None:
+            also(tx, order)
+
+    return commit_if_conditions_hold(build)
 
 
 def reject_refund(order_id: str, *, reason: str, actor: str) -> OrderView:
@@ -153,16 +190,19 @@ def reject_refund(order_id: str, *, reason: str, actor: str) -> OrderView:
     raise ServiceUnavailable("the order is changing fast, retry shortly", code="BUSY")
 
 
-def add_refund_to_order(tx: Any, order: OrderModel, refund: RefundRecord) -> None:
+def add_refund_to_order(tx: Any, order: OrderModel, refund: NewRefund) -> None:
     """Record a refund on an order whose status it does not change (a late payment on a cancelled order)."""
-    tx.update(OrderModel(order.order_id), actions=[_append_refund(refund), OrderModel.updated_at.set(clock.now())],
+    now = clock.now()
+    tx.update(OrderModel(order.order_id), actions=[_append_refunds([refund], now), OrderModel.updated_at.set(now)],
               condition=OrderModel.status == order.status)
 
 
 def settle_refund(order: OrderModel, out_refund_no: str, status: str, *, refund_id: str | None,
                   also: Writes | None = None) -> bool:
-    """A refund's final answer onto the order: its entry's status, and REFUNDING -> REFUNDED on success
-    (stock back to available when the order never shipped). False if the order changed since it was read."""
+    """A refund's final answer onto the order: its entry's status and, for the buyer's own refund only,
+    REFUNDING (or REFUND_FAILED) -> REFUNDED on success (stock back when the order never shipped) or
+    REFUNDING -> REFUND_FAILED on a failure. A refund of a payment the order could not take (RETURN) never
+    moves the order. False if the order changed since it was read."""
     index = next((i for i, refund in enumerate(order.refunds or []) if refund.out_refund_no == out_refund_no), None)
     if index is None:
         raise ValueError(f"order {order.order_id} has no refund {out_refund_no}")
@@ -170,7 +210,8 @@ def settle_refund(order: OrderModel, out_refund_no: str, status: str, *, refund_
     now = clock.now()
     changes = [entry.status.set(status), entry.updated_at.set(now)] + ([entry.refund_id.set(refund_id)]
                                                                      if refund_id else [])
-    if status == "SUCCESS" and order.status == statuses.REFUNDING:
+    buyers = is_buyer_refund(order, order.refunds[index])
+    if buyers and status == "SUCCESS" and order.status in (statuses.REFUNDING, statuses.REFUND_FAILED):
         def writes(tx: Any, order: OrderModel) -> None:
             if order.refund_request is not None and order.refund_request.from_status == statuses.PAID:
                 _return_stock(tx, order)
@@ -178,6 +219,8 @@ def settle_refund(order: OrderModel, out_refund_no: str, status: str, *, refund_
                 also(tx, order)
 
         return _commit(order, statuses.REFUNDED, lambda order, now: changes, writes)
+    if buyers and status in REFUND_FAILURES and order.status == statuses.REFUNDING:
+        return _commit(order, statuses.REFUND_FAILED, lambda order, now: changes, also)
 
     def build(tx: Any) -> None:
         tx.update(OrderModel(order.order_id), actions=changes + [OrderModel.updated_at.set(now)],
@@ -188,8 +231,11 @@ def settle_refund(order: OrderModel, out_refund_no: str, status: str, *, refund_
     return commit_if_conditions_hold(build)
 
 
-def _append_refund(refund: RefundRecord) -> Any:
-    return OrderModel.refunds.set(OrderModel.refunds.append([refund]))
+def _append_refunds(refunds: list[NewRefund], now: datetime) -> Any:
+    records = [RefundRecord(out_refund_no=refund.out_refund_no, amount=refund.amount, status="PROCESSING",
+                            reason=refund.reason, kind=refund.kind, created_at=now, updated_at=now)
+               for refund in refunds]
+    return OrderModel.refunds.set(OrderModel.refunds.append(records))
 
 
 # --- the scheduled sweep --------------------------------------------------------------

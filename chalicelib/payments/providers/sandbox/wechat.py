@@ -38,6 +38,7 @@ from chalicelib.payments.providers.wechatpay import (
 
 WECHAT_PAID_STATES = ("SUCCESS", "REFUND")
 WECHAT_REFUND_EVENTS = ("SUCCESS", "ABNORMAL", "CLOSED")
+WECHAT_FAILED_REFUNDS = ("ABNORMAL", "CLOSED")
 # What a scripted refund call does: end as one of the events (notified), succeed with its notification LOST,
 # stay PENDING (PROCESSING, nothing notified), or find WeChat DOWN (HTTP 500, nothing recorded).
 WECHAT_REFUND_OUTCOMES = (*WECHAT_REFUND_EVENTS, "LOST", "PENDING", "DOWN")
@@ -229,6 +230,9 @@ class SandboxWeChatPay:
             refund = (trade or {}).get("refunds", {}).get(out_refund_no)
             if refund is None:
                 raise ValueError(f"the sandbox accepted no refund {out_refund_no!r} of {out_trade_no!r}")
+            if status == "SUCCESS" and refund["status"] in WECHAT_FAILED_REFUNDS and \
+                    _committed(trade) + refund["amount"] > trade["amount"]:
+                raise ValueError(f"refund {out_refund_no!r} would exceed what is left of {out_trade_no!r}")
             if refund["status"] != status or "event_id" not in refund:
                 refund.update(status=status, event_id=str(uuid.uuid4()), success_time=rfc3339(clock.now()))
             return trade
@@ -272,8 +276,7 @@ def _wechat_refund(trade: dict[str, Any] | None, out_refund_no: str, refund: int
         if existing["amount"] != refund:
             raise Refused(400, "INVALID_REQUEST", "out_refund_no was used with another amount")
         return trade  # a retry: same refund, no second notification
-    refunded = sum(item["amount"] for item in trade["refunds"].values())
-    if refunded + refund > trade["amount"]:
+    if _committed(trade) + refund > trade["amount"]:
         raise Refused(400, "INVALID_REQUEST", "the refund exceeds what is left to refund")
     trade["refunds"][out_refund_no] = {"out_refund_no": out_refund_no, "refund_id": "5030" + digits(25),
                                        "amount": refund, "status": "PROCESSING",
@@ -281,6 +284,11 @@ def _wechat_refund(trade: dict[str, Any] | None, out_refund_no: str, refund: int
     trade["trade_state"] = "REFUND"  # what WeChat's query says once a trade has refunds
     fresh.append(True)
     return trade
+
+
+def _committed(trade: dict[str, Any]) -> int:
+    """What the trade's refunds take: a CLOSED or ABNORMAL refund gave nothing back, so its amount is free again."""
+    return sum(item["amount"] for item in trade["refunds"].values() if item["status"] not in WECHAT_FAILED_REFUNDS)
 
 
 def _refund_amounts(trade: dict[str, Any], refund: dict[str, Any]) -> dict[str, Any]:
