@@ -29,6 +29,9 @@ from chalicelib.payments.providers import NotificationRejected, PaymentNotificat
 
 log = logging.getLogger("micromall.payments")
 
+CURRENCY = "CNY"
+
+
 def provider_for(name: str) -> providers.PaymentProvider:
     """The provider, wired (in sandbox mode) to deliver what its twin sends on its own to this webhook code."""
     return providers.provider(name, deliver=_deliverer(name))
@@ -70,14 +73,31 @@ def apply(notification: PaymentNotification, provider: providers.PaymentProvider
         return refunds.apply_result(notification)
     if notification.status != "PAID":
         return Applied("IGNORED", notification.out_trade_no)  # only a payment changes anything
+    currency = _currency(notification)
+    if currency != CURRENCY:
+        ledger.note_anomaly(notification, "CURRENCY_MISMATCH", f"paid in {currency}, the shop sells in {CURRENCY}")
+        raise Refused("CURRENCY_MISMATCH", f"currency {currency} is not {CURRENCY}")
     return _apply_payment(notification)
 
 
 def _not_ours(note: PaymentNotification, provider: providers.PaymentProvider) -> str | None:
-    """Why a genuine message is not addressed to this shop, or None."""
-    if note.app_id not in (None, provider.app_id) or note.merchant_id not in (None, provider.merchant_id):
-        return f"app {note.app_id} / merchant {note.merchant_id} are not this shop's"
+    """Why a genuine message is not addressed to this shop, or None. A missing app or merchant id is refused
+    like a wrong one: a signature proves who sent it, not whom it was for. WeChat's refund resources name the
+    merchant only."""
+    app_needed = not (note.provider == "wechat" and note.kind == "REFUND")
+    if app_needed and note.app_id != provider.app_id:
+        return f"app {note.app_id} is not this shop's"
+    if note.merchant_id != provider.merchant_id:
+        return f"merchant {note.merchant_id} is not this shop's"
     return None
+
+
+def _currency(note: PaymentNotification) -> str:
+    """WeChat names the currency in `amount.currency`; Alipay charges CNY unless it names `trans_currency`."""
+    if note.provider == "wechat":
+        amount = note.raw.get("amount") if isinstance(note.raw, dict) else None
+        return str(amount.get("currency")) if isinstance(amount, dict) else "None"
+    return str(note.raw.get("trans_currency") or CURRENCY) if isinstance(note.raw, dict) else CURRENCY
 
 
 def _apply_payment(note: PaymentNotification) -> Applied:

@@ -7,30 +7,8 @@ import json
 
 import pytest
 
-from tests.cart.conftest import Shop
-from tests.checkout.conftest import Buyer, stock_of
+from tests.checkout.conftest import stock_of
 from tests.conftest import staff_token
-
-
-@pytest.fixture
-def shop(app) -> Shop:
-    return Shop()
-
-
-@pytest.fixture
-def alice(client) -> Buyer:
-    from chalicelib.members import service as members
-
-    return Buyer(client, members.login("dev:alice").user.user_id)
-
-
-@pytest.fixture
-def staff(client):
-    from chalicelib.admin import service
-    from chalicelib.admin.passwords import ScryptCost
-
-    service.create_staff("cashier", "cashier-password", "operator", cost=ScryptCost(n=2**4, r=8, p=1))
-    return client.as_token(staff_token("cashier", "operator"))
 
 
 def twin(name: str):

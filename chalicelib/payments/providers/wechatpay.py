@@ -68,7 +68,8 @@ RETRYABLE_CODES = {"SYSTEM_ERROR", "FREQUENCY_LIMITED", "BANK_ERROR"}
 REJECT_STATUS = {"BAD_SIGNATURE": 401, "UNKNOWN_SERIAL": 401, "STALE_TIMESTAMP": 401, "MISSING_HEADERS": 400,
                  "MALFORMED": 400, "BAD_CIPHERTEXT": 400,
                  # genuine notifications the mall refuses to apply (payments.service.Refused)
-                 "MERCHANT_MISMATCH": 400, "UNKNOWN_ORDER": 404, "UNKNOWN_REFUND": 404}
+                 "MERCHANT_MISMATCH": 400, "UNKNOWN_ORDER": 404, "UNKNOWN_REFUND": 404, "AMOUNT_MISMATCH": 400,
+                 "CURRENCY_MISMATCH": 400}
 # any other reason is the mall failing: 500
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _AUTH_FIELD = re.compile(r'(\w+)="([^"]*)"')
