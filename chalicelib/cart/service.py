@@ -10,7 +10,7 @@ Nothing outside this package touches the carts table.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -251,20 +251,24 @@ def remove_item(user_id: str, sku_id: str) -> CartView:
     return get_cart(user_id)
 
 
-def add_line_removals(tx: Any, user_id: str, sku_ids: Iterable[str]) -> None:
+def add_line_removals(tx: Any, user_id: str, sku_ids: Iterable[str] | Mapping[str, int]) -> None:
     """Add to PynamoDB TransactWrite `tx` the deletes of these lines and one header decrement.
 
-    For checkout: call it inside `db.run_transaction(build)` with the SKUs bought.
-    Each delete is conditioned on the line existing, so `line_count` stays exact;
-    if the buyer removed one of them meanwhile, the whole transaction is cancelled
-    with ConditionalCheckFailed on that Delete, and the caller re-reads and retries.
-    Adds len(set(sku_ids)) Delete items plus one Update (nothing for no SKUs).
+    For checkout: call it inside `db.run_transaction(build)` with the SKUs bought, as a
+    mapping SKU -> the quantity it priced. Each delete is conditioned on the line holding
+    exactly that quantity (or, given bare SKU ids, on existing), so `line_count` stays exact
+    and units the buyer added meanwhile are never deleted unbought: the whole transaction is
+    then cancelled with ConditionalCheckFailed on that Delete, and the caller re-reads and
+    retries. Adds len(set(sku_ids)) Delete items plus one Update (nothing for no SKUs).
     """
-    unique = sorted(set(sku_ids))
+    priced = dict(sku_ids) if isinstance(sku_ids, Mapping) else dict.fromkeys(sku_ids)
+    unique = sorted(priced)
     if not unique:
         return
     for sku_id in unique:
-        tx.delete(CartLineRecord(user_id, sku_id), condition=CartLineRecord.quantity.exists())
+        quantity = priced[sku_id]
+        condition = CartLineRecord.quantity.exists() if quantity is None else CartLineRecord.quantity == quantity
+        tx.delete(CartLineRecord(user_id, sku_id), condition=condition)
     tx.update(CartHeader(user_id, HEADER_KEY), actions=_count_lines(-len(unique), clock.now()),
               condition=CartHeader.line_count >= len(unique))
 
