@@ -11,6 +11,7 @@ payment all race for the same unpaid order.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,8 +31,10 @@ from chalicelib.checkout.models import (
 from chalicelib.checkout.orders import load_order
 from chalicelib.checkout.views import OrderView, order_view
 from chalicelib.core import clock, config
-from chalicelib.core.db import batch_get, commit_if_conditions_hold
-from chalicelib.core.errors import Conflict, ServiceUnavailable
+from chalicelib.core.db import batch_get, commit_if_conditions_hold, until_committed
+from chalicelib.core.errors import Conflict
+
+log = logging.getLogger("micromall.checkout")
 
 CHANGE_ATTEMPTS = 5
 DEFAULT_AUTO_CONFIRM_DAYS = 7
@@ -40,6 +43,10 @@ SWEEP_PAGE = 100
 
 Actions = Callable[[OrderModel, datetime], list[Any]]
 Writes = Callable[[Any, OrderModel], None]
+# Before an unpaid order is cancelled, the payment provider's trade is closed so the buyer can no longer pay it
+# (payments.service.close_trade, wired by the routes). False: the provider says it was paid first, and the
+# payment has been applied instead; the cancel then finds a PAID order.
+TradeCloser = Callable[[OrderModel], bool]
 
 
 def auto_confirm_after() -> timedelta:
@@ -51,10 +58,12 @@ def auto_confirm_after() -> timedelta:
 
 # --- the moves ------------------------------------------------------------------------
 
-def cancel_unpaid(order_id: str, reason: str, *, user_id: str | None = None) -> OrderView:
-    """PENDING_PAYMENT -> CANCELLED, the reserved stock back to available in the same transaction."""
-    return order_view(_change(order_id, statuses.CANCELLED, user_id=user_id,
-                              actions=_cancel_actions(reason), writes=_release_stock))
+def cancel_unpaid(order_id: str, reason: str, *, user_id: str | None = None,
+                  close_trade: TradeCloser | None = None) -> OrderView:
+    """PENDING_PAYMENT -> CANCELLED, the reserved stock back to available in the same transaction; with
+    `close_trade`, only once the provider's trade is closed (an order paid meanwhile is 409, and PAID)."""
+    return order_view(_change(order_id, statuses.CANCELLED, user_id=user_id, actions=_cancel_actions(reason),
+                              writes=_release_stock, before=close_trade))
 
 
 def confirm_receipt(user_id: str, order_id: str) -> OrderView:
@@ -113,14 +122,16 @@ def pay_order(order: OrderModel, *, provider: str, transaction_id: str, amount: 
 def mark_paid(order_id: str, *, provider: str, transaction_id: str, amount: int, paid_at: datetime,
               also: Writes | None = None) -> PaymentOutcome:
     """`pay_order` from the order id, re-reading when the order changed under it."""
-    for _ in range(CHANGE_ATTEMPTS):
+    def attempt() -> PaymentOutcome | None:
         order = load_order(order_id)
         if order.status != statuses.PENDING_PAYMENT:
             return PaymentOutcome(applied=False, order=order)
         if pay_order(order, provider=provider, transaction_id=transaction_id, amount=amount, paid_at=paid_at,
                      also=also):
             return PaymentOutcome(applied=True, order=load_order(order_id))
-    raise ServiceUnavailable("the order is changing fast, retry shortly", code="BUSY")
+        return None
+
+    return until_committed(attempt, attempts=CHANGE_ATTEMPTS)
 
 
 # --- refunds (decided by the merchant, carried out by payments) -----------------------
@@ -176,18 +187,17 @@ def retry_refunds(order: OrderModel, refunds: list[NewRefund], *, also: Writes |
 
 def reject_refund(order_id: str, *, reason: str, actor: str) -> OrderView:
     """REFUND_REQUESTED -> the status the order had when the buyer asked (PAID or SHIPPED)."""
-    for _ in range(CHANGE_ATTEMPTS):
+    def actions(order: OrderModel, now: datetime) -> list[Any]:
+        return [OrderModel.refund_request.decision.set("REJECTED"), OrderModel.refund_request.decided_at.set(now),
+                OrderModel.refund_request.decided_by.set(actor), OrderModel.refund_request.reject_reason.set(reason)]
+
+    def attempt() -> OrderView | None:
         order = load_order(order_id)
         _require_allowed(order, statuses.REFUNDING, {statuses.REFUND_REQUESTED})  # 409 unless a request waits
-        back_to = order.refund_request.from_status
+        return order_view(load_order(order_id)) if _commit(order, order.refund_request.from_status, actions,
+                                                           None) else None
 
-        def actions(order: OrderModel, now: datetime) -> list[Any]:
-            return [OrderModel.refund_request.decision.set("REJECTED"), OrderModel.refund_request.decided_at.set(now),
-                    OrderModel.refund_request.decided_by.set(actor), OrderModel.refund_request.reject_reason.set(reason)]
-
-        if _commit(order, back_to, actions, None):
-            return order_view(load_order(order_id))
-    raise ServiceUnavailable("the order is changing fast, retry shortly", code="BUSY")
+    return until_committed(attempt, attempts=CHANGE_ATTEMPTS)
 
 
 def add_refund_to_order(tx: Any, order: OrderModel, refund: NewRefund) -> None:
@@ -247,12 +257,14 @@ class SweepReport:
     lost_races: int = 0  # due orders another actor moved first (paid, cancelled, confirmed)
 
 
-def sweep_due_orders(*, out_of_time: Callable[[], bool] = lambda: False) -> SweepReport:
+def sweep_due_orders(*, out_of_time: Callable[[], bool] = lambda: False,
+                     close_trade: TradeCloser | None = None) -> SweepReport:
     """Cancel unpaid orders past their deadline and complete shipped ones past theirs.
 
     Reads only the sparse `due` index (never a scan). Safe to run twice at once:
     each move is conditioned on the status, so a second sweeper's move fails and
-    is counted as a lost race.
+    is counted as a lost race. With `close_trade`, an unpaid order is cancelled only
+    once its provider trade is closed; one the provider cannot close now waits for the next run.
     """
     report = SweepReport()
     now = clock.now()
@@ -260,12 +272,13 @@ def sweep_due_orders(*, out_of_time: Callable[[], bool] = lambda: False) -> Swee
                                            _release_stock),
                                           (CONFIRM, statuses.COMPLETED, _complete_actions, None)):
         for shard in range(SHARDS):
-            _sweep_shard(f"{kind}#{shard}", now, target, actions, writes, report, out_of_time)
+            _sweep_shard(f"{kind}#{shard}", now, target, actions, writes, report, out_of_time,
+                         close_trade if kind == EXPIRE else None)
     return report
 
 
 def _sweep_shard(due_shard: str, now: datetime, target: str, actions: Actions, writes: Writes | None,
-                 report: SweepReport, out_of_time: Callable[[], bool]) -> None:
+                 report: SweepReport, out_of_time: Callable[[], bool], close_trade: TradeCloser | None) -> None:
     while not out_of_time():
         keys = [row.order_id for row in OrderModel.due.query(due_shard, range_key_condition=OrderModel.due_at <= now,
                                                              limit=SWEEP_PAGE)]
@@ -274,7 +287,7 @@ def _sweep_shard(due_shard: str, now: datetime, target: str, actions: Actions, w
         moved = 0
         for order in batch_get(OrderModel, [(order_id,) for order_id in keys], consistent=True):
             if statuses.allowed(order.status, target) and order.due_at is not None and order.due_at <= now \
-                    and _commit(order, target, actions, writes):
+                    and _trade_closed(order, close_trade) and _commit(order, target, actions, writes):
                 moved += 1
                 report.expired += target == statuses.CANCELLED
                 report.completed += target == statuses.COMPLETED
@@ -284,16 +297,38 @@ def _sweep_shard(due_shard: str, now: datetime, target: str, actions: Actions, w
             return  # what is left in this page is being moved by someone else; the next run looks again
 
 
+def close_provider_trade(order: OrderModel) -> bool:
+    """The TradeCloser the routes and the sweeper use: payments' own function, imported only when a cancel needs it."""
+    from chalicelib.payments.service import close_trade
+
+    return close_trade(order)
+
+
+def _trade_closed(order: OrderModel, close_trade: TradeCloser | None) -> bool:
+    if close_trade is None:
+        return True
+    try:
+        return close_trade(order)
+    except Exception:  # noqa: BLE001 - the provider cannot say now; the order stays reserved until the next run
+        log.warning("sweep: the trade of order %s could not be closed yet", order.order_id, exc_info=True)
+        return False
+
+
 # --- one move, read then committed ----------------------------------------------------
 
 def _change(order_id: str, target: str, *, user_id: str | None = None, actions: Actions | None = None,
-            writes: Writes | None = None, allowed_from: set[str] | None = None) -> OrderModel:
-    for _ in range(CHANGE_ATTEMPTS):
+            writes: Writes | None = None, allowed_from: set[str] | None = None,
+            before: TradeCloser | None = None) -> OrderModel:
+    def attempt() -> OrderModel | None:
         order = load_order(order_id, user_id=user_id)
         _require_allowed(order, target, allowed_from)
-        if _commit(order, target, actions, writes):
-            return load_order(order_id)
-    raise ServiceUnavailable("the order is changing fast, retry shortly", code="BUSY")
+        if before is not None and not before(order):
+            order = load_order(order_id, user_id=user_id)  # paid meanwhile: now refused as such
+            _require_allowed(order, target, allowed_from)
+            return None
+        return load_order(order_id) if _commit(order, target, actions, writes) else None
+
+    return until_committed(attempt, attempts=CHANGE_ATTEMPTS)
 
 
 def _require_allowed(order: OrderModel, target: str, allowed_from: set[str] | None) -> None:

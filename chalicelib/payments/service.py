@@ -12,6 +12,7 @@ from chalicelib.checkout import statuses
 from chalicelib.checkout.orders import load_order
 from chalicelib.checkout.views import OrderView, order_view
 from chalicelib.core import clock, config
+from chalicelib.core.db import get_or_none
 from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable
 from chalicelib.payments import providers
 from chalicelib.payments.ledger import RECONCILE_AFTER, anomalies, reconcile_shard
@@ -22,7 +23,7 @@ from chalicelib.payments.refunds import approve_refund, buyer_refund_no, retry_r
 from chalicelib.payments.webhooks import apply, handle_webhook, provider_for
 
 __all__ = ["Applied", "ReconcileReport", "Refused", "anomalies", "apply", "approve_refund", "buyer_refund_no",
-           "handle_webhook", "prepay", "reconcile", "reject_refund", "retry_refund", "sandbox_pay"]
+           "close_trade", "handle_webhook", "prepay", "reconcile", "reject_refund", "retry_refund", "sandbox_pay"]
 
 
 def prepay(user_id: str, order_id: str, provider_name: str, payer_id: str) -> dict[str, str]:
@@ -41,6 +42,26 @@ def prepay(user_id: str, order_id: str, provider_name: str, payer_id: str) -> di
                 amount=int(order.payable), checks=0, created_at=now, updated_at=now,
                 reconcile_shard=reconcile_shard(order_id), check_after=now + RECONCILE_AFTER).save()
     return params
+
+
+def close_trade(order) -> bool:
+    """Close the order's trade at every provider it was sent to pay with, before checkout cancels it.
+
+    True: nothing can be paid any more (closed, or never prepaid). False: a provider says
+    the buyer paid first; that payment is applied now, through the webhook's path, so the
+    order is PAID and the cancel is refused. A provider that cannot answer raises: the
+    order is not cancelled while it might still be paid.
+    """
+    if get_or_none(LedgerEntry, f"PREPAY#{order.order_id}") is None:
+        return True  # never sent to a provider: there is no trade to pay
+    for name in providers.PROVIDER_NAMES:  # the buyer may have started with one and switched to the other
+        provider = provider_for(name)
+        if provider.close(order.order_id) == "PAID":
+            answer = provider.query(order.order_id)
+            if answer is not None and answer.status == "PAID":
+                apply(answer, provider)
+            return False
+    return True
 
 
 def reject_refund(order_id: str, *, reason: str, actor: str) -> OrderView:
