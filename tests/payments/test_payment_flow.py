@@ -415,3 +415,23 @@ def test_malformed_alipay_form_is_refused(client, shop, alice):
                           "/payments/alipay/notify")
         assert response.body == b"fail"
     assert order_of(order["order_id"]).status == "PENDING_PAYMENT"
+
+
+def test_alipay_prepay_gives_the_signed_wap_pay_url(shop, alice, keys):
+    """The H5 storefront opens `pay_url`: alipay.trade.wap.pay for this order, signed with the app key."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    from tests.payments.conftest import public_pem_of, verify_rsa
+
+    order = alice.placed({shop.sku(price=1230): 1})
+    response = alice.api.post("/payments/prepay", {"order_id": order["order_id"], "provider": "alipay"})
+    assert response.status_code == 200, response.data
+    assert set(response.data) == {"pay_url"}
+    params = dict(parse_qsl(urlsplit(response.data["pay_url"]).query))
+    assert (params["method"], params["app_id"]) == ("alipay.trade.wap.pay", keys.alipay.app_id)
+    biz = json.loads(params["biz_content"])
+    assert (biz["out_trade_no"], biz["product_code"]) == (order["order_id"], "QUICK_WAP_WAY")
+    assert biz["total_amount"] == f"{order['payable'] // 100}.{order['payable'] % 100:02d}"
+    content = "&".join(f"{k}={params[k]}" for k in sorted(params) if k != "sign")
+    assert verify_rsa(public_pem_of(keys.alipay.app_private_key_pem), content.encode(), params["sign"])
+    assert ledger_keys("PREPAY#") == [f"PREPAY#{order['order_id']}"], "the reconciler will ask Alipay about it"

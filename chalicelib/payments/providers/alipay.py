@@ -145,7 +145,7 @@ class Alipay:
                "subject": req.description[:SUBJECT_MAX], "product_code": "QUICK_WAP_WAY",
                "time_expire": beijing_time(req.expires_at)}
         params = self.signed_params("alipay.trade.wap.pay", biz, notify_url=self.notify_url)
-        return {"url": f"{self.gateway_url}?{urlencode(params)}"}
+        return {"pay_url": f"{self.gateway_url}?{urlencode(params)}"}
 
     def query(self, out_trade_no: str) -> PaymentNotification | None:
         """The trade as Alipay knows it; None until the buyer has opened the cashier (ACQ.TRADE_NOT_EXIST)."""
