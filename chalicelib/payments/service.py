@@ -33,14 +33,16 @@ def prepay(user_id: str, order_id: str, provider_name: str, payer_id: str) -> di
     if order.status != statuses.PENDING_PAYMENT or order.expires_at <= now:
         raise Conflict(f"order {order_id} is {order.status} and cannot be paid", code="ORDER_NOT_PAYABLE",
                        details={"status": order.status})
+    # The entry first: a trade the provider opened must never be one the reconciler and the cancel cannot see
+    # (an entry for a prepay that then failed costs one query that finds nothing).
+    LedgerEntry(f"PREPAY#{order_id}", kind="PREPAY", order_id=order_id, provider=provider_name,
+                amount=int(order.payable), checks=0, created_at=now, updated_at=now,
+                reconcile_shard=reconcile_shard(order_id), check_after=now + RECONCILE_AFTER).save()
     provider = provider_for(provider_name)
     title = order.lines[0].title + (f" 等{len(order.lines)}件" if len(order.lines) > 1 else "")
     params = provider.prepay(providers.PrepayRequest(out_trade_no=order_id, description=title[:127],
                                                      amount=int(order.payable), payer_id=payer_id,
                                                      expires_at=order.expires_at))
-    LedgerEntry(f"PREPAY#{order_id}", kind="PREPAY", order_id=order_id, provider=provider_name,
-                amount=int(order.payable), checks=0, created_at=now, updated_at=now,
-                reconcile_shard=reconcile_shard(order_id), check_after=now + RECONCILE_AFTER).save()
     return params
 
 
