@@ -31,8 +31,9 @@ from chalicelib.checkout.models import (
 from chalicelib.checkout.orders import load_order
 from chalicelib.checkout.views import OrderView, order_view
 from chalicelib.core import clock, config
-from chalicelib.core.db import batch_get, commit_if_conditions_hold, until_committed
+from chalicelib.core.db import batch_get, commit_if_conditions_hold, get_or_none, until_committed
 from chalicelib.core.errors import Conflict
+from chalicelib.core.ids import new_id
 
 log = logging.getLogger("micromall.checkout")
 
@@ -339,16 +340,25 @@ def _require_allowed(order: OrderModel, target: str, allowed_from: set[str] | No
 
 
 def _commit(order: OrderModel, target: str, actions: Actions | None, writes: Writes | None) -> bool:
-    """Commit the move; False when the order's status changed since it was read."""
+    """Commit the move; False when the order's status changed since it was read.
+
+    The move writes its own token: when its reply was lost and the SDK's resend failed the status
+    condition, the order carries that token, and the move is the commit it finds, not a lost race.
+    """
     now = clock.now()
-    changes = _status_actions(order, target, now) + (actions(order, now) if actions else [])
+    token = new_id()
+    changes = _status_actions(order, target, now) + (actions(order, now) if actions else []) + \
+        [OrderModel.last_change.set(token)]
 
     def build(tx: Any) -> None:
         tx.update(OrderModel(order.order_id), actions=changes, condition=OrderModel.status == order.status)
         if writes is not None:
             writes(tx, order)
 
-    return commit_if_conditions_hold(build)
+    if commit_if_conditions_hold(build):
+        return True
+    current = get_or_none(OrderModel, order.order_id)
+    return current is not None and current.last_change == token
 
 
 def _status_actions(order: OrderModel, target: str, now: datetime) -> list[Any]:

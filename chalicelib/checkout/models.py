@@ -154,6 +154,7 @@ class OrderModel(Model):
     payment = PaymentRecord(null=True)
     refunds = ListAttribute(of=RefundRecord, null=True)
     version = NumberAttribute(default=1)
+    last_change = UnicodeAttribute(null=True)  # the move that last committed: a resent move knows its own commit
 
     buyer_status = UnicodeAttribute()
     status_shard = UnicodeAttribute()

@@ -89,3 +89,13 @@ def test_without_a_key_two_creates_are_two_products(client):
         assert staff.post("/admin/products", {"title": "耳机", "category_id": category_id,
                                               "skus": [sku()]}).status_code == 201
     assert len(products()) == 2
+
+
+def test_a_staff_create_resent_after_a_lost_reply_is_the_account_it_made(client):
+    owner = as_staff(client, "boss", "owner")
+    body = {"username": "newbie", "password": "a-long-password-1", "role": "operator"}
+    with reply_lost_after_commit("TransactWriteItems") as lost:
+        response = owner.post("/admin/staff", body)
+    assert lost and response.status_code == 201, response.data
+    again = owner.post("/admin/staff", body)
+    assert (again.status_code, error_code(again)) == (409, "STAFF_EXISTS"), "a second create is still refused"
