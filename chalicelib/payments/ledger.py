@@ -33,6 +33,11 @@ def refund_delay(looks: int) -> timedelta:
     return min(RECONCILE_AFTER * 2 ** max(looks - 1, 0), BACKOFF_CAP)
 
 
+def prepay_key(order_id: str, provider: str) -> str:
+    """One entry per provider a trade was opened with: a buyer may open both cashiers and pay both."""
+    return f"PREPAY#{order_id}#{provider}"
+
+
 def reconcile_shard(order_id: str) -> str:
     return f"RECONCILE#{zlib.crc32(order_id.encode('ascii')) % RECONCILE_SHARDS}"
 
@@ -99,11 +104,13 @@ def stop_reconciling_entry(entry: LedgerEntry, *, outcome: str | None = None) ->
     entry.update(actions=actions)
 
 
-def stop_reconciling(tx: Any, order_id: str, now: datetime) -> None:
-    """A paid order needs no more provider queries (an update: the prepay entry may not exist)."""
-    tx.update(LedgerEntry(f"PREPAY#{order_id}"),
+def stop_reconciling(tx: Any, order_id: str, provider: str, now: datetime) -> None:
+    """The trade paid at `provider` needs no more queries (an update: the prepay entry may not exist). The other
+    provider's trade, if the buyer opened one, is still asked about: a second payment there is returned."""
+    tx.update(LedgerEntry(prepay_key(order_id, provider)),
               actions=[LedgerEntry.reconcile_shard.remove(), LedgerEntry.check_after.remove(),
                        LedgerEntry.kind.set("PREPAY"), LedgerEntry.order_id.set(order_id),
+                       LedgerEntry.provider.set(provider),
                        LedgerEntry.created_at.set(LedgerEntry.created_at | now), LedgerEntry.updated_at.set(now)])
 
 

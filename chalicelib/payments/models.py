@@ -6,7 +6,7 @@
 | `TXN#<provider>#<transaction id>` | a provider payment was settled (applied or refunded) | one payment handled twice |
 | `PAID#<out_trade_no>` | a payment moved the order to PAID | a second payment applied to one order |
 | `REFUND#<out_refund_no>` | a refund was decided | refunding twice; carries provider, trade total, status, looks |
-| `PREPAY#<out_trade_no>` | a payment was started | what reconciliation asks the provider about |
+| `PREPAY#<out_trade_no>#<provider>` | a payment was started | what reconciliation asks that provider about |
 | `ANOMALY#<id>` | a notification could not be applied (amount, merchant, unknown order) | shown to the merchant |
 
 Each is written with `attribute_not_exists` in the same transaction as the

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from chalicelib.checkout import statuses
 from chalicelib.checkout.orders import find_order
 from chalicelib.core import clock
 from chalicelib.payments import ledger, refunds
@@ -74,8 +73,11 @@ def _look(entry: LedgerEntry, now: datetime, report: ReconcileReport) -> None:
 
 
 def _check_prepaid(entry: LedgerEntry, looks: int, now: datetime, report: ReconcileReport) -> None:
+    """Ask the entry's provider about its trade until nothing more can happen to it: paid (and applied: as the
+    order's payment, or returned as a second one), or not paid once the order's deadline, which is also the
+    trade's (`time_expire`), has passed."""
     order = find_order(entry.order_id)
-    if order is None or order.payment is not None:
+    if order is None or (order.payment is not None and order.payment.provider == entry.provider):
         ledger.stop_reconciling_entry(entry)
         return
     if looks > ledger.PREPAY_LOOKS:
@@ -92,12 +94,13 @@ def _check_prepaid(entry: LedgerEntry, looks: int, now: datetime, report: Reconc
         return
     if answer is not None and answer.status == "PAID":
         outcome = apply(answer, provider)
-        log.warning("reconcile %s: paid without a notification -> %s", entry.order_id, outcome.outcome)
+        log.warning("reconcile %s: paid at %s without a notification -> %s", entry.order_id, entry.provider,
+                    outcome.outcome)
         ledger.stop_reconciling_entry(entry)
         report.applied += 1
         return
-    if order.status != statuses.PENDING_PAYMENT and order.expires_at <= now:
-        ledger.stop_reconciling_entry(entry)  # cancelled and past its deadline: the trade was closed
+    if order.expires_at <= now:
+        ledger.stop_reconciling_entry(entry)  # past its time_expire the provider takes no payment for it
 
 
 def _check_refund(entry: LedgerEntry, looks: int, report: ReconcileReport) -> None:

@@ -15,7 +15,7 @@ from chalicelib.core import clock, config
 from chalicelib.core.db import get_or_none
 from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable
 from chalicelib.payments import providers
-from chalicelib.payments.ledger import RECONCILE_AFTER, anomalies, reconcile_shard
+from chalicelib.payments.ledger import RECONCILE_AFTER, anomalies, prepay_key, reconcile_shard
 from chalicelib.payments.models import LedgerEntry
 from chalicelib.payments.outcomes import Applied, Refused
 from chalicelib.payments.reconciler import ReconcileReport, reconcile
@@ -35,7 +35,7 @@ def prepay(user_id: str, order_id: str, provider_name: str, payer_id: str) -> di
                        details={"status": order.status})
     # The entry first: a trade the provider opened must never be one the reconciler and the cancel cannot see
     # (an entry for a prepay that then failed costs one query that finds nothing).
-    LedgerEntry(f"PREPAY#{order_id}", kind="PREPAY", order_id=order_id, provider=provider_name,
+    LedgerEntry(prepay_key(order_id, provider_name), kind="PREPAY", order_id=order_id, provider=provider_name,
                 amount=int(order.payable), checks=0, created_at=now, updated_at=now,
                 reconcile_shard=reconcile_shard(order_id), check_after=now + RECONCILE_AFTER).save()
     provider = provider_for(provider_name)
@@ -54,9 +54,9 @@ def close_trade(order) -> bool:
     order is PAID and the cancel is refused. A provider that cannot answer raises: the
     order is not cancelled while it might still be paid.
     """
-    if get_or_none(LedgerEntry, f"PREPAY#{order.order_id}") is None:
-        return True  # never sent to a provider: there is no trade to pay
-    for name in providers.PROVIDER_NAMES:  # the buyer may have started with one and switched to the other
+    opened = [name for name in providers.PROVIDER_NAMES
+              if get_or_none(LedgerEntry, prepay_key(order.order_id, name)) is not None]
+    for name in opened:  # the buyer may have opened both cashiers
         provider = provider_for(name)
         if provider.close(order.order_id) == "PAID":
             answer = provider.query(order.order_id)

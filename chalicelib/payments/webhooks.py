@@ -139,5 +139,5 @@ def _payment_markers(note: PaymentNotification) -> Callable[[Any, Any], None]:
         ledger.put_marker(tx, f"TXN#{note.provider}#{note.transaction_id}", "TXN", order.order_id, note, now,
                           outcome="APPLIED")
         ledger.put_marker(tx, f"PAID#{order.order_id}", "PAID", order.order_id, note, now)
-        ledger.stop_reconciling(tx, order.order_id, now)
+        ledger.stop_reconciling(tx, order.order_id, note.provider, now)
     return writes
