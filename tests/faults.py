@@ -47,3 +47,33 @@ def failing_calls(client, operation: str, errors: list[dict]) -> Iterator[list[s
         yield seen
     finally:
         client.meta.events.unregister(event, inject)
+
+
+@contextmanager
+def reply_lost_after_commit(operation: str, *, resend: bool = True) -> Iterator[list[str]]:
+    """The next `operation` call reaches DynamoDB and commits, then its reply is lost on the way back.
+
+    With `resend`, the SDK does what botocore does on a read timeout: it sends the very same
+    request again, and the caller sees that answer (a conditional write then finds its own
+    commit in its way). Without, the caller sees the timeout. Any client, any thread.
+    """
+    import botocore.client
+    from botocore.exceptions import ReadTimeoutError
+
+    real_call = botocore.client.BaseClient._make_api_call
+    lost: list[str] = []
+
+    def call(client, operation_name, api_params):
+        result = real_call(client, operation_name, api_params)
+        if operation_name != operation or lost:
+            return result
+        lost.append(operation_name)
+        if resend:
+            return real_call(client, operation_name, api_params)
+        raise ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com/")
+
+    botocore.client.BaseClient._make_api_call = call
+    try:
+        yield lost
+    finally:
+        botocore.client.BaseClient._make_api_call = real_call

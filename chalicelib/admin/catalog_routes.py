@@ -37,10 +37,14 @@ def _active_staff(ctx: Context) -> str:
 
 
 @api.route("/admin/categories", "POST", body=NewCategory, response=CategoryView, status=201, auth=STAFF,
-           errors=(404, 409), summary="create a category (under `parent_id`, at most 3 levels)")
+           errors=(404, 409, 422), summary="create a category (under `parent_id`, at most 3 levels); "
+                                            "optional header Idempotency-Key makes a retry return the same category")
 def create_category(ctx: Context) -> CategoryView:
-    _active_staff(ctx)
-    return service.add_category(ctx.body)
+    from chalicelib.core.idempotency import claimed_id
+
+    actor = _active_staff(ctx)
+    category_id = claimed_id(f"admin#category#{actor}", ctx.headers.get("idempotency-key"), ctx.body)
+    return service.add_category(ctx.body, category_id=category_id)
 
 
 @api.route("/admin/categories", "GET", response=CategoryTree, auth=STAFF, summary="the category tree")
@@ -57,10 +61,14 @@ def edit_category(ctx: Context, category_id: str) -> CategoryView:
 
 
 @api.route("/admin/products", "POST", body=NewProduct, response=AdminProduct, status=201, auth=STAFF,
-           errors=(404,), summary="create a product with its SKUs and opening stock")
+           errors=(404, 422), summary="create a product with its SKUs and opening stock; optional header "
+                                       "Idempotency-Key makes a retry return the same product")
 def create_product(ctx: Context) -> AdminProduct:
+    from chalicelib.core.idempotency import claimed_id
+
     actor = _active_staff(ctx)
-    return service.add_product(ctx.body, actor=actor)
+    product_id = claimed_id(f"admin#product#{actor}", ctx.headers.get("idempotency-key"), ctx.body)
+    return service.add_product(ctx.body, actor=actor, product_id=product_id)
 
 
 @api.route("/admin/products", "GET", query=AdminProductQuery, response=AdminProductPage, auth=STAFF,

@@ -29,6 +29,7 @@ class StaffAccount(Model):
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     last_login_at = UTCDateTimeAttribute(null=True)
+    request_token = UnicodeAttribute(null=True)  # the create request that wrote it: a resent create knows its own
 
     @property
     def is_active_owner(self) -> bool:

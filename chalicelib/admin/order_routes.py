@@ -39,4 +39,4 @@ def ship_order(ctx: Context, order_id: str):
            summary="cancel an unpaid order (cancel_reason ADMIN); its stock is released")
 def cancel_order(ctx: Context, order_id: str):
     require_active_staff(ctx.user_id)
-    return lifecycle.cancel_unpaid(order_id, statuses.BY_ADMIN)
+    return lifecycle.cancel_unpaid(order_id, statuses.BY_ADMIN, close_trade=lifecycle.close_provider_trade)

@@ -19,7 +19,9 @@ class RejectBody(Schema):
 
 class Anomaly(Schema):
     anomaly_id: str
-    code: str  # AMOUNT_MISMATCH, MERCHANT_MISMATCH, UNKNOWN_ORDER, UNKNOWN_REFUND, REFUND_CLOSED, REFUND_ABNORMAL
+    # AMOUNT_MISMATCH, MERCHANT_MISMATCH, UNKNOWN_ORDER, UNKNOWN_REFUND, REFUND_CLOSED, REFUND_ABNORMAL,
+    # REFUND_FAILED, REFUND_AMOUNT_MISMATCH, CURRENCY_MISMATCH, RECONCILE_GAVE_UP
+    code: str
     order_id: str | None
     provider: str | None
     transaction_id: str | None
@@ -48,6 +50,16 @@ def reject_refund(ctx: Context, order_id: str):
 
     actor = require_active_staff(ctx.user_id).username
     return service.reject_refund(order_id, reason=ctx.body.reason, actor=actor)
+
+
+@api.route("/admin/orders/{order_id}/refund/retry", "POST", response=ORDER, auth=STAFF, errors=(404, 409),
+           summary="a REFUND_FAILED order (or one whose returned payment failed): submit the failed refunds again "
+                   "under new refund numbers")
+def retry_refund(ctx: Context, order_id: str):
+    from chalicelib.payments import service
+
+    actor = require_active_staff(ctx.user_id).username
+    return service.retry_refund(order_id, actor=actor)
 
 
 @api.route("/admin/payments/anomalies", "GET", response=AnomalyList, auth=STAFF,

@@ -21,6 +21,7 @@ from chalicelib.admin.passwords import DEFAULT_COST, ScryptCost, hash_password, 
 from chalicelib.core import auth, clock
 from chalicelib.core.db import CONDITION_FAILED, cancellation_codes, condition_failed, get_or_none, run_transaction
 from chalicelib.core.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from chalicelib.core.ids import new_id
 
 OWNER = "owner"
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{1,31}$"
@@ -132,8 +133,9 @@ def create_staff(username: str, password: str, role: str, *, cost: ScryptCost = 
     _check_role(role)
     _check_password(password)
     now = clock.now()
+    token = new_id()
     account = StaffAccount(username, password_hash=hash_password(password, cost=cost), role=role,
-                           disabled=False, created_at=now, updated_at=now)
+                           disabled=False, created_at=now, updated_at=now, request_token=token)
 
     def build(tx) -> None:
         tx.save(account, condition=StaffAccount.username.does_not_exist())
@@ -144,6 +146,9 @@ def create_staff(username: str, password: str, role: str, *, cost: ScryptCost = 
         run_transaction(build)
     except TransactWriteError as exc:
         if cancellation_codes(exc)[:1] == [CONDITION_FAILED]:
+            stored = _find_account(username)
+            if stored is not None and stored.request_token == token:
+                return stored  # this very create committed; its reply was lost and the SDK resent it
             raise StaffExists(f"staff account {username!r} already exists") from None
         raise
     return account

@@ -47,3 +47,6 @@ class CartLineRecord(CartRecord, discriminator="line"):
     added_price = NumberAttribute()
     added_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
+    # The add request that last wrote the line: a write the SDK resent after a lost reply finds itself here
+    # instead of adding its units a second time.
+    request_token = UnicodeAttribute(null=True)

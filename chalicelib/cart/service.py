@@ -10,7 +10,7 @@ Nothing outside this package touches the carts table.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,7 @@ from chalicelib.catalog import reads as catalog
 from chalicelib.core import clock, config, db
 from chalicelib.core.config import ConfigError
 from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable
-from chalicelib.core.ids import looks_like_id
+from chalicelib.core.ids import looks_like_id, new_id
 from chalicelib.core.schema import Schema
 
 DEFAULT_MAX_LINES = 100
@@ -144,8 +144,9 @@ def _unavailable_reason(card: catalog.SkuCard | None, quantity: int) -> str | No
 def add_item(user_id: str, sku_id: str, quantity: int) -> CartLineView:
     """Add `quantity` of an on-sale SKU; an existing line grows (total at most 99), selected again."""
     card = _sellable_card(sku_id)
+    token = new_id()  # one per request: its resends and its own retries below all carry it
     for _ in range(ADD_ATTEMPTS):
-        line = _insert_line(user_id, card, quantity) or _merge_quantity(user_id, sku_id, quantity)
+        line = _insert_line(user_id, card, quantity, token) or _merge_quantity(user_id, sku_id, quantity, token)
         if line is not None:
             return _line_view(line, card)
         # Neither write applied: the line exists but is too full, or it changed under us.
@@ -162,11 +163,12 @@ def _sellable_card(sku_id: str) -> catalog.SkuCard:
     return card
 
 
-def _insert_line(user_id: str, card: catalog.SkuCard, quantity: int) -> CartLineRecord | None:
-    """Write a new line and count it in the header, in one transaction; None if the line exists."""
+def _insert_line(user_id: str, card: catalog.SkuCard, quantity: int, token: str) -> CartLineRecord | None:
+    """Write a new line and count it in the header, in one transaction; None if the line exists (unless this
+    request wrote it: then that line)."""
     now = clock.now()
     line = CartLineRecord(user_id, card.sku_id, product_id=card.product_id, quantity=quantity,
-                          selected=True, added_price=card.price, added_at=now, updated_at=now)
+                          selected=True, added_price=card.price, added_at=now, updated_at=now, request_token=token)
     limit = max_lines()
 
     def build(tx: Any) -> None:
@@ -180,26 +182,33 @@ def _insert_line(user_id: str, card: catalog.SkuCard, quantity: int) -> CartLine
     except TransactWriteError as exc:
         line_exists, cart_full = _failed_conditions(exc, 2)
         if line_exists:
-            return None  # merging into an existing line never needs a free slot
+            return _written_by(user_id, card.sku_id, token)  # or merge: an existing line needs no free slot
         if cart_full:
             raise Conflict(f"a cart holds at most {limit} different items", code="CART_FULL") from None
         raise
     return line
 
 
-def _merge_quantity(user_id: str, sku_id: str, quantity: int) -> CartLineRecord | None:
-    """Grow an existing line; None if there is no line or the total would pass the limit."""
+def _merge_quantity(user_id: str, sku_id: str, quantity: int, token: str) -> CartLineRecord | None:
+    """Grow an existing line, once per request; None if there is no line or the total would pass the limit."""
     line = CartLineRecord(user_id, sku_id)
     try:
         line.update(actions=[CartLineRecord.quantity.add(quantity), CartLineRecord.selected.set(True),
-                             CartLineRecord.updated_at.set(clock.now())],
+                             CartLineRecord.updated_at.set(clock.now()), CartLineRecord.request_token.set(token)],
                     condition=CartLineRecord.quantity.exists()
-                    & (CartLineRecord.quantity <= MAX_QUANTITY - quantity))
+                    & (CartLineRecord.quantity <= MAX_QUANTITY - quantity)
+                    & (CartLineRecord.request_token.does_not_exist() | (CartLineRecord.request_token != token)))
     except UpdateError as exc:
         if db.condition_failed(exc):
-            return None
+            return _written_by(user_id, sku_id, token)
         raise
     return line
+
+
+def _written_by(user_id: str, sku_id: str, token: str) -> CartLineRecord | None:
+    """The line if request `token` was the last to write it (its commit's reply was lost), else None."""
+    current = _find_line(user_id, sku_id)
+    return current if current is not None and current.request_token == token else None
 
 
 def _refuse_if_over_limit(user_id: str, sku_id: str, quantity: int) -> None:
@@ -242,29 +251,37 @@ def update_item(user_id: str, sku_id: str, *, quantity: int | None = None,
 def remove_item(user_id: str, sku_id: str) -> CartView:
     """Delete a line and uncount it in one transaction; returns the cart."""
     key = _line_key(sku_id)
+    existed = _find_line(user_id, key) is not None
     try:
         db.run_transaction(lambda tx: add_line_removals(tx, user_id, [key]))
     except TransactWriteError as exc:
-        if any(_failed_conditions(exc, 2)):
+        # A line that was there and is gone was deleted by this request (its reply lost, the SDK's resend
+        # then failed) or by a concurrent one: either way what the buyer asked for is done.
+        if any(_failed_conditions(exc, 2)) and not existed:
             raise _line_not_found(sku_id) from None
-        raise
+        if not any(_failed_conditions(exc, 2)):
+            raise
     return get_cart(user_id)
 
 
-def add_line_removals(tx: Any, user_id: str, sku_ids: Iterable[str]) -> None:
+def add_line_removals(tx: Any, user_id: str, sku_ids: Iterable[str] | Mapping[str, int]) -> None:
     """Add to PynamoDB TransactWrite `tx` the deletes of these lines and one header decrement.
 
-    For checkout: call it inside `db.run_transaction(build)` with the SKUs bought.
-    Each delete is conditioned on the line existing, so `line_count` stays exact;
-    if the buyer removed one of them meanwhile, the whole transaction is cancelled
-    with ConditionalCheckFailed on that Delete, and the caller re-reads and retries.
-    Adds len(set(sku_ids)) Delete items plus one Update (nothing for no SKUs).
+    For checkout: call it inside `db.run_transaction(build)` with the SKUs bought, as a
+    mapping SKU -> the quantity it priced. Each delete is conditioned on the line holding
+    exactly that quantity (or, given bare SKU ids, on existing), so `line_count` stays exact
+    and units the buyer added meanwhile are never deleted unbought: the whole transaction is
+    then cancelled with ConditionalCheckFailed on that Delete, and the caller re-reads and
+    retries. Adds len(set(sku_ids)) Delete items plus one Update (nothing for no SKUs).
     """
-    unique = sorted(set(sku_ids))
+    priced = dict(sku_ids) if isinstance(sku_ids, Mapping) else dict.fromkeys(sku_ids)
+    unique = sorted(priced)
     if not unique:
         return
     for sku_id in unique:
-        tx.delete(CartLineRecord(user_id, sku_id), condition=CartLineRecord.quantity.exists())
+        quantity = priced[sku_id]
+        condition = CartLineRecord.quantity.exists() if quantity is None else CartLineRecord.quantity == quantity
+        tx.delete(CartLineRecord(user_id, sku_id), condition=condition)
     tx.update(CartHeader(user_id, HEADER_KEY), actions=_count_lines(-len(unique), clock.now()),
               condition=CartHeader.line_count >= len(unique))
 

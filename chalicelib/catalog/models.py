@@ -69,6 +69,7 @@ class ProductModel(Model):
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
     updated_by = UnicodeAttribute(null=True)
+    request_token = UnicodeAttribute(null=True)  # the create request that wrote it: a resent create knows its own
 
     on_sale_by_category = OnSaleByCategory()
     by_status = ByStatus()
@@ -114,6 +115,7 @@ class CategoryModel(Model):
     sort = NumberAttribute(default=0)
     owner_id = UnicodeAttribute(null=True)  # on a NAME claim: the category holding the name
     created_at = UTCDateTimeAttribute(null=True)
+    request_token = UnicodeAttribute(null=True)  # the create request that wrote it
     updated_at = UTCDateTimeAttribute(null=True)
 
 

@@ -67,12 +67,15 @@ def create_category(name: str, parent_id: str | None = None, sort: int = 0) -> C
     return add_category(validate(NewCategory, {"name": name, "parent_id": parent_id, "sort": sort}))
 
 
-def add_category(spec: NewCategory) -> CategoryView:
+def add_category(spec: NewCategory, *, category_id: str | None = None) -> CategoryView:
+    """Create it under `category_id` (an Idempotency-Key's claim) or a new id. A write whose reply was lost and
+    that the SDK sent again finds its own commit (the category under its id, with its request token)."""
     if spec.parent_id is not None:
         _check_depth(spec.parent_id)
     now = clock.now()
-    category = CategoryModel(CATEGORY_GROUP, new_id(), name=spec.name, parent_id=spec.parent_id, sort=spec.sort,
-                             created_at=now, updated_at=now)
+    token = new_id()
+    category = CategoryModel(CATEGORY_GROUP, category_id or new_id(), name=spec.name, parent_id=spec.parent_id,
+                             sort=spec.sort, created_at=now, updated_at=now, request_token=token)
 
     def write(tx) -> None:
         tx.save(category, condition=CategoryModel.category_id.does_not_exist())
@@ -82,10 +85,12 @@ def add_category(spec: NewCategory) -> CategoryView:
     try:
         run_transaction(write)
     except TransactWriteError as exc:
-        # The category's id is new, so a failed condition can only be the name claim's.
-        if CONDITION_FAILED in cancellation_codes(exc):
-            raise _name_taken(spec.name) from None
-        raise
+        if CONDITION_FAILED not in cancellation_codes(exc):
+            raise
+        stored = get_or_none(CategoryModel, CATEGORY_GROUP, category.category_id)
+        if stored is not None and (stored.request_token == token or category_id is not None):
+            return _category_view(stored)  # committed by this request (a resend) or by this key's earlier one
+        raise _name_taken(spec.name) from None
     return _category_view(category)
 
 
@@ -173,15 +178,19 @@ def create_product(title: str, category_id: str, skus: list[dict], *, descriptio
     return add_product(spec, actor)
 
 
-def add_product(spec: NewProduct, actor: str) -> AdminProduct:
+def add_product(spec: NewProduct, actor: str, *, product_id: str | None = None) -> AdminProduct:
+    """Create it under `product_id` (an Idempotency-Key's claim) or a new id. A write whose reply was lost and
+    that the SDK sent again finds its own commit (the product under its id, with its request token)."""
     get_category(spec.category_id)  # categories are never deleted, so a read is check enough
     now = clock.now()
+    token = new_id()
     entries = [SkuEntry(sku_id=new_id(), specs=sku.specs, price=sku.price, image=sku.image, active=True)
                for sku in spec.skus]
     _check_sku_rules(entries)
-    product = ProductModel(new_id(), title=spec.title, description=spec.description, category_id=spec.category_id,
-                           images=list(spec.images), skus=entries, sales=0, version=1, created_at=now,
-                           updated_at=now, updated_by=actor, **_status_fields(spec.on_sale, spec.category_id))
+    product = ProductModel(product_id or new_id(), title=spec.title, description=spec.description,
+                           category_id=spec.category_id, images=list(spec.images), skus=entries, sales=0, version=1,
+                           created_at=now, updated_at=now, updated_by=actor, request_token=token,
+                           **_status_fields(spec.on_sale, spec.category_id))
     stocks = [InventoryModel(entry.sku_id, MAIN_SHARD, available=sku.stock, reserved=0, sold=0, updated_at=now,
                              **_card_fields(product, entry)) for entry, sku in zip(entries, spec.skus, strict=False)]
 
@@ -190,7 +199,17 @@ def add_product(spec: NewProduct, actor: str) -> AdminProduct:
         for row in stocks:
             tx.save(row, condition=InventoryModel.sku_id.does_not_exist())
 
-    run_transaction(write)
+    try:
+        run_transaction(write)
+    except TransactWriteError as exc:
+        # Every id is new: a failed condition means this product was committed already, by this very request
+        # (the SDK resent it after a lost reply) or by an earlier request under the same Idempotency-Key.
+        if CONDITION_FAILED not in cancellation_codes(exc):
+            raise
+        stored = get_or_none(ProductModel, product.product_id)
+        if stored is None or (stored.request_token != token and product_id is None):
+            raise
+        return admin_product(stored.product_id)
     return _admin_view(product, {row.sku_id: row for row in stocks})
 
 

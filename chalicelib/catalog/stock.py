@@ -46,6 +46,10 @@ def _change(sku_id: str, kind: str, target: Callable[[int], int], reason: str, a
             # Anywhere in the list: PynamoDB sends puts before updates, not in the order they were added.
             if not condition_failed(exc):
                 raise
+            # The adjustment's id is new: if it is stored, this very write committed and its reply was lost
+            # (the SDK's resend then failed the condition); applying the change again would count it twice.
+            if get_or_none(StockAdjustmentModel, sku_id, record.adjustment_id) is not None:
+                return _view(record)
     raise ServiceUnavailable("stock is changing fast, retry shortly", code="BUSY")
 
 

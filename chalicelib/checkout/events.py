@@ -4,7 +4,9 @@ Delivery is at least once, so each order's effect is guarded by a marker (an
 idempotency record `effect#sales#<order_id>`) written in the same transaction
 as the counters. Sales are summed per product over the batch first: a flash
 sale pays thousands of orders of one product a second, and one counter item
-cannot take that many writes; one write per product per batch it can.
+cannot take that many writes; one write per product per batch it can. A batch
+whose markers and counters exceed one transaction's 100 actions is committed in
+chunks, each idempotent on its own markers.
 """
 from __future__ import annotations
 
@@ -27,17 +29,40 @@ log = logging.getLogger("micromall.checkout")
 
 # Markers outlive any redelivery: a stream keeps records for 24 hours.
 MARKER_TTL = timedelta(days=2)
+TRANSACTION_ACTIONS = 100  # DynamoDB's limit per TransactWriteItems: one marker per order + one counter per product
 
 
 def count_sales(records: Iterable[Any]) -> int:
     """Add the units of orders that just became PAID to their products' sales; returns orders counted."""
     paid = [order for order in (_newly_paid(record) for record in records) if order is not None]
-    if not paid:
-        return 0
-    if _commit(paid):
-        return len(paid)
-    # Some order of the batch was counted before (a redelivery): count the others one by one.
-    return sum(_commit([order]) for order in paid)
+    counted = 0
+    for chunk in _chunks(paid):
+        if _commit(chunk):
+            counted += len(chunk)
+        else:
+            # Some order of the chunk was counted before (a redelivery): count the others one by one.
+            counted += sum(_commit([order]) for order in chunk)
+    return counted
+
+
+def _chunks(orders: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Consecutive groups of orders whose markers and distinct products fit one transaction.
+
+    An order alone always fits: it has at most 45 distinct SKUs (checkout's limit), so 46 actions.
+    """
+    chunks: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
+    products: set[str] = set()
+    for order in orders:
+        mine = {line["product_id"] for line in order["lines"]}
+        if current and len(current) + 1 + len(products | mine) > TRANSACTION_ACTIONS:
+            chunks.append(current)
+            current, products = [], set()
+        current.append(order)
+        products |= mine
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 def _newly_paid(record: Any) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ payment all race for the same unpaid order.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,8 +31,11 @@ from chalicelib.checkout.models import (
 from chalicelib.checkout.orders import load_order
 from chalicelib.checkout.views import OrderView, order_view
 from chalicelib.core import clock, config, metrics
-from chalicelib.core.db import batch_get, commit_if_conditions_hold
-from chalicelib.core.errors import Conflict, ServiceUnavailable
+from chalicelib.core.db import batch_get, commit_if_conditions_hold, get_or_none, until_committed
+from chalicelib.core.errors import Conflict
+from chalicelib.core.ids import new_id
+
+log = logging.getLogger("micromall.checkout")
 
 CHANGE_ATTEMPTS = 5
 DEFAULT_AUTO_CONFIRM_DAYS = 7
@@ -40,6 +44,10 @@ SWEEP_PAGE = 100
 
 Actions = Callable[[OrderModel, datetime], list[Any]]
 Writes = Callable[[Any, OrderModel], None]
+# Before an unpaid order is cancelled, the payment provider's trade is closed so the buyer can no longer pay it
+# (payments.service.close_trade, wired by the routes). False: the provider says it was paid first, and the
+# payment has been applied instead; the cancel then finds a PAID order.
+TradeCloser = Callable[[OrderModel], bool]
 
 
 def auto_confirm_after() -> timedelta:
@@ -51,10 +59,12 @@ def auto_confirm_after() -> timedelta:
 
 # --- the moves ------------------------------------------------------------------------
 
-def cancel_unpaid(order_id: str, reason: str, *, user_id: str | None = None) -> OrderView:
-    """PENDING_PAYMENT -> CANCELLED, the reserved stock back to available in the same transaction."""
-    return order_view(_change(order_id, statuses.CANCELLED, user_id=user_id,
-                              actions=_cancel_actions(reason), writes=_release_stock))
+def cancel_unpaid(order_id: str, reason: str, *, user_id: str | None = None,
+                  close_trade: TradeCloser | None = None) -> OrderView:
+    """PENDING_PAYMENT -> CANCELLED, the reserved stock back to available in the same transaction; with
+    `close_trade`, only once the provider's trade is closed (an order paid meanwhile is 409, and PAID)."""
+    return order_view(_change(order_id, statuses.CANCELLED, user_id=user_id, actions=_cancel_actions(reason),
+                              writes=_release_stock, before=close_trade))
 
 
 def confirm_receipt(user_id: str, order_id: str) -> OrderView:
@@ -113,56 +123,97 @@ def pay_order(order: OrderModel, *, provider: str, transaction_id: str, amount: 
 def mark_paid(order_id: str, *, provider: str, transaction_id: str, amount: int, paid_at: datetime,
               also: Writes | None = None) -> PaymentOutcome:
     """`pay_order` from the order id, re-reading when the order changed under it."""
-    for _ in range(CHANGE_ATTEMPTS):
+    def attempt() -> PaymentOutcome | None:
         order = load_order(order_id)
         if order.status != statuses.PENDING_PAYMENT:
             return PaymentOutcome(applied=False, order=order)
         if pay_order(order, provider=provider, transaction_id=transaction_id, amount=amount, paid_at=paid_at,
                      also=also):
             return PaymentOutcome(applied=True, order=load_order(order_id))
-    raise ServiceUnavailable("the order is changing fast, retry shortly", code="BUSY")
+        return None
+
+    return until_committed(attempt, attempts=CHANGE_ATTEMPTS)
 
 
 # --- refunds (decided by the merchant, carried out by payments) -----------------------
 
-def approve_refund(order: OrderModel, refund: RefundRecord, *, actor: str, also: Writes | None = None) -> bool:
+BUYER_REFUND, RETURN_REFUND = "BUYER", "RETURN"
+REFUND_FAILURES = frozenset({"CLOSED", "ABNORMAL", "FAILED"})
+
+
+@dataclass(frozen=True)
+class NewRefund:
+    """A refund to record on an order (payments decides it and carries it out)."""
+    out_refund_no: str
+    amount: int  # fen
+    reason: str | None
+    kind: str  # BUYER_REFUND or RETURN_REFUND
+
+
+def is_buyer_refund(order: OrderModel, refund: Any) -> bool:
+    """Whether `refund` is one the buyer asked for: only those finish REFUNDING (records without a kind predate
+    the distinction, when the buyer's refund was always `<order_id>-R1`)."""
+    if refund.kind is not None:
+        return refund.kind == BUYER_REFUND
+    return refund.out_refund_no == f"{order.order_id}-R1"
+
+
+def approve_refund(order: OrderModel, refund: NewRefund, *, actor: str, also: Writes | None = None) -> bool:
     """REFUND_REQUESTED -> REFUNDING with the refund recorded on the order; False if the status moved."""
     if order.status != statuses.REFUND_REQUESTED:
         return False
 
     def actions(order: OrderModel, now: datetime) -> list[Any]:
         return [OrderModel.refund_request.decision.set("APPROVED"), OrderModel.refund_request.decided_at.set(now),
-                OrderModel.refund_request.decided_by.set(actor), _append_refund(refund)]
+                OrderModel.refund_request.decided_by.set(actor), _append_refunds([refund], now)]
 
     return _commit(order, statuses.REFUNDING, actions, also)
 
 
+def retry_refunds(order: OrderModel, refunds: list[NewRefund], *, also: Writes | None = None) -> bool:
+    """Record new refunds replacing failed ones; a REFUND_FAILED order goes back to REFUNDING (when one of them
+    is the buyer's). False if the order changed since it was read."""
+    now = clock.now()
+    if order.status == statuses.REFUND_FAILED and any(refund.kind == BUYER_REFUND for refund in refunds):
+        return _commit(order, statuses.REFUNDING, lambda order, now: [_append_refunds(refunds, now)], also)
+
+    def build(tx: Any) -> None:
+        tx.update(OrderModel(order.order_id), actions=[_append_refunds(refunds, now), OrderModel.updated_at.set(now)],
+                  condition=OrderModel.status == order.status)
+        if also is not None:
+            also(tx, order)
+
+    return commit_if_conditions_hold(build)
+
+
 def reject_refund(order_id: str, *, reason: str, actor: str) -> OrderView:
     """REFUND_REQUESTED -> the status the order had when the buyer asked (PAID or SHIPPED)."""
-    for _ in range(CHANGE_ATTEMPTS):
+    def actions(order: OrderModel, now: datetime) -> list[Any]:
+        return [OrderModel.refund_request.decision.set("REJECTED"), OrderModel.refund_request.decided_at.set(now),
+                OrderModel.refund_request.decided_by.set(actor), OrderModel.refund_request.reject_reason.set(reason)]
+
+    def attempt() -> OrderView | None:
         order = load_order(order_id)
         _require_allowed(order, statuses.REFUNDING, {statuses.REFUND_REQUESTED})  # 409 unless a request waits
-        back_to = order.refund_request.from_status
+        return order_view(load_order(order_id)) if _commit(order, order.refund_request.from_status, actions,
+                                                           None) else None
 
-        def actions(order: OrderModel, now: datetime) -> list[Any]:
-            return [OrderModel.refund_request.decision.set("REJECTED"), OrderModel.refund_request.decided_at.set(now),
-                    OrderModel.refund_request.decided_by.set(actor), OrderModel.refund_request.reject_reason.set(reason)]
-
-        if _commit(order, back_to, actions, None):
-            return order_view(load_order(order_id))
-    raise ServiceUnavailable("the order is changing fast, retry shortly", code="BUSY")
+    return until_committed(attempt, attempts=CHANGE_ATTEMPTS)
 
 
-def add_refund_to_order(tx: Any, order: OrderModel, refund: RefundRecord) -> None:
+def add_refund_to_order(tx: Any, order: OrderModel, refund: NewRefund) -> None:
     """Record a refund on an order whose status it does not change (a late payment on a cancelled order)."""
-    tx.update(OrderModel(order.order_id), actions=[_append_refund(refund), OrderModel.updated_at.set(clock.now())],
+    now = clock.now()
+    tx.update(OrderModel(order.order_id), actions=[_append_refunds([refund], now), OrderModel.updated_at.set(now)],
               condition=OrderModel.status == order.status)
 
 
 def settle_refund(order: OrderModel, out_refund_no: str, status: str, *, refund_id: str | None,
                   also: Writes | None = None) -> bool:
-    """A refund's final answer onto the order: its entry's status, and REFUNDING -> REFUNDED on success
-    (stock back to available when the order never shipped). False if the order changed since it was read."""
+    """A refund's final answer onto the order: its entry's status and, for the buyer's own refund only,
+    REFUNDING (or REFUND_FAILED) -> REFUNDED on success (stock back when the order never shipped) or
+    REFUNDING -> REFUND_FAILED on a failure. A refund of a payment the order could not take (RETURN) never
+    moves the order. False if the order changed since it was read."""
     index = next((i for i, refund in enumerate(order.refunds or []) if refund.out_refund_no == out_refund_no), None)
     if index is None:
         raise ValueError(f"order {order.order_id} has no refund {out_refund_no}")
@@ -170,7 +221,8 @@ def settle_refund(order: OrderModel, out_refund_no: str, status: str, *, refund_
     now = clock.now()
     changes = [entry.status.set(status), entry.updated_at.set(now)] + ([entry.refund_id.set(refund_id)]
                                                                      if refund_id else [])
-    if status == "SUCCESS" and order.status == statuses.REFUNDING:
+    buyers = is_buyer_refund(order, order.refunds[index])
+    if buyers and status == "SUCCESS" and order.status in (statuses.REFUNDING, statuses.REFUND_FAILED):
         def writes(tx: Any, order: OrderModel) -> None:
             if order.refund_request is not None and order.refund_request.from_status == statuses.PAID:
                 _return_stock(tx, order)
@@ -178,6 +230,8 @@ def settle_refund(order: OrderModel, out_refund_no: str, status: str, *, refund_
                 also(tx, order)
 
         return _commit(order, statuses.REFUNDED, lambda order, now: changes, writes)
+    if buyers and status in REFUND_FAILURES and order.status == statuses.REFUNDING:
+        return _commit(order, statuses.REFUND_FAILED, lambda order, now: changes, also)
 
     def build(tx: Any) -> None:
         tx.update(OrderModel(order.order_id), actions=changes + [OrderModel.updated_at.set(now)],
@@ -188,8 +242,11 @@ def settle_refund(order: OrderModel, out_refund_no: str, status: str, *, refund_
     return commit_if_conditions_hold(build)
 
 
-def _append_refund(refund: RefundRecord) -> Any:
-    return OrderModel.refunds.set(OrderModel.refunds.append([refund]))
+def _append_refunds(refunds: list[NewRefund], now: datetime) -> Any:
+    records = [RefundRecord(out_refund_no=refund.out_refund_no, amount=refund.amount, status="PROCESSING",
+                            reason=refund.reason, kind=refund.kind, created_at=now, updated_at=now)
+               for refund in refunds]
+    return OrderModel.refunds.set(OrderModel.refunds.append(records))
 
 
 # --- the scheduled sweep --------------------------------------------------------------
@@ -201,12 +258,14 @@ class SweepReport:
     lost_races: int = 0  # due orders another actor moved first (paid, cancelled, confirmed)
 
 
-def sweep_due_orders(*, out_of_time: Callable[[], bool] = lambda: False) -> SweepReport:
+def sweep_due_orders(*, out_of_time: Callable[[], bool] = lambda: False,
+                     close_trade: TradeCloser | None = None) -> SweepReport:
     """Cancel unpaid orders past their deadline and complete shipped ones past theirs.
 
     Reads only the sparse `due` index (never a scan). Safe to run twice at once:
     each move is conditioned on the status, so a second sweeper's move fails and
-    is counted as a lost race.
+    is counted as a lost race. With `close_trade`, an unpaid order is cancelled only
+    once its provider trade is closed; one the provider cannot close now waits for the next run.
     """
     report = SweepReport()
     now = clock.now()
@@ -214,12 +273,13 @@ def sweep_due_orders(*, out_of_time: Callable[[], bool] = lambda: False) -> Swee
                                            _release_stock),
                                           (CONFIRM, statuses.COMPLETED, _complete_actions, None)):
         for shard in range(SHARDS):
-            _sweep_shard(f"{kind}#{shard}", now, target, actions, writes, report, out_of_time)
+            _sweep_shard(f"{kind}#{shard}", now, target, actions, writes, report, out_of_time,
+                         close_trade if kind == EXPIRE else None)
     return report
 
 
 def _sweep_shard(due_shard: str, now: datetime, target: str, actions: Actions, writes: Writes | None,
-                 report: SweepReport, out_of_time: Callable[[], bool]) -> None:
+                 report: SweepReport, out_of_time: Callable[[], bool], close_trade: TradeCloser | None) -> None:
     while not out_of_time():
         keys = [row.order_id for row in OrderModel.due.query(due_shard, range_key_condition=OrderModel.due_at <= now,
                                                              limit=SWEEP_PAGE)]
@@ -228,7 +288,7 @@ def _sweep_shard(due_shard: str, now: datetime, target: str, actions: Actions, w
         moved = 0
         for order in batch_get(OrderModel, [(order_id,) for order_id in keys], consistent=True):
             if statuses.allowed(order.status, target) and order.due_at is not None and order.due_at <= now \
-                    and _commit(order, target, actions, writes):
+                    and _trade_closed(order, close_trade) and _commit(order, target, actions, writes):
                 moved += 1
                 report.expired += target == statuses.CANCELLED
                 report.completed += target == statuses.COMPLETED
@@ -238,16 +298,38 @@ def _sweep_shard(due_shard: str, now: datetime, target: str, actions: Actions, w
             return  # what is left in this page is being moved by someone else; the next run looks again
 
 
+def close_provider_trade(order: OrderModel) -> bool:
+    """The TradeCloser the routes and the sweeper use: payments' own function, imported only when a cancel needs it."""
+    from chalicelib.payments.service import close_trade
+
+    return close_trade(order)
+
+
+def _trade_closed(order: OrderModel, close_trade: TradeCloser | None) -> bool:
+    if close_trade is None:
+        return True
+    try:
+        return close_trade(order)
+    except Exception:  # noqa: BLE001 - the provider cannot say now; the order stays reserved until the next run
+        log.warning("sweep: the trade of order %s could not be closed yet", order.order_id, exc_info=True)
+        return False
+
+
 # --- one move, read then committed ----------------------------------------------------
 
 def _change(order_id: str, target: str, *, user_id: str | None = None, actions: Actions | None = None,
-            writes: Writes | None = None, allowed_from: set[str] | None = None) -> OrderModel:
-    for _ in range(CHANGE_ATTEMPTS):
+            writes: Writes | None = None, allowed_from: set[str] | None = None,
+            before: TradeCloser | None = None) -> OrderModel:
+    def attempt() -> OrderModel | None:
         order = load_order(order_id, user_id=user_id)
         _require_allowed(order, target, allowed_from)
-        if _commit(order, target, actions, writes):
-            return load_order(order_id)
-    raise ServiceUnavailable("the order is changing fast, retry shortly", code="BUSY")
+        if before is not None and not before(order):
+            order = load_order(order_id, user_id=user_id)  # paid meanwhile: now refused as such
+            _require_allowed(order, target, allowed_from)
+            return None
+        return load_order(order_id) if _commit(order, target, actions, writes) else None
+
+    return until_committed(attempt, attempts=CHANGE_ATTEMPTS)
 
 
 def _require_allowed(order: OrderModel, target: str, allowed_from: set[str] | None) -> None:
@@ -258,16 +340,25 @@ def _require_allowed(order: OrderModel, target: str, allowed_from: set[str] | No
 
 
 def _commit(order: OrderModel, target: str, actions: Actions | None, writes: Writes | None) -> bool:
-    """Commit the move; False when the order's status changed since it was read."""
+    """Commit the move; False when the order's status changed since it was read.
+
+    The move writes its own token: when its reply was lost and the SDK's resend failed the status
+    condition, the order carries that token, and the move is the commit it finds, not a lost race.
+    """
     now = clock.now()
-    changes = _status_actions(order, target, now) + (actions(order, now) if actions else [])
+    token = new_id()
+    changes = _status_actions(order, target, now) + (actions(order, now) if actions else []) + \
+        [OrderModel.last_change.set(token)]
 
     def build(tx: Any) -> None:
         tx.update(OrderModel(order.order_id), actions=changes, condition=OrderModel.status == order.status)
         if writes is not None:
             writes(tx, order)
 
-    return commit_if_conditions_hold(build)
+    if commit_if_conditions_hold(build):
+        return True
+    current = get_or_none(OrderModel, order.order_id)
+    return current is not None and current.last_change == token
 
 
 def _status_actions(order: OrderModel, target: str, now: datetime) -> list[Any]:

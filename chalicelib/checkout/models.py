@@ -77,9 +77,13 @@ class PaymentRecord(MapAttribute):
 
 
 class RefundRecord(MapAttribute):
+    """A refund as the order shows it; its progress (provider, attempts) is the payments ledger's."""
     out_refund_no = UnicodeAttribute()
     amount = NumberAttribute()
-    status = UnicodeAttribute()  # PROCESSING, SUCCESS, CLOSED, ABNORMAL
+    status = UnicodeAttribute()  # PROCESSING, SUCCESS, CLOSED, ABNORMAL, FAILED
+    # BUYER: the refund the buyer asked for (it alone finishes REFUNDING); RETURN: money the order could not
+    # take (a late, second or wrong-amount payment) sent back. Absent on records older than the distinction.
+    kind = UnicodeAttribute(null=True)
     reason = UnicodeAttribute(null=True)
     refund_id = UnicodeAttribute(null=True)
     created_at = UTCDateTimeAttribute()
@@ -150,6 +154,7 @@ class OrderModel(Model):
     payment = PaymentRecord(null=True)
     refunds = ListAttribute(of=RefundRecord, null=True)
     version = NumberAttribute(default=1)
+    last_change = UnicodeAttribute(null=True)  # the move that last committed: a resent move knows its own commit
 
     buyer_status = UnicodeAttribute()
     status_shard = UnicodeAttribute()

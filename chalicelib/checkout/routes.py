@@ -45,9 +45,10 @@ def get_order(ctx: Context, order_id: str):
 
 
 @api.route("/orders/{order_id}/cancel", "POST", response=ORDER, auth=BUYER, errors=(404, 409),
-           summary="cancel an unpaid order; its stock is released")
+           summary="cancel an unpaid order: its provider trade is closed first, then its stock is released")
 def cancel_order(ctx: Context, order_id: str):
-    return lifecycle.cancel_unpaid(order_id, statuses.BY_BUYER, user_id=ctx.user_id)
+    return lifecycle.cancel_unpaid(order_id, statuses.BY_BUYER, user_id=ctx.user_id,
+                                   close_trade=lifecycle.close_provider_trade)
 
 
 @api.route("/orders/{order_id}/confirm", "POST", response=ORDER, auth=BUYER, errors=(404, 409),
@@ -70,7 +71,7 @@ def checkout_sweeper(event) -> None:
     def out_of_time() -> bool:
         return context is not None and context.get_remaining_time_in_millis() < SWEEP_SAFETY_MILLIS
 
-    report = lifecycle.sweep_due_orders(out_of_time=out_of_time)
+    report = lifecycle.sweep_due_orders(out_of_time=out_of_time, close_trade=lifecycle.close_provider_trade)
     log.info("sweep: %d expired, %d completed, %d moved by someone else first",
              report.expired, report.completed, report.lost_races)
 

@@ -112,7 +112,8 @@ def _write_order(tx, order: OrderModel, plan: Plan, key_record: IdempotencyRecor
     tx.save(order, condition=OrderModel.order_id.does_not_exist())
     tx.save(key_record, condition=IdempotencyRecord.id.does_not_exist())
     if plan.from_cart:
-        cart.add_line_removals(tx, order.user_id, [line.card.sku_id for line in plan.quote.lines])
+        # conditioned on the quantities priced: units added meanwhile make checkout re-read, never vanish
+        cart.add_line_removals(tx, order.user_id, {line.card.sku_id: line.quantity for line in plan.quote.lines})
     for discount in plan.quote.discounts:
         discount.consume(tx)
 

@@ -14,8 +14,10 @@ CANCELLED = "CANCELLED"
 REFUND_REQUESTED = "REFUND_REQUESTED"
 REFUNDING = "REFUNDING"
 REFUNDED = "REFUNDED"
+REFUND_FAILED = "REFUND_FAILED"  # the provider closed or refused the buyer's refund; the merchant retries it
 
-ALL = (PENDING_PAYMENT, AWAITING_GROUP, PAID, SHIPPED, COMPLETED, CANCELLED, REFUND_REQUESTED, REFUNDING, REFUNDED)
+ALL = (PENDING_PAYMENT, AWAITING_GROUP, PAID, SHIPPED, COMPLETED, CANCELLED, REFUND_REQUESTED, REFUNDING, REFUNDED,
+       REFUND_FAILED)
 
 ALLOWED: dict[str, frozenset[str]] = {
     PENDING_PAYMENT: frozenset({PAID, AWAITING_GROUP, CANCELLED}),
@@ -23,7 +25,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     PAID: frozenset({SHIPPED, REFUND_REQUESTED, REFUNDING}),  # REFUNDING directly: a refund the merchant starts
     SHIPPED: frozenset({COMPLETED, REFUND_REQUESTED}),
     REFUND_REQUESTED: frozenset({REFUNDING, PAID, SHIPPED}),  # approved, or rejected back to where it was
-    REFUNDING: frozenset({REFUNDED}),
+    REFUNDING: frozenset({REFUNDED, REFUND_FAILED}),
+    # retried under a new refund number, or a failed (ABNORMAL) refund the provider later completed after all
+    REFUND_FAILED: frozenset({REFUNDING, REFUNDED}),
     COMPLETED: frozenset(),
     CANCELLED: frozenset(),
     REFUNDED: frozenset(),

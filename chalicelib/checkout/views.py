@@ -54,7 +54,8 @@ class PaymentView(Schema):
 class RefundView(Schema):
     out_refund_no: str
     amount: int
-    status: str
+    status: str  # PROCESSING, SUCCESS, CLOSED, ABNORMAL, FAILED
+    kind: str | None = None  # BUYER (the refund asked for) or RETURN (a payment the order could not take)
     created_at: str
     updated_at: str
 
@@ -153,4 +154,5 @@ def _payment_view(payment) -> PaymentView | None:
 
 def _refund_view(refund) -> RefundView:
     return RefundView(out_refund_no=refund.out_refund_no, amount=int(refund.amount), status=refund.status,
+                      kind=refund.kind,
                       created_at=clock.iso(refund.created_at), updated_at=clock.iso(refund.updated_at))

@@ -8,7 +8,10 @@ pays for the SSM call or for importing Powertools.
 from __future__ import annotations
 
 import os
-from functools import cache
+import threading
+from datetime import timedelta
+
+from chalicelib.core import clock
 
 ALL_FEATURES = ("members", "catalog", "cart", "checkout", "payments", "admin")
 
@@ -78,15 +81,39 @@ def is_sandbox() -> bool:
     return providers_mode() == "sandbox"
 
 
-@cache
+SECRET_MAX_AGE = timedelta(minutes=5)  # a rotated secret (WeChat's platform key) is picked up within this
+_secrets: dict[str, tuple[str, object]] = {}
+_secrets_lock = threading.Lock()
+
+
 def secret(name: str) -> str:
-    """A secret by name: env `MALL_<NAME>` first, then SSM `<MALL_SSM_PREFIX>/<name>`."""
+    """A secret by name: env `MALL_<NAME>` first, then SSM `<MALL_SSM_PREFIX>/<name>`, kept `SECRET_MAX_AGE`.
+
+    The age is judged by the mall's clock (tests move it), and the SSM value is fetched
+    afresh when it is stale, so Powertools' own cache, on the wall clock, never serves it longer.
+    """
     from_env = env(f"MALL_{name.upper()}")
     if from_env is not None:
         return from_env
     prefix = env("MALL_SSM_PREFIX")
     if prefix is None:
         raise ConfigError(f"secret {name!r}: set MALL_{name.upper()} or MALL_SSM_PREFIX")
+    now = clock.now()
+    with _secrets_lock:
+        cached = _secrets.get(name)
+    if cached is not None and now - cached[1] < SECRET_MAX_AGE:
+        return cached[0]
     from aws_lambda_powertools.utilities import parameters  # lazy: cold start
 
-    return parameters.get_parameter(f"{prefix.rstrip('/')}/{name}", decrypt=True, max_age=300)
+    value = parameters.get_parameter(f"{prefix.rstrip('/')}/{name}", decrypt=True, force_fetch=True)
+    with _secrets_lock:
+        _secrets[name] = (value, now)
+    return value
+
+
+def _forget_secrets() -> None:
+    with _secrets_lock:
+        _secrets.clear()
+
+
+secret.cache_clear = _forget_secrets  # type: ignore[attr-defined]  # what tests (and a rotation runbook) call

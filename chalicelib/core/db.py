@@ -238,3 +238,21 @@ def commit_if_conditions_hold(build: Callable[[Any], None]) -> bool:
         if condition_failed(exc):
             return False
         raise
+
+
+CHANGE_ATTEMPTS = 5
+T = TypeVar("T")
+
+
+def until_committed(attempt: Callable[[], T | None], *, attempts: int = CHANGE_ATTEMPTS) -> T:
+    """The one read-check-commit loop: `attempt()` reads, decides, and commits conditioned on what it read.
+
+    It returns a result, raises (the check refused), or returns None when its condition
+    failed because the item changed between the read and the commit; then it runs again
+    on a fresh read. An item still changing after `attempts` reads is 503 BUSY.
+    """
+    for _ in range(attempts):
+        result = attempt()
+        if result is not None:
+            return result
+    raise ServiceUnavailable("the order is changing fast, retry shortly", code="BUSY")

@@ -5,8 +5,8 @@
 | `EVENT#<provider>#<event id>` | a notification changed something | the same event applied twice |
 | `TXN#<provider>#<transaction id>` | a provider payment was settled (applied or refunded) | one payment handled twice |
 | `PAID#<out_trade_no>` | a payment moved the order to PAID | a second payment applied to one order |
-| `REFUND#<out_refund_no>` | a refund was decided | refunding twice; carries its progress |
-| `PREPAY#<out_trade_no>` | a payment was started | what reconciliation asks the provider about |
+| `REFUND#<out_refund_no>` | a refund was decided | refunding twice; carries provider, trade total, status, looks |
+| `PREPAY#<out_trade_no>#<provider>` | a payment was started | what reconciliation asks that provider about |
 | `ANOMALY#<id>` | a notification could not be applied (amount, merchant, unknown order) | shown to the merchant |
 
 Each is written with `attribute_not_exists` in the same transaction as the
@@ -25,7 +25,7 @@ ANOMALIES = "ANOMALY"
 
 
 class Reconcile(GlobalSecondaryIndex):
-    """Sparse: prepaid trades and unsubmitted refunds waiting for a check, by when the check is due."""
+    """Sparse: prepaid trades and refunds not yet final waiting for a check, by when the check is due."""
     Meta = index_meta("reconcile", AllProjection)
     reconcile_shard = UnicodeAttribute(hash_key=True)
     check_after = UTCDateTimeAttribute(range_key=True)
@@ -48,12 +48,14 @@ class LedgerEntry(Model):
     provider = UnicodeAttribute(null=True)
     transaction_id = UnicodeAttribute(null=True)
     amount = NumberAttribute(null=True)  # fen
-    status = UnicodeAttribute(null=True)  # REFUND: PROCESSING, SUCCESS, CLOSED, ABNORMAL
+    status = UnicodeAttribute(null=True)  # REFUND: PROCESSING, SUCCESS, CLOSED, ABNORMAL, FAILED
+    total = NumberAttribute(null=True)  # REFUND: fen, the refunded trade's total (what the provider checks against)
+    purpose = UnicodeAttribute(null=True)  # REFUND: BUYER or RETURN (checkout.lifecycle)
     outcome = UnicodeAttribute(null=True)  # TXN: APPLIED or REFUNDED; ANOMALY: its code
     detail = UnicodeAttribute(null=True)
     reason = UnicodeAttribute(null=True)
     submitted = BooleanAttribute(null=True)  # REFUND: the provider accepted the request
-    checks = NumberAttribute(null=True)  # PREPAY: provider queries made so far
+    checks = NumberAttribute(null=True)  # PREPAY, REFUND: reconciler looks made so far (the backoff's exponent)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
 

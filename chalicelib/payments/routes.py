@@ -22,18 +22,20 @@ RECONCILE_SAFETY_MILLIS = 10_000
 class PrepayBody(Schema):
     model_config = ConfigDict(extra="forbid", defer_build=True)
     order_id: StrictStr = Field(min_length=1, max_length=64)
-    provider: str = Field(default="wechat", pattern="^(wechat)$")
+    provider: str = Field(default="wechat", pattern="^(wechat|alipay)$")
 
 
 class PrepayParams(Schema):
-    """What the mini-program passes to `wx.requestPayment`."""
+    """wechat: what the mini-program passes to `wx.requestPayment`; alipay: `pay_url`, the signed
+    `alipay.trade.wap.pay` address the H5 page opens. Only the chosen provider's fields are present."""
     model_config = ConfigDict(populate_by_name=True, defer_build=True)
-    appId: str  # noqa: N815 - the names wx.requestPayment takes
-    timeStamp: str  # noqa: N815
-    nonceStr: str  # noqa: N815
-    package: str
-    signType: str  # noqa: N815
-    paySign: str  # noqa: N815
+    appId: str | None = None  # noqa: N815 - the names wx.requestPayment takes
+    timeStamp: str | None = None  # noqa: N815
+    nonceStr: str | None = None  # noqa: N815
+    package: str | None = None
+    signType: str | None = None  # noqa: N815
+    paySign: str | None = None  # noqa: N815
+    pay_url: str | None = None
 
 
 class SandboxPayBody(Schema):
@@ -42,7 +44,7 @@ class SandboxPayBody(Schema):
 
 
 @api.route("/payments/prepay", "POST", body=PrepayBody, response=PrepayParams, auth=BUYER, errors=(404, 409, 502),
-           summary="start paying an unpaid order: the wx.requestPayment parameters")
+           summary="start paying an unpaid order: the wx.requestPayment parameters, or Alipay's wap pay URL")
 def prepay(ctx: Context):
     from chalicelib.members.service import get_user
     from chalicelib.payments import service
@@ -79,7 +81,7 @@ def sandbox_pay(ctx: Context):
 
 @api.blueprint.schedule(Rate(2, unit=Rate.MINUTES), name="payments_reconciler")
 def payments_reconciler(event) -> None:
-    """Ask providers about payments whose notification never came; retry refunds they did not accept."""
+    """Ask providers about payments whose notification never came, and about every refund not final yet."""
     from chalicelib.payments import service
 
     context = getattr(event, "context", None)
@@ -88,5 +90,6 @@ def payments_reconciler(event) -> None:
         return context is not None and context.get_remaining_time_in_millis() < RECONCILE_SAFETY_MILLIS
 
     report = service.reconcile(out_of_time=out_of_time)
-    log.info("reconcile: %d checked, %d paid without notification, %d refunds retried",
-             report.checked, report.applied, report.refunds_resubmitted)
+    log.info("reconcile: %d checked, %d paid without notification, %d refunds retried, %d refunds settled, "
+             "%d failed, %d given up", report.checked, report.applied, report.refunds_resubmitted,
+             report.refunds_settled, report.failed, report.gave_up)

@@ -64,3 +64,21 @@ def _paid_record(order: dict) -> dict:
             "dynamodb": {"OldImage": image("PENDING_PAYMENT"), "NewImage": image("PAID"), "SequenceNumber": "1",
                          "SizeBytes": 1, "ApproximateCreationDateTime": 1795579200,
                          "StreamViewType": "NEW_AND_OLD_IMAGES"}}
+
+
+def test_a_batch_larger_than_one_transaction_is_counted_in_chunks(app, shop):
+    """55 orders of 55 products are 110 actions: more than DynamoDB's 100 per transaction."""
+    from chalice.app import DynamoDBEvent
+
+    from chalicelib.catalog.reads import sku_cards
+    from chalicelib.checkout.events import count_sales
+    from chalicelib.core import ids
+
+    skus = [shop.sku(stock=5) for _ in range(55)]
+    cards = sku_cards(skus)
+    orders = [{"order_id": ids.new_id(), "items": [{"product_id": cards[sku].product_id, "sku_id": sku,
+                                                     "quantity": 2}]} for sku in skus]
+    event = DynamoDBEvent({"Records": [_paid_record(order) for order in orders]}, None)
+    assert count_sales(event) == 55
+    assert count_sales(event) == 0, "redelivered: nothing counted twice"
+    assert {product_sales(cards[sku].product_id) for sku in skus} == {2}

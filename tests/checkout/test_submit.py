@@ -175,6 +175,32 @@ def test_price_changed_between_read_and_commit_is_charged_at_the_new_price(shop,
     assert stock_of(sku.sku_id)["reserved"] == 1
 
 
+def test_units_added_to_the_cart_while_checking_out_are_never_lost(shop, alice, monkeypatch):
+    """A from-cart order racing an add of 5 more units: the line is deleted only with the quantity that was priced,
+    so the order is re-read and buys all 6, or the 5 stay in the cart; they never vanish."""
+    from chalicelib.cart import service as cart
+    from chalicelib.checkout import service
+
+    sku = shop.sku(stock=20)
+    cart.add_item(alice.user_id, sku, 1)
+    real_plan = service._plan
+    added = []
+
+    def plan_then_add(*args, **kwargs):
+        plan = real_plan(*args, **kwargs)
+        if not added:
+            added.append(True)
+            cart.add_item(alice.user_id, sku, 5)  # the buyer's other tab, acknowledged before the commit
+        return plan
+
+    monkeypatch.setattr(service, "_plan", plan_then_add)
+    order = alice.placed(None, from_cart=True)
+    left = {line.sku_id: line.quantity for line in cart.get_cart(alice.user_id).lines}
+    ordered = sum(line["quantity"] for line in order["items"])
+    assert ordered + left.get(sku, 0) == 6, f"ordered {ordered}, left in the cart {left}: acknowledged units lost"
+    assert stock_of(sku)["reserved"] == ordered
+
+
 def test_coupons_and_points_are_not_applicable_yet(shop, alice):
     sku = shop.sku()
     coupon = alice.order({sku: 1}, coupon_id="C-1")

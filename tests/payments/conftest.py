@@ -28,6 +28,35 @@ from chalicelib.payments.providers.alipay import Alipay
 from chalicelib.payments.providers.sandbox import SandboxKeys
 from chalicelib.payments.providers.wechatpay import WeChatPay
 
+# --- a shop, a buyer logged in through the sandbox WeChat, a cashier ------------------------------
+# (modules that need other ones define their own fixtures of these names)
+
+@pytest.fixture
+def shop(app):
+    from tests.cart.conftest import Shop
+
+    return Shop()
+
+
+@pytest.fixture
+def alice(client):
+    from chalicelib.members import service as members
+    from tests.checkout.conftest import Buyer
+
+    return Buyer(client, members.login("dev:alice").user.user_id)
+
+
+@pytest.fixture
+def staff(client):
+    from chalicelib.admin import service
+    from chalicelib.admin.passwords import ScryptCost
+
+    service.create_staff("cashier", "cashier-password", "operator", cost=ScryptCost(n=2**4, r=8, p=1))
+    from tests.conftest import staff_token
+
+    return client.as_token(staff_token("cashier", "operator"))
+
+
 # --- keys ----------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")

@@ -213,7 +213,7 @@ def test_an_unreachable_gateway_is_a_retryable_error(keys):
 def test_prepay_is_a_signed_wap_pay_url_without_calling_alipay(keys, ali, fake_api):
     answer = ali.prepay(PrepayRequest("ORDER0001", "云南小粒咖啡", 1230, "", EXPIRES))
     assert fake_api.requests == []
-    url = urlsplit(answer["url"])
+    url = urlsplit(answer["pay_url"])
     params = dict(parse_qsl(url.query))
     assert f"{url.scheme}://{url.netloc}" == fake_api.base_url and params["method"] == "alipay.trade.wap.pay"
     assert params["notify_url"] == "https://mall.example.com/payments/alipay/notify"

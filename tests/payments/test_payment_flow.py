@@ -415,3 +415,45 @@ def test_malformed_alipay_form_is_refused(client, shop, alice):
                           "/payments/alipay/notify")
         assert response.body == b"fail"
     assert order_of(order["order_id"]).status == "PENDING_PAYMENT"
+
+
+def test_alipay_prepay_gives_the_signed_wap_pay_url(shop, alice, keys):
+    """The H5 storefront opens `pay_url`: alipay.trade.wap.pay for this order, signed with the app key."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    from tests.payments.conftest import public_pem_of, verify_rsa
+
+    order = alice.placed({shop.sku(price=1230): 1})
+    response = alice.api.post("/payments/prepay", {"order_id": order["order_id"], "provider": "alipay"})
+    assert response.status_code == 200, response.data
+    assert set(response.data) == {"pay_url"}
+    params = dict(parse_qsl(urlsplit(response.data["pay_url"]).query))
+    assert (params["method"], params["app_id"]) == ("alipay.trade.wap.pay", keys.alipay.app_id)
+    biz = json.loads(params["biz_content"])
+    assert (biz["out_trade_no"], biz["product_code"]) == (order["order_id"], "QUICK_WAP_WAY")
+    assert biz["total_amount"] == f"{order['payable'] // 100}.{order['payable'] % 100:02d}"
+    content = "&".join(f"{k}={params[k]}" for k in sorted(params) if k != "sign")
+    assert verify_rsa(public_pem_of(keys.alipay.app_private_key_pem), content.encode(), params["sign"])
+    assert ledger_keys("PREPAY#") == [f"PREPAY#{order['order_id']}#alipay"], "the reconciler will ask Alipay"
+
+
+def test_a_second_payment_at_the_other_provider_whose_notification_was_lost_is_found_and_returned(
+        client, shop, alice, frozen_clock):
+    """Found by the money state machine: the buyer opened both cashiers and paid both; Alipay's notification was
+    lost and WeChat's paid the order. Each provider's trade is reconciled on its own, so the Alipay money is
+    found and returned, not kept."""
+    from chalicelib.payments import service
+    from chalicelib.payments.providers import sandbox
+
+    order = alice.placed({shop.sku(): 1})
+    for provider in ("alipay", "wechat"):
+        assert alice.api.post("/payments/prepay", {"order_id": order["order_id"], "provider": provider}).status_code == 200
+    sandbox.twin("alipay").build_payment_notification(order["order_id"], order["payable"])  # lost
+    notify(client, *wechat().build_payment_notification(order["order_id"], order["payable"], "openid-alice"))
+    frozen_clock.advance(181)
+    assert service.reconcile().applied == 1
+    paid = order_of(order["order_id"])
+    assert paid.status == "PAID" and paid.payment.provider == "wechat"
+    assert [(r.kind, int(r.amount), r.status) for r in paid.refunds] == [("RETURN", order["payable"], "SUCCESS")]
+    frozen_clock.advance(days=1)
+    assert service.reconcile().checked == 0, "both trades are settled"

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 
 from chalicelib.core import config
 from chalicelib.payments.providers import NotificationRejected, sandbox
+from chalicelib.payments.providers.sandbox import keys as sandbox_keys
 from tests.payments.conftest import encrypted_resource, notification_body, transaction, wechat_headers, wechat_pay
 
 LAYOUT = {"wechatpay": {"appid", "mchid", "apiv3_key", "platform_serial", "platform_private_key_pem"},
@@ -27,7 +28,7 @@ def fast_generation(session_keys, monkeypatch):
         calls.append(1)
         return document
 
-    monkeypatch.setattr(sandbox, "_generate_keys", generate)
+    monkeypatch.setattr(sandbox_keys, "_generate_keys", generate)
     return calls
 
 
@@ -77,7 +78,7 @@ def test_concurrent_first_uses_agree_on_one_set_of_keys(tmp_path, session_keys, 
         barrier.wait()
         return {**document, "wechatpay": {**document["wechatpay"], "mchid": str(threading.get_ident())}}
 
-    monkeypatch.setattr(sandbox, "_generate_keys", generate)
+    monkeypatch.setattr(sandbox_keys, "_generate_keys", generate)
     results = []
     threads = [threading.Thread(target=lambda: results.append(sandbox.ensure_sandbox_keys(tmp_path / "k")))
                for _ in range(6)]

@@ -81,6 +81,25 @@ def test_secrets_come_from_env_first_then_ssm(aws, monkeypatch):
         config.secret.cache_clear()
 
 
+def test_a_rotated_secret_is_read_again_after_five_minutes(aws, monkeypatch, frozen_clock):
+    """WeChat rotates its platform key: a warm function must pick the new one up within the documented 5 minutes."""
+    config.secret.cache_clear()
+    monkeypatch.setenv("MALL_SSM_PREFIX", "/micromall-test")
+    monkeypatch.delenv("MALL_WECHATPAY_PLATFORM_KEYS", raising=False)
+    ssm = boto3.client("ssm")
+    ssm.put_parameter(Name="/micromall-test/wechatpay_platform_keys", Value="old", Type="SecureString")
+    try:
+        assert config.secret("wechatpay_platform_keys") == "old"
+        ssm.put_parameter(Name="/micromall-test/wechatpay_platform_keys", Value="new", Type="SecureString",
+                          Overwrite=True)
+        frozen_clock.advance(299)
+        assert config.secret("wechatpay_platform_keys") == "old", "cached for 5 minutes: one SSM call per 5 minutes"
+        frozen_clock.advance(2)
+        assert config.secret("wechatpay_platform_keys") == "new", "a rotated secret must be read again"
+    finally:
+        config.secret.cache_clear()
+
+
 def test_a_missing_secret_is_a_config_error(monkeypatch):
     config.secret.cache_clear()
     monkeypatch.delenv("MALL_SSM_PREFIX", raising=False)

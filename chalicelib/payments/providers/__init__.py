@@ -2,12 +2,13 @@
 
 `provider(name)` returns a `PaymentProvider`: it asks the provider for a payment
 (`prepay`), verifies and parses what the provider posts to the mall's webhook
-(`parse_notification`), refunds (`refund`), asks for a trade's state (`query`) and
+(`parse_notification`), refunds (`refund`), asks for a trade's or a refund's state
+(`query`, `query_refund`), closes an unpaid trade (`close`) and
 shapes the webhook's reply the way the provider expects (`accept_reply`,
 `reject_reply`). Inside the mall, money is int fen; only the Alipay module sees yuan.
 
 With `MALL_PROVIDERS=sandbox` the same verifying and signing classes are wired to
-local twins (`providers/sandbox.py`) instead of HTTP, with keys generated once into
+local twins (`providers/sandbox/`) instead of HTTP, with keys generated once into
 `MALL_SANDBOX_KEYS_DIR/sandbox.json`.
 
 Configuration (live mode). Secrets are read with `core.config.secret(name)`: env
@@ -157,6 +158,14 @@ class PaymentProvider(Protocol):
     def refund(self, req: RefundRequest) -> RefundAccepted: ...
 
     def query(self, out_trade_no: str) -> PaymentNotification | None: ...
+
+    def query_refund(self, out_trade_no: str, out_refund_no: str) -> PaymentNotification | None:
+        """The refund as the provider knows it (kind REFUND), or None when it never received it."""
+        ...
+
+    def close(self, out_trade_no: str) -> str:
+        """Close the unpaid trade so it cannot be paid: "CLOSED", or "PAID" when the buyer paid first."""
+        ...
 
     def accept_reply(self) -> tuple[int, str, str]: ...
 

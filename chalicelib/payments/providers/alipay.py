@@ -145,7 +145,7 @@ class Alipay:
                "subject": req.description[:SUBJECT_MAX], "product_code": "QUICK_WAP_WAY",
                "time_expire": beijing_time(req.expires_at)}
         params = self.signed_params("alipay.trade.wap.pay", biz, notify_url=self.notify_url)
-        return {"url": f"{self.gateway_url}?{urlencode(params)}"}
+        return {"pay_url": f"{self.gateway_url}?{urlencode(params)}"}
 
     def query(self, out_trade_no: str) -> PaymentNotification | None:
         """The trade as Alipay knows it; None until the buyer has opened the cashier (ACQ.TRADE_NOT_EXIST)."""
@@ -186,9 +186,43 @@ class Alipay:
                               status="SUCCESS" if done else "PROCESSING")
 
     def _refund_succeeded(self, req: RefundRequest) -> bool:
+        return self.query_refund(req.out_trade_no, req.out_refund_no) is not None
+
+    def query_refund(self, out_trade_no: str, out_refund_no: str) -> PaymentNotification | None:
+        """alipay.trade.fastpay.refund.query: SUCCESS for a refund Alipay made, None for one it did not make.
+
+        Alipay refunds synchronously: there is no refund in progress to report. Only
+        `refund_status` REFUND_SUCCESS counts as made (Alipay's documents disagree on whether an
+        empty one means success too); anything else is asked again under the same number, which
+        Alipay refunds once.
+        """
+        _check_trade_no(out_trade_no)
         answer = self._call("alipay.trade.fastpay.refund.query",
-                            {"out_trade_no": req.out_trade_no, "out_request_no": req.out_refund_no}) or {}
-        return answer.get("refund_status") == "REFUND_SUCCESS"
+                            {"out_trade_no": out_trade_no, "out_request_no": out_refund_no}) or {}
+        if answer.get("refund_status") != "REFUND_SUCCESS":
+            return None
+        try:
+            return PaymentNotification(
+                provider=self.name, event_id=f"query:{out_refund_no}:SUCCESS", kind="REFUND",
+                out_trade_no=out_trade_no, status="SUCCESS",
+                amount_total=_yuan(answer, "total_amount", required=False),
+                transaction_id=_optional(answer, "trade_no"), app_id=self.app_id, merchant_id=self.merchant_id,
+                out_refund_no=out_refund_no, refund_amount=_yuan(answer, "refund_amount", required=False), raw=answer)
+        except NotificationRejected as exc:
+            raise ProviderError(f"Alipay answered a refund query with an unusable refund: {exc.message}",
+                                provider=self.name, retryable=False) from None
+
+    def close(self, out_trade_no: str) -> str:
+        """alipay.trade.close: CLOSED (or never opened by the buyer), or PAID when the buyer paid first."""
+        _check_trade_no(out_trade_no)
+        try:
+            self._call("alipay.trade.close", {"out_trade_no": out_trade_no}, absent_sub_codes=("ACQ.TRADE_NOT_EXIST",))
+        except ProviderError as exc:
+            if exc.provider_code != "ACQ.TRADE_STATUS_ERROR":
+                raise
+            trade = self.query(out_trade_no)  # closed already, or paid: only a query tells which
+            return "PAID" if trade is not None and trade.status == "PAID" else "CLOSED"
+        return "CLOSED"
 
     # --- the webhook ---
 

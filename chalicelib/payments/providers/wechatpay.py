@@ -50,6 +50,14 @@ from chalicelib.payments.providers import (
     rsa_sign,
     rsa_verify,
 )
+from chalicelib.payments.providers.wechatpay_parsing import (  # noqa: F401 - parse_* are this module's API too
+    EVENT_KINDS,
+    TRADE_STATES,
+    envelope_of,
+    json_object,
+    parse_refund,
+    parse_transaction,
+)
 
 API_BASE = "https://api.mch.weixin.qq.com"
 SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
@@ -60,15 +68,12 @@ USER_AGENT = "micromall (python urllib)"  # WeChat Pay refuses API calls without
 DESCRIPTION_MAX = 127  # WeChat's limit; a long product title is cut rather than failing the payment
 REASON_MAX = 80
 
-TRADE_STATES = {"SUCCESS": "PAID", "NOTPAY": "NOT_PAID", "USERPAYING": "NOT_PAID", "CLOSED": "CLOSED",
-                "REVOKED": "CLOSED", "PAYERROR": "CLOSED", "REFUND": "REFUNDED_ELSEWHERE"}
-EVENT_KINDS = {"TRANSACTION.SUCCESS": "PAYMENT", "REFUND.SUCCESS": "REFUND", "REFUND.ABNORMAL": "REFUND",
-               "REFUND.CLOSED": "REFUND"}
 RETRYABLE_CODES = {"SYSTEM_ERROR", "FREQUENCY_LIMITED", "BANK_ERROR"}
 REJECT_STATUS = {"BAD_SIGNATURE": 401, "UNKNOWN_SERIAL": 401, "STALE_TIMESTAMP": 401, "MISSING_HEADERS": 400,
                  "MALFORMED": 400, "BAD_CIPHERTEXT": 400,
                  # genuine notifications the mall refuses to apply (payments.service.Refused)
-                 "MERCHANT_MISMATCH": 400, "UNKNOWN_ORDER": 404, "UNKNOWN_REFUND": 404}
+                 "MERCHANT_MISMATCH": 400, "UNKNOWN_ORDER": 404, "UNKNOWN_REFUND": 404, "AMOUNT_MISMATCH": 400,
+                 "CURRENCY_MISMATCH": 400}
 # any other reason is the mall failing: 500
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _AUTH_FIELD = re.compile(r'(\w+)="([^"]*)"')
@@ -259,6 +264,38 @@ class WeChatPay:
         return RefundAccepted(out_refund_no=req.out_refund_no, status=status,
                               refund_id=refund_id if isinstance(refund_id, str) else None)
 
+    def query_refund(self, out_trade_no: str, out_refund_no: str) -> PaymentNotification | None:
+        """A refund as WeChat Pay knows it (GET /v3/refund/domestic/refunds/{out_refund_no}); None when unknown."""
+        _check_trade_no(out_trade_no)
+        answer = self._call("GET", f"/v3/refund/domestic/refunds/{quote(out_refund_no, safe='')}",
+                            absent_codes=("RESOURCE_NOT_EXISTS",))
+        if answer is None:
+            return None
+        try:
+            note = parse_refund({**answer, "refund_status": answer.get("status"), "mchid": self.merchant_id},
+                                f"query:{answer.get('refund_id')}:{answer.get('status')}")
+        except NotificationRejected as exc:
+            raise ProviderError(f"WeChat Pay answered a refund query with an unusable refund: {exc.message}",
+                                provider=self.name, retryable=False) from None
+        if note.out_trade_no != out_trade_no:
+            raise ProviderError(f"WeChat Pay's refund {out_refund_no} belongs to another trade", provider=self.name,
+                                retryable=False)
+        return note
+
+    def close(self, out_trade_no: str) -> str:
+        """Close an unpaid trade so the buyer can no longer pay it: CLOSED, or PAID when it was paid first."""
+        _check_trade_no(out_trade_no)
+        path = f"/v3/pay/transactions/out-trade-no/{quote(out_trade_no, safe='')}/close"
+        reply = self._send("POST", path, {"mchid": self.merchant_id})
+        if 200 <= reply.status < 300:
+            return "CLOSED"
+        error = self._error(reply)
+        if error.provider_code == "ORDERPAID":
+            return "PAID"
+        if error.provider_code == "ORDER_NOT_EXIST":
+            return "CLOSED"  # never prepaid: there is nothing the buyer could pay
+        raise error
+
     def _refund_payload(self, req: RefundRequest) -> dict[str, Any]:
         _check_trade_no(req.out_trade_no)
         if not 0 < check_fen(req.refund_amount) <= check_fen(req.total_amount):
@@ -274,7 +311,7 @@ class WeChatPay:
 
     def parse_notification(self, headers: Mapping[str, str], raw_body: bytes) -> PaymentNotification:
         self.verify_signature(headers, raw_body)
-        envelope = _envelope(raw_body)
+        envelope = envelope_of(raw_body)
         resource = self._decrypt(envelope["resource"])
         if EVENT_KINDS[envelope["event_type"]] == "PAYMENT":
             return parse_transaction(resource, envelope["id"])
@@ -309,7 +346,7 @@ class WeChatPay:
             plaintext = aes_gcm_decrypt(self._apiv3_key, nonce, associated_data, ciphertext)
         except ValueError as exc:
             raise NotificationRejected("BAD_CIPHERTEXT", str(exc)) from None
-        return _json_object(plaintext, "the decrypted resource")
+        return json_object(plaintext, "the decrypted resource")
 
     def accept_reply(self) -> tuple[int, str, str]:
         return 204, "", "application/json"
@@ -332,7 +369,7 @@ class WeChatPay:
             raise error
         try:
             self.verify_signature(reply.headers, reply.body)
-            return _json_object(reply.body, "the answer")
+            return json_object(reply.body, "the answer")
         except NotificationRejected as exc:
             raise ProviderError(f"WeChat Pay's answer was refused: {exc}", provider=self.name, retryable=False,
                                 provider_code=exc.reason, http_status=reply.status) from None
@@ -374,95 +411,3 @@ def _check_timestamp(timestamp: str) -> None:
     skew = abs(clock.timestamp() - int(timestamp))
     if skew > REPLAY_WINDOW_SECONDS:
         raise NotificationRejected("STALE_TIMESTAMP", f"timestamp {timestamp} is {int(skew)} s from now")
-
-
-# --- parsing -----------------------------------------------------------------------
-
-def _json_object(raw: bytes, what: str) -> dict[str, Any]:
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        raise NotificationRejected("MALFORMED", f"{what} is not JSON") from None
-    if not isinstance(value, dict):
-        raise NotificationRejected("MALFORMED", f"{what} is not a JSON object")
-    return value
-
-
-def _envelope(raw_body: bytes) -> dict[str, Any]:
-    envelope = _json_object(raw_body, "the notification")
-    if not isinstance(envelope.get("id"), str) or not envelope["id"]:
-        raise NotificationRejected("MALFORMED", "notification without an id")
-    if envelope.get("event_type") not in EVENT_KINDS:
-        raise NotificationRejected("MALFORMED", f"unknown event_type {envelope.get('event_type')!r}")
-    if envelope.get("resource_type") != "encrypt-resource" or not isinstance(envelope.get("resource"), dict):
-        raise NotificationRejected("MALFORMED", "notification without an encrypted resource")
-    return envelope
-
-
-def parse_transaction(data: dict[str, Any], event_id: str) -> PaymentNotification:
-    """A transaction (decrypted notification resource, or a query's answer)."""
-    state = _text(data, "trade_state")
-    status = TRADE_STATES.get(state)
-    if status is None:
-        raise NotificationRejected("MALFORMED", f"unknown trade_state {state!r}")
-    paid = status == "PAID"
-    return PaymentNotification(
-        provider="wechat", event_id=event_id, kind="PAYMENT", out_trade_no=_text(data, "out_trade_no"),
-        status=status, amount_total=_fen(data, "amount", "total", required=paid),
-        transaction_id=_text(data, "transaction_id", required=paid),
-        paid_at=_moment(_text(data, "success_time", required=False)), app_id=_text(data, "appid", required=False),
-        merchant_id=_text(data, "mchid", required=False), payer_id=_text(data, "payer", "openid", required=False),
-        raw=data)
-
-
-def parse_refund(data: dict[str, Any], event_id: str) -> PaymentNotification:
-    state = _text(data, "refund_status")
-    if state not in REFUND_STATUSES:
-        raise NotificationRejected("MALFORMED", f"unknown refund_status {state!r}")
-    return PaymentNotification(
-        provider="wechat", event_id=event_id, kind="REFUND", out_trade_no=_text(data, "out_trade_no"),
-        status=state, amount_total=_fen(data, "amount", "total"),
-        transaction_id=_text(data, "transaction_id", required=False),
-        paid_at=_moment(_text(data, "success_time", required=False)),
-        merchant_id=_text(data, "mchid", required=False), out_refund_no=_text(data, "out_refund_no"),
-        refund_id=_text(data, "refund_id"), refund_amount=_fen(data, "amount", "refund"), raw=data)
-
-
-def _field(data: dict[str, Any], path: tuple[str, ...]) -> Any:
-    value: Any = data
-    for key in path:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
-
-
-def _text(data: dict[str, Any], *path: str, required: bool = True) -> str | None:
-    value = _field(data, path)
-    if value is None or value == "":
-        if required:
-            raise NotificationRejected("MALFORMED", f"missing {'.'.join(path)}")
-        return None
-    if not isinstance(value, str):
-        raise NotificationRejected("MALFORMED", f"{'.'.join(path)} is not a string")
-    return value
-
-
-def _fen(data: dict[str, Any], *path: str, required: bool = True) -> int | None:
-    value = _field(data, path)
-    if value is None and not required:
-        return None
-    try:
-        return check_fen(value)
-    except ValueError:
-        raise NotificationRejected("MALFORMED", f"{'.'.join(path)} is not an amount in fen: {value!r}") from None
-
-
-def _moment(text: str | None) -> _dt.datetime | None:
-    if text is None:
-        return None
-    try:
-        moment = _dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise NotificationRejected("MALFORMED", f"not an RFC 3339 time: {text!r}") from None
-    if moment.tzinfo is None:
-        raise NotificationRejected("MALFORMED", f"time without a timezone: {text!r}")
-    return moment

@@ -1,0 +1,101 @@
+"""A create whose reply is lost after it committed: the SDK's resend finds its own commit and answers it,
+never 409/500 and never a second item; with an Idempotency-Key, the client's own retry gets the same item."""
+from __future__ import annotations
+
+import pytest
+
+from tests.catalog.helpers import as_staff, error_code, new_category, sku, skus_for
+from tests.faults import reply_lost_after_commit
+
+
+def products() -> list[str]:
+    from chalicelib.catalog.models import ProductModel
+
+    return [product.product_id for product in ProductModel.scan()]
+
+
+def categories() -> list[str]:
+    from chalicelib.catalog.models import CategoryModel
+    from chalicelib.catalog.service import CATEGORY_GROUP
+
+    return [row.name for row in CategoryModel.query(CATEGORY_GROUP)]
+
+
+def many_skus(count: int) -> list[dict]:
+    return [{"specs": {"编号": f"{i:03d}"}, "price": 1000 + i, "stock": 1} for i in range(count)]
+
+
+@pytest.mark.parametrize("count", [2, 60, 99])
+def test_a_product_create_resent_after_a_lost_reply_answers_the_product_it_made(client, count):
+    staff = as_staff(client)
+    category_id = new_category(client)
+    with reply_lost_after_commit("TransactWriteItems") as lost:
+        response = staff.post("/admin/products", {"title": "耳机", "category_id": category_id,
+                                                  "skus": many_skus(count)})
+    assert lost, "the fault was injected"
+    assert response.status_code == 201, response.data
+    assert products() == [response.data["product_id"]], "exactly the one product the answer names"
+    assert len(response.data["skus"]) == count
+
+
+def test_a_category_create_resent_after_a_lost_reply_answers_the_category_it_made(client):
+    staff = as_staff(client)
+    with reply_lost_after_commit("TransactWriteItems") as lost:
+        response = staff.post("/admin/categories", {"name": "家居"})
+    assert lost and response.status_code == 201, response.data
+    assert categories() == ["家居"]
+
+
+def test_a_taken_category_name_is_still_409(client):
+    new_category(client, "家居")
+    response = as_staff(client).post("/admin/categories", {"name": "家居"})
+    assert (response.status_code, error_code(response)) == (409, "CATEGORY_EXISTS")
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/admin/categories", {"name": "食品"}),
+    ("/admin/products", None),
+])
+def test_a_retry_under_the_same_idempotency_key_after_a_lost_reply_gets_the_same_item(client, path, body):
+    staff = as_staff(client)
+    body = body or {"title": "耳机", "category_id": new_category(client), "skus": skus_for(3)}
+    headers = {"Idempotency-Key": "console-create-0001"}
+    with reply_lost_after_commit("TransactWriteItems", resend=False):
+        first = staff.post(path, body, headers=headers)
+    assert first.status_code == 503, "the outcome is unknown: retry with the same request"
+    again = staff.post(path, body, headers=headers)
+    twice = staff.post(path, body, headers=headers)
+    assert (again.status_code, twice.status_code) == (201, 201), (again.data, twice.data)
+    made = products() if path.endswith("products") else [c for c in categories() if c == "食品"]
+    assert len(made) == 1, f"one item, however often the request came: {made}"
+    id_field = "product_id" if path.endswith("products") else "category_id"
+    assert again.data[id_field] == twice.data[id_field]
+
+
+def test_the_same_idempotency_key_for_another_body_is_422(client):
+    staff = as_staff(client)
+    headers = {"Idempotency-Key": "console-create-0002"}
+    assert staff.post("/admin/categories", {"name": "数码"}, headers=headers).status_code == 201
+    reused = staff.post("/admin/categories", {"name": "服装"}, headers=headers)
+    assert (reused.status_code, error_code(reused)) == (422, "IDEMPOTENCY_KEY_REUSED")
+    bad = staff.post("/admin/categories", {"name": "服装"}, headers={"Idempotency-Key": "x"})
+    assert (bad.status_code, error_code(bad)) == (400, "INVALID_IDEMPOTENCY_KEY")
+
+
+def test_without_a_key_two_creates_are_two_products(client):
+    staff = as_staff(client)
+    category_id = new_category(client)
+    for _ in range(2):
+        assert staff.post("/admin/products", {"title": "耳机", "category_id": category_id,
+                                              "skus": [sku()]}).status_code == 201
+    assert len(products()) == 2
+
+
+def test_a_staff_create_resent_after_a_lost_reply_is_the_account_it_made(client):
+    owner = as_staff(client, "boss", "owner")
+    body = {"username": "newbie", "password": "a-long-password-1", "role": "operator"}
+    with reply_lost_after_commit("TransactWriteItems") as lost:
+        response = owner.post("/admin/staff", body)
+    assert lost and response.status_code == 201, response.data
+    again = owner.post("/admin/staff", body)
+    assert (again.status_code, error_code(again)) == (409, "STAFF_EXISTS"), "a second create is still refused"
