@@ -105,6 +105,10 @@ class EventPump:
             for s in sources if isinstance(s, DynamoDBEventConfig)]
         self.queue_sources = [s for s in sources if isinstance(s, SQSEventConfig)]
         self.schedules = [s for s in sources if isinstance(s, ScheduledEventConfig)]
+        # Resolved now, before any request is served: describing the features' triggers builds their apps,
+        # which briefly repoints the blueprints, and a request served meanwhile would read the wrong app.
+        handlers = [c.handler for c in self.stream_cursors] + [s.name for s in self.queue_sources]
+        self._settings = {name: trigger_settings(name) for name in handlers}
         self._queue_urls: dict[str, str] = {}
         self._stop = threading.Event()
         self._wake = wake or threading.Event()
@@ -115,8 +119,7 @@ class EventPump:
 
     def create_queues(self) -> list[str]:
         """Create every queue an SQS handler listens to, and every on-failure queue (idempotent, like CreateQueue)."""
-        handlers = [source.name for source in self.queue_sources] + [cursor.handler for cursor in self.stream_cursors]
-        dead_letters = {queue_name(settings.on_failure_queue) for settings in map(trigger_settings, handlers)
+        dead_letters = {queue_name(settings.on_failure_queue) for settings in self._settings.values()
                         if settings.on_failure_queue}
         names = [self._queue_name(source) for source in self.queue_sources] + sorted(dead_letters)
         for name in names:
@@ -201,7 +204,7 @@ class EventPump:
             StreamArn=cursor.stream_arn, ShardId=shard_id, **position)["ShardIterator"]
 
     def _deliver_stream(self, cursor: StreamCursor, shard_id: str, records: list[dict]) -> None:
-        settings = trigger_settings(cursor.handler)
+        settings = self._settings[cursor.handler]
         oldest_allowed = time.time() - settings.maximum_record_age_seconds
         expired = [settings.maximum_record_age_seconds >= 0
                    and r["dynamodb"].get("ApproximateCreationDateTime", oldest_allowed) < oldest_allowed
@@ -232,7 +235,7 @@ class EventPump:
 
     def _give_up(self, cursor: StreamCursor, shard_id: str, records: list[dict], condition: str,
                  attempts: int) -> None:
-        settings = trigger_settings(cursor.handler)
+        settings = self._settings[cursor.handler]
         self.dead_lettered += len(records)
         first, last = records[0]["dynamodb"], records[-1]["dynamodb"]
         if settings.on_failure_queue is None:
@@ -279,7 +282,7 @@ class EventPump:
             "attributes": m.get("Attributes", {}), "messageAttributes": m.get("MessageAttributes", {}),
             "md5OfBody": m.get("MD5OfBody", ""), "eventSource": "aws:sqs", "eventSourceARN": arn,
             "awsRegion": config.region()} for m in messages]
-        failed = self._invoke_batch(source.name, "queue", records, trigger_settings(source.name),
+        failed = self._invoke_batch(source.name, "queue", records, self._settings[source.name],
                                     lambda r: r["messageId"]) or set()
         done = [record for record in records if record["messageId"] not in failed]
         # A failed message stays on the queue: visible again after its visibility timeout, dead-lettered by

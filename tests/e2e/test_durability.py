@@ -87,7 +87,8 @@ def test_kill_9_mid_sale_loses_no_acknowledged_order_or_payment(tmp_path, round_
     try:
         for order_id, (token, _) in acked.items():
             status, order = restarted.request("GET", f"/orders/{order_id}", token=token)
-            assert status == 200, f"acknowledged order {order_id} is gone after kill -9: {order}"
+            assert status == 200, f"acknowledged order {order_id} is gone after kill -9: {order}\n" + \
+                restarted.output()[-4000:]
             if order_id in paid:
                 assert order["status"] == "PAID", f"acknowledged payment of {order_id} is gone: {order['status']}"
         staff = restarted.request("POST", "/admin/login", {"username": "admin", "password": "admin"})[1]["token"]
