@@ -27,6 +27,18 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 
 
+@pytest.fixture(scope="module")
+def endpoint():
+    """A moto server on loopback, one per module: the infra commands run against it in their own processes."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def packages(tmp_path_factory) -> dict[str, Path]:
     """Stage -> the directory `chalice package` wrote (sam.json, deployment.zip, layer-deployment.zip)."""

@@ -13,17 +13,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "a long owner password 1"
 
 
-@pytest.fixture(scope="module")
-def endpoint():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 def environment(endpoint: str, **extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("MALL_", "AWS_"))}
     return {**env, "MALL_DYNAMODB_ENDPOINT": endpoint, "AWS_DEFAULT_REGION": "us-east-1",

@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import boto3
-import pytest
 from botocore.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,17 +20,6 @@ from infra.tables import create_tables
 create_tables()
 print(seed_demo_catalog())
 """
-
-
-@pytest.fixture(scope="module")
-def endpoint():
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 def environment(endpoint: str) -> dict[str, str]:

@@ -14,7 +14,7 @@ from chalicelib.core.http import MAX_DEPTH, parse_body, resolve
 MODELS = ["chalicelib.members.routes:LoginBody", "chalicelib.checkout.inputs:OrderSubmission",
           "chalicelib.members.routes:AddressBody"]
 
-# Strings with every code point hypothesis draws, lone surrogates included (JSON escapes them as \udXXX).
+# Strings with every code point hypothesis draws, lone surrogates included (JSON escapes them as \ud800 to \udfff).
 TEXT = st.text(st.one_of(st.characters(exclude_categories=()), st.sampled_from(["\ud800", "\udc00", "\udfff"])),
                max_size=20)
 JSON_VALUES = st.recursive(
