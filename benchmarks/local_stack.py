@@ -1,16 +1,16 @@
 """The local stack's own costs: checkout latency as the tables grow, and what an idle stack burns.
 
-What runs: `python -m infra.local` in a subprocess, exactly as `make run` starts it
+What runs: `python -m infra.local` in two subprocesses, exactly as `make run` starts it
 (benchmarks.checkout.Stack), schedules at their own rates (the sweeper every minute,
 the reconciler every 2). With every schedule forced to every 5 s instead, twelve times
 the sweeper's work, one run here measured 3.5% of a core fresh and 3.4% holding 5,049
-orders. One
-buyer checks out one unit at a time (median of `ROUNDS`, after a warm-up), once with
-about 20 orders in the tables and again after `BIG_ORDERS` more orders were written
-straight into the embedded DynamoDB (copies of a real order, with their own ids,
-buyers and index attributes, so every index holds them too). Then the stack is left
-alone and its process's CPU time and memory are read from /proc over `IDLE_SECONDS`,
-fresh and holding the big tables.
+orders. One stack keeps about 20 orders; the other gets `BIG_ORDERS` more written
+straight into its embedded DynamoDB (copies of a real order, with their own ids, buyers
+and index attributes, so every index holds them too). Then one buyer on each checks out
+one unit at a time, the two stacks taking turns (`ROUNDS` each, after a warm-up), so a
+drift of a noisy machine weighs on both alike; the ratio is of the medians. Then each
+stack is left alone and its process's CPU time and memory are read from /proc over
+`IDLE_SECONDS`, fresh and holding the big tables.
 """
 from __future__ import annotations
 
@@ -44,17 +44,20 @@ class Idle:
     rss_after_mb: float
 
 
-def checkout_latency(stack: Stack, shop: dict, label: str) -> float:
-    place = checkout_operation(stack, shop, f"{label}-{uuid.uuid4().hex[:6]}")
+def checkout_latencies(small: tuple[Stack, dict], big: tuple[Stack, dict]) -> tuple[float, float]:
+    """Median one-at-a-time checkout on each stack, the two taking turns round by round."""
+    places = [checkout_operation(stack, shop, f"turns-{uuid.uuid4().hex[:6]}") for stack, shop in (small, big)]
     for n in range(3):
-        place(0, 1000 + n)  # warm-up: first imports and connections
-    times = []
+        for place in places:
+            place(0, 1000 + n)  # warm-up: first imports and connections
+    times: list[list[float]] = [[], []]
     for n in range(ROUNDS):
-        began = time.perf_counter()
-        if not place(0, n):
-            raise RuntimeError("a checkout failed")
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
+        for index in ((0, 1) if n % 2 == 0 else (1, 0)):  # neither always goes first
+            began = time.perf_counter()
+            if not places[index](0, n):
+                raise RuntimeError("a checkout failed")
+            times[index].append(time.perf_counter() - began)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def largest_writes(stack: Stack, shop: dict) -> Largest:
@@ -134,22 +137,26 @@ def rss_mb(pid: int) -> float:
 
 def local_stack_section() -> str:
     started = time.perf_counter()
-    stack = Stack(schedule_seconds=None).wait_ready()
+    small_stack = Stack(schedule_seconds=None)
+    big_stack = Stack(schedule_seconds=None)
     try:
+        small_stack.wait_ready()
+        big_stack.wait_ready()
         progress("local stack: fresh idle")
-        fresh_idle = idle(stack)
-        shop = prepare_shop(stack, 1)
-        small = checkout_latency(stack, shop, "small")
-        small_orders = count_orders(stack)
+        fresh_idle = idle(small_stack)
+        small_shop, big_shop = prepare_shop(small_stack, 1), prepare_shop(big_stack, 1)
         progress(f"local stack: writing {BIG_ORDERS} orders")
-        fill_orders(stack, BIG_ORDERS)
-        big = checkout_latency(stack, shop, "big")
-        big_orders = count_orders(stack)
-        largest = largest_writes(stack, shop)
+        fill_orders(big_stack, BIG_ORDERS)
+        settle(big_stack)
+        small, big = checkout_latencies((small_stack, small_shop), (big_stack, big_shop))
+        small_orders, big_orders = count_orders(small_stack), count_orders(big_stack)
+        small_stack.stop()
+        largest = largest_writes(big_stack, big_shop)
         progress("local stack: idle with the big tables")
-        big_idle = idle(stack)
+        big_idle = idle(big_stack)
     finally:
-        stack.stop()
+        small_stack.stop()
+        big_stack.stop()
     return render(small, small_orders, big, big_orders, largest, fresh_idle, big_idle, time.perf_counter() - started)
 
 
@@ -166,10 +173,11 @@ def render(small: float, small_orders: int, big: float, big_orders: int, largest
     return f"""## The local stack: checkout cost as tables grow, and an idle stack
 
 What runs: `python -m infra.local` as `make run` starts it (embedded DynamoDB, event pump with the
-schedules at their own rates, journal, Chalice's local server, one process). One buyer checks out one unit at
-a time, median of {ROUNDS}, with the tables small and again after {BIG_ORDERS:,} more completed orders were
-written into them; then the stack is left alone for {IDLE_SECONDS:g} s and its process's CPU time and resident memory
-are read from /proc. Section time {took:.0f} s.
+schedules at their own rates, journal, Chalice's local server, one process), twice: one stack with small tables,
+one after {BIG_ORDERS:,} more completed orders were written into it. One buyer on each checks out one unit at a
+time, the two stacks taking turns, median of {ROUNDS} each, so the machine's drift weighs on both alike; then each
+stack is left alone for {IDLE_SECONDS:g} s and its process's CPU time and resident memory are read from /proc.
+Section time {took:.0f} s.
 
 | orders in the table | checkout, one at a time |
 | ---: | ---: |
