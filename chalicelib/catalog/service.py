@@ -125,8 +125,9 @@ def update_category(category_id: str, edit: CategoryEdit) -> CategoryView:
         run_transaction(write)
     except TransactWriteError as exc:
         codes = cancellation_codes(exc)
-        if CONDITION_FAILED in codes and get_category(category_id).last_change == token:
-            return _category_view(get_category(category_id))  # its reply was lost; the SDK's resend found it
+        stored = get_category(category_id) if CONDITION_FAILED in codes else None
+        if stored is not None and stored.last_change == token:
+            return _category_view(stored)  # this very edit committed: its reply was lost, the SDK's resend failed
         if codes[-1:] == [CONDITION_FAILED]:  # PynamoDB sends updates last: the category's own condition
             raise Conflict("the category changed while being edited, retry", code="CONCURRENT_EDIT") from None
         if CONDITION_FAILED in codes:
