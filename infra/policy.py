@@ -79,8 +79,14 @@ def statement_id(resource: str) -> str:
 
 
 def function_grants(stage: str, function: str, manifest=None) -> dict[str, set[str]]:
-    """What one function of a stage may touch: for `api_handler`, the union over the stage's features."""
+    """What one function of a stage may touch: for `api_handler`, the union over the stage's features.
+
+    The live-only secrets come straight from the functions' settings as well as through the manifest
+    (`python -m infra access` copies them there): a secret added to `live_secrets` is granted by the
+    next `python -m infra stages`, without a run of every test suite.
+    """
     from infra.access import load_manifest, merge
+    from infra.stages import feature_settings
 
     manifest = load_manifest() if manifest is None else manifest
     grants: dict[str, set[str]] = {}
@@ -88,6 +94,8 @@ def function_grants(stage: str, function: str, manifest=None) -> dict[str, set[s
         if feature not in manifest:
             raise LookupError(f"infra/access.json has no entry for feature {feature!r}: run `python -m infra access`")
         merge(grants, manifest[feature].get(function, {}))
+        live = feature_settings(feature).live_secrets.get(function, ())
+        merge(grants, {f"parameter/{name}": {"ssm:GetParameter"} for name in live})
     return grants
 
 

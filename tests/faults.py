@@ -50,8 +50,9 @@ def failing_calls(client, operation: str, errors: list[dict]) -> Iterator[list[s
 
 
 @contextmanager
-def reply_lost_after_commit(operation: str, *, resend: bool = True) -> Iterator[list[str]]:
-    """The next `operation` call reaches DynamoDB and commits, then its reply is lost on the way back.
+def reply_lost_after_commit(operation: str, *, resend: bool = True, skip: int = 0) -> Iterator[list[str]]:
+    """The next `operation` call (after `skip` of them went through) reaches DynamoDB and commits, then its
+    reply is lost on the way back.
 
     With `resend`, the SDK does what botocore does on a read timeout: it sends the very same
     request again, and the caller sees that answer (a conditional write then finds its own
@@ -62,10 +63,14 @@ def reply_lost_after_commit(operation: str, *, resend: bool = True) -> Iterator[
 
     real_call = botocore.client.BaseClient._make_api_call
     lost: list[str] = []
+    passed: list[str] = []
 
     def call(client, operation_name, api_params):
         result = real_call(client, operation_name, api_params)
         if operation_name != operation or lost:
+            return result
+        if len(passed) < skip:
+            passed.append(operation_name)
             return result
         lost.append(operation_name)
         if resend:

@@ -145,13 +145,17 @@ def add_item(user_id: str, sku_id: str, quantity: int) -> CartLineView:
     """Add `quantity` of an on-sale SKU; an existing line grows (total at most 99), selected again."""
     card = _sellable_card(sku_id)
     token = new_id()  # one per request: its resends and its own retries below all carry it
-    for _ in range(ADD_ATTEMPTS):
+
+    def attempt() -> CartLineView | None:
         line = _insert_line(user_id, card, quantity, token) or _merge_quantity(user_id, sku_id, quantity, token)
         if line is not None:
             return _line_view(line, card)
         # Neither write applied: the line exists but is too full, or it changed under us.
         _refuse_if_over_limit(user_id, sku_id, quantity)
-    raise ServiceUnavailable("the cart is busy, retry shortly", code="BUSY")
+        return None
+
+    return db.until_committed(attempt, attempts=ADD_ATTEMPTS,
+                              gives_up=lambda: ServiceUnavailable("the cart is busy, retry shortly", code="BUSY"))
 
 
 def _sellable_card(sku_id: str) -> catalog.SkuCard:

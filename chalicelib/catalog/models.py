@@ -70,6 +70,7 @@ class ProductModel(Model):
     updated_at = UTCDateTimeAttribute()
     updated_by = UnicodeAttribute(null=True)
     request_token = UnicodeAttribute(null=True)  # the create request that wrote it: a resent create knows its own
+    last_change = UnicodeAttribute(null=True)  # the edit that last committed: a resent edit knows its own
 
     on_sale_by_category = OnSaleByCategory()
     by_status = ByStatus()
@@ -116,6 +117,7 @@ class CategoryModel(Model):
     owner_id = UnicodeAttribute(null=True)  # on a NAME claim: the category holding the name
     created_at = UTCDateTimeAttribute(null=True)
     request_token = UnicodeAttribute(null=True)  # the create request that wrote it
+    last_change = UnicodeAttribute(null=True)  # the edit that last committed: a resent edit knows its own
     updated_at = UTCDateTimeAttribute(null=True)
 
 

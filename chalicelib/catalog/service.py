@@ -39,7 +39,14 @@ from chalicelib.catalog.views import (
     StockLevels,
 )
 from chalicelib.core import clock
-from chalicelib.core.db import CONDITION_FAILED, cancellation_codes, get_or_none, run_transaction
+from chalicelib.core.db import (
+    CONDITION_FAILED,
+    cancellation_codes,
+    commit_if_conditions_hold,
+    get_or_none,
+    run_transaction,
+    until_committed,
+)
 from chalicelib.core.errors import BadRequest, Conflict, NotFound
 from chalicelib.core.http import validate
 from chalicelib.core.ids import new_id, require_id
@@ -99,7 +106,9 @@ def update_category(category_id: str, edit: CategoryEdit) -> CategoryView:
     if edit.name is None and edit.sort is None:
         raise BadRequest("nothing to change", code="EMPTY_EDIT")
     new_name = edit.name if edit.name is not None else category.name
-    actions = [CategoryModel.name.set(new_name), CategoryModel.updated_at.set(clock.now())]
+    token = new_id()
+    actions = [CategoryModel.name.set(new_name), CategoryModel.updated_at.set(clock.now()),
+               CategoryModel.last_change.set(token)]
     if edit.sort is not None:
         actions.append(CategoryModel.sort.set(edit.sort))
 
@@ -116,6 +125,9 @@ def update_category(category_id: str, edit: CategoryEdit) -> CategoryView:
         run_transaction(write)
     except TransactWriteError as exc:
         codes = cancellation_codes(exc)
+        stored = get_category(category_id) if CONDITION_FAILED in codes else None
+        if stored is not None and stored.last_change == token:
+            return _category_view(stored)  # this very edit committed: its reply was lost, the SDK's resend failed
         if codes[-1:] == [CONDITION_FAILED]:  # PynamoDB sends updates last: the category's own condition
             raise Conflict("the category changed while being edited, retry", code="CONCURRENT_EDIT") from None
         if CONDITION_FAILED in codes:
@@ -244,15 +256,9 @@ def update_product(product_id: str, edit: ProductEdit, actor: str) -> AdminProdu
     """
     if not edit.model_fields_set:
         raise BadRequest("nothing to change", code="EMPTY_EDIT")
-    for _ in range(EDIT_ATTEMPTS):
-        current = load_product(product_id)
-        try:
-            return _apply_edit(current, edit, actor)
-        except TransactWriteError as exc:
-            # Anywhere in the list: PynamoDB sends puts before updates, not in the order they were added.
-            if CONDITION_FAILED not in cancellation_codes(exc):
-                raise
-    raise Conflict("the product changed while being edited, retry", code="CONCURRENT_EDIT")
+    return until_committed(lambda: _apply_edit(load_product(product_id), edit, actor), attempts=EDIT_ATTEMPTS,
+                           gives_up=lambda: Conflict("the product changed while being edited, retry",
+                                                     code="CONCURRENT_EDIT"))
 
 
 def take_off_sale(product_id: str, actor: str) -> AdminProduct:
@@ -262,7 +268,11 @@ def take_off_sale(product_id: str, actor: str) -> AdminProduct:
     return update_product(product_id, ProductEdit(on_sale=False), actor)
 
 
-def _apply_edit(current: ProductModel, edit: ProductEdit, actor: str) -> AdminProduct:
+def _apply_edit(current: ProductModel, edit: ProductEdit, actor: str) -> AdminProduct | None:
+    """Commit `edit` on the product as read; None when another edit committed first (its version moved).
+
+    The product carries the committing edit's token: an edit whose reply was lost (the SDK's resend then
+    fails the version condition) finds its own commit rather than applying again (a second new SKU)."""
     if edit.category_id is not None and edit.category_id != current.category_id:
         get_category(edit.category_id)
     on_sale = edit.on_sale if edit.on_sale is not None else current.status == ON_SALE
@@ -274,7 +284,8 @@ def _apply_edit(current: ProductModel, edit: ProductEdit, actor: str) -> AdminPr
                           description=current.description if edit.description is None else edit.description,
                           images=current.images if edit.images is None else list(edit.images), skus=skus,
                           sales=current.sales, version=current.version + 1, created_at=current.created_at,
-                          updated_at=now, updated_by=actor, **_status_fields(on_sale, category_id))
+                          updated_at=now, updated_by=actor, last_change=new_id(),
+                          **_status_fields(on_sale, category_id))
     before = {entry.sku_id: _card_fields(current, entry) for entry in current.skus}
 
     def write(tx) -> None:
@@ -289,8 +300,15 @@ def _apply_edit(current: ProductModel, edit: ProductEdit, actor: str) -> AdminPr
                 tx.update(InventoryModel(entry.sku_id, MAIN_SHARD), actions=_card_actions(card, now),
                           condition=InventoryModel.sku_id.exists())
 
-    run_transaction(write)
+    if not commit_if_conditions_hold(write, committed_already=lambda: _edited_by(current.product_id,
+                                                                                 edited.last_change)):
+        return None
     return _admin_view(edited, stock_rows(skus))
+
+
+def _edited_by(product_id: str, token: str) -> bool:
+    stored = get_or_none(ProductModel, product_id)
+    return stored is not None and stored.last_change == token
 
 
 def _edited_skus(current: list[SkuEntry], wanted: list[SkuEdit]) -> tuple[list[SkuEntry], dict[str, int]]:
@@ -325,7 +343,7 @@ def _product_actions(edited: ProductModel) -> list:
                ProductModel.category_id.set(edited.category_id), ProductModel.images.set(edited.images),
                ProductModel.skus.set(edited.skus), ProductModel.status.set(edited.status),
                ProductModel.version.set(edited.version), ProductModel.updated_at.set(edited.updated_at),
-               ProductModel.updated_by.set(edited.updated_by)]
+               ProductModel.updated_by.set(edited.updated_by), ProductModel.last_change.set(edited.last_change)]
     if edited.sale_category_id:
         actions.append(ProductModel.sale_category_id.set(edited.sale_category_id))
     else:

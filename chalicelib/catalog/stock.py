@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pynamodb.exceptions import TransactWriteError
-
 from chalicelib.catalog.inputs import MAX_STOCK
 from chalicelib.catalog.models import MAIN_SHARD, InventoryModel, StockAdjustmentModel
 from chalicelib.catalog.views import StockAdjustmentPage, StockAdjustmentView
 from chalicelib.core import clock
-from chalicelib.core.db import condition_failed, get_or_none, run_transaction
+from chalicelib.core.db import commit_if_conditions_hold, get_or_none, until_committed
 from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable
 from chalicelib.core.ids import new_id, require_id
 from chalicelib.core.paging import decode_cursor, encode_cursor
@@ -33,24 +31,21 @@ def adjust_stock(sku_id: str, delta: int, *, reason: str, actor: str) -> StockAd
 
 
 def _change(sku_id: str, kind: str, target: Callable[[int], int], reason: str, actor: str) -> StockAdjustmentView:
-    for _ in range(STOCK_ATTEMPTS):
+    def attempt() -> StockAdjustmentView | None:
         before = int(_main_shard(sku_id).available)
         after = target(before)
         _check_level(before, after)
         record = StockAdjustmentModel(sku_id, new_id(), kind=kind, delta=after - before, available_before=before,
                                       available_after=after, reason=reason, actor=actor, at=clock.now())
-        try:
-            run_transaction(lambda tx: _write_change(tx, record))
-            return _view(record)
-        except TransactWriteError as exc:
-            # Anywhere in the list: PynamoDB sends puts before updates, not in the order they were added.
-            if not condition_failed(exc):
-                raise
-            # The adjustment's id is new: if it is stored, this very write committed and its reply was lost
-            # (the SDK's resend then failed the condition); applying the change again would count it twice.
-            if get_or_none(StockAdjustmentModel, sku_id, record.adjustment_id) is not None:
-                return _view(record)
-    raise ServiceUnavailable("stock is changing fast, retry shortly", code="BUSY")
+        # The adjustment's id is new: if it is stored, this very write committed and its reply was lost
+        # (the SDK's resend then failed the condition); applying the change again would count it twice.
+        committed = commit_if_conditions_hold(
+            lambda tx: _write_change(tx, record),
+            committed_already=lambda: get_or_none(StockAdjustmentModel, sku_id, record.adjustment_id) is not None)
+        return _view(record) if committed else None
+
+    return until_committed(attempt, attempts=STOCK_ATTEMPTS, gives_up=lambda: ServiceUnavailable(
+        "stock is changing fast, retry shortly", code="BUSY"))
 
 
 def _check_level(before: int, after: int) -> None:

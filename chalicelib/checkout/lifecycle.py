@@ -176,14 +176,7 @@ def retry_refunds(order: OrderModel, refunds: list[NewRefund], *, also: Writes |
     now = clock.now()
     if order.status == statuses.REFUND_FAILED and any(refund.kind == BUYER_REFUND for refund in refunds):
         return _commit(order, statuses.REFUNDING, lambda order, now: [_append_refunds(refunds, now)], also)
-
-    def build(tx: Any) -> None:
-        tx.update(OrderModel(order.order_id), actions=[_append_refunds(refunds, now), OrderModel.updated_at.set(now)],
-                  condition=OrderModel.status == order.status)
-        if also is not None:
-            also(tx, order)
-
-    return commit_if_conditions_hold(build)
+    return _commit_changes(order, [_append_refunds(refunds, now), OrderModel.updated_at.set(now)], also)
 
 
 def reject_refund(order_id: str, *, reason: str, actor: str) -> OrderView:
@@ -201,11 +194,11 @@ def reject_refund(order_id: str, *, reason: str, actor: str) -> OrderView:
     return until_committed(attempt, attempts=CHANGE_ATTEMPTS)
 
 
-def add_refund_to_order(tx: Any, order: OrderModel, refund: NewRefund) -> None:
-    """Record a refund on an order whose status it does not change (a late payment on a cancelled order)."""
+def record_refund(order: OrderModel, refund: NewRefund, *, also: Writes | None = None) -> bool:
+    """Record a refund on an order whose status it does not change (a late payment on a cancelled order), with
+    the caller's writes in the same transaction; False if the order changed since it was read."""
     now = clock.now()
-    tx.update(OrderModel(order.order_id), actions=[_append_refunds([refund], now), OrderModel.updated_at.set(now)],
-              condition=OrderModel.status == order.status)
+    return _commit_changes(order, [_append_refunds([refund], now), OrderModel.updated_at.set(now)], also)
 
 
 def settle_refund(order: OrderModel, out_refund_no: str, status: str, *, refund_id: str | None,
@@ -232,14 +225,7 @@ def settle_refund(order: OrderModel, out_refund_no: str, status: str, *, refund_
         return _commit(order, statuses.REFUNDED, lambda order, now: changes, writes)
     if buyers and status in REFUND_FAILURES and order.status == statuses.REFUNDING:
         return _commit(order, statuses.REFUND_FAILED, lambda order, now: changes, also)
-
-    def build(tx: Any) -> None:
-        tx.update(OrderModel(order.order_id), actions=changes + [OrderModel.updated_at.set(now)],
-                  condition=OrderModel.status == order.status)
-        if also is not None:
-            also(tx, order)
-
-    return commit_if_conditions_hold(build)
+    return _commit_changes(order, changes + [OrderModel.updated_at.set(now)], also)
 
 
 def _append_refunds(refunds: list[NewRefund], now: datetime) -> Any:
@@ -340,24 +326,32 @@ def _require_allowed(order: OrderModel, target: str, allowed_from: set[str] | No
 
 
 def _commit(order: OrderModel, target: str, actions: Actions | None, writes: Writes | None) -> bool:
-    """Commit the move; False when the order's status changed since it was read.
-
-    The move writes its own token: when its reply was lost and the SDK's resend failed the status
-    condition, the order carries that token, and the move is the commit it finds, not a lost race.
-    """
+    """Commit the move; False when the order's status changed since it was read."""
     now = clock.now()
+    return _commit_changes(order, _status_actions(order, target, now) + (actions(order, now) if actions else []),
+                           writes)
+
+
+def _commit_changes(order: OrderModel, changes: list[Any], writes: Writes | None) -> bool:
+    """Commit `changes` to the order as read, with the caller's `writes`; False when its status changed since.
+
+    The change writes its own token: when its reply was lost and the SDK's resend failed the status
+    condition (or a ledger marker's), the order carries that token, and the change is the commit it
+    finds, not a lost race.
+    """
     token = new_id()
-    changes = _status_actions(order, target, now) + (actions(order, now) if actions else []) + \
-        [OrderModel.last_change.set(token)]
 
     def build(tx: Any) -> None:
-        tx.update(OrderModel(order.order_id), actions=changes, condition=OrderModel.status == order.status)
+        tx.update(OrderModel(order.order_id), actions=changes + [OrderModel.last_change.set(token)],
+                  condition=OrderModel.status == order.status)
         if writes is not None:
             writes(tx, order)
 
-    if commit_if_conditions_hold(build):
-        return True
-    current = get_or_none(OrderModel, order.order_id)
+    return commit_if_conditions_hold(build, committed_already=lambda: _changed_by(order.order_id, token))
+
+
+def _changed_by(order_id: str, token: str) -> bool:
+    current = get_or_none(OrderModel, order_id)
     return current is not None and current.last_change == token
 
 

@@ -23,8 +23,6 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from pynamodb.exceptions import TransactWriteError
-
 from chalicelib.cart import service as cart
 from chalicelib.catalog import reservations
 from chalicelib.catalog.models import MAIN_SHARD
@@ -36,7 +34,7 @@ from chalicelib.checkout.orders import get_order
 from chalicelib.checkout.pricing import PricedLine, Quote, free_shipping_threshold, quote
 from chalicelib.checkout.views import OrderPreview, OrderView, address_view, line_view, order_view
 from chalicelib.core import clock, config, metrics
-from chalicelib.core.db import condition_failed, get_or_none, run_transaction
+from chalicelib.core.db import commit_if_conditions_hold, get_or_none, until_committed
 from chalicelib.core.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, Unprocessable
 from chalicelib.core.ids import new_id
 from chalicelib.core.models import IdempotencyRecord
@@ -86,23 +84,23 @@ def submit_order(user_id: str, request: OrderSubmission, idempotency_key: str | 
     earlier = _order_for_key(user_id, key, fingerprint)
     if earlier is not None:
         return earlier
-    for _ in range(SUBMIT_ATTEMPTS):
+
+    def attempt() -> OrderView | None:
         plan = _plan(user_id, request, require_address=True)
         order = _new_order(user_id, plan, request.note, idempotency_key)
-        try:
-            run_transaction(lambda tx: _write_order(tx, order, plan, _key_record(key, order, fingerprint)))
+        if commit_if_conditions_hold(lambda tx: _write_order(tx, order, plan, _key_record(key, order, fingerprint))):
             metrics.count("OrdersCreated")
             return order_view(order)
-        except TransactWriteError as exc:
-            if not condition_failed(exc):
-                raise
-        # Something read above changed before the commit: the same key committed by a
-        # concurrent request, stock taken, a price or the cart changed. Explain or retry.
+        # Something read above changed before the commit: the same key committed by a concurrent
+        # request (or by this one, its reply lost), stock taken, a price or the cart changed. Explain or retry.
         earlier = _order_for_key(user_id, key, fingerprint)
         if earlier is not None:
             return earlier
         _refuse_short_lines(plan.quote.lines, consistent=True)
-    raise ServiceUnavailable("the order could not be placed while the shop is this busy, retry", code="BUSY")
+        return None
+
+    return until_committed(attempt, attempts=SUBMIT_ATTEMPTS, gives_up=lambda: ServiceUnavailable(
+        "the order could not be placed while the shop is this busy, retry", code="BUSY"))
 
 
 def _write_order(tx, order: OrderModel, plan: Plan, key_record: IdempotencyRecord) -> None:

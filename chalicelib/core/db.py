@@ -226,33 +226,43 @@ def run_transaction(build: Callable[[Any], None], *, attempts: int = TRANSACTION
             sleep(random.uniform(0, 0.05 * 2**attempt))
 
 
-def commit_if_conditions_hold(build: Callable[[Any], None]) -> bool:
+def commit_if_conditions_hold(build: Callable[[Any], None], *,
+                              committed_already: Callable[[], bool] | None = None) -> bool:
     """`run_transaction(build)`; False instead of an error when one of its conditions failed
-    (what was read changed before the commit), so the caller can re-read and decide."""
+    (what was read changed before the commit), so the caller can re-read and decide.
+
+    `committed_already` tells a lost race from a lost reply: botocore resends a write whose reply
+    was lost, and the resend then fails the conditions its own first commit broke. The write
+    stores a token of its own (a `last_change`); this reads it back, and True means the write is done.
+    """
     from pynamodb.exceptions import TransactWriteError
 
     try:
         run_transaction(build)
         return True
     except TransactWriteError as exc:
-        if condition_failed(exc):
-            return False
-        raise
+        if not condition_failed(exc):
+            raise
+    return committed_already is not None and committed_already()
 
 
 CHANGE_ATTEMPTS = 5
 T = TypeVar("T")
 
 
-def until_committed(attempt: Callable[[], T | None], *, attempts: int = CHANGE_ATTEMPTS) -> T:
+def until_committed(attempt: Callable[[], T | None], *, attempts: int = CHANGE_ATTEMPTS,
+                    gives_up: Callable[[], Exception] | None = None) -> T:
     """The one read-check-commit loop: `attempt()` reads, decides, and commits conditioned on what it read.
 
     It returns a result, raises (the check refused), or returns None when its condition
     failed because the item changed between the read and the commit; then it runs again
-    on a fresh read. An item still changing after `attempts` reads is 503 BUSY.
+    on a fresh read. An item still changing after `attempts` reads raises `gives_up()`
+    (default 503 BUSY).
     """
     for _ in range(attempts):
         result = attempt()
         if result is not None:
             return result
+    if gives_up is not None:
+        raise gives_up()
     raise ServiceUnavailable("the order is changing fast, retry shortly", code="BUSY")

@@ -70,3 +70,4 @@ class AddressBookModel(Model):
     address_count = NumberAttribute()
     default_address_id = UnicodeAttribute(null=True)
     version = NumberAttribute()
+    last_change = UnicodeAttribute(null=True)  # the change that last committed: a resent change knows its own

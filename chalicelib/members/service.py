@@ -85,6 +85,8 @@ def _create_user(session: wechat.Session) -> UserModel:
         winner = find_user_id_by_openid(session.openid)
         if winner is None:  # the claim was there a moment ago; claims are never deleted
             raise
+        if winner == user.user_id:
+            return user  # this very create committed: its reply was lost and the SDK's resend found the claim
         return _record_login(winner, session)
     return user
 
@@ -215,26 +217,32 @@ def _change_book(user_id: str, plan: Callable[[AddressBookModel], _Plan]) -> Add
 
     The book is written only if its version is still the one read, so of two
     concurrent changes one commits and the other is planned again on the new book.
+    The book carries the committing change's token: a change whose reply was lost (the
+    SDK's resend then fails the version condition) finds its own commit, and is not
+    planned again (a second address added, a 404 for the one it deleted).
     """
-    for _ in range(BOOK_ATTEMPTS):
+    def attempt() -> _Plan | None:
         book = _load_book(user_id)
         read_version = book.version
         change = plan(book)
         book.version = read_version + 1
+        book.last_change = token = ids.new_id()
 
         def write(tx) -> None:
             for add in change.writes:
                 add(tx)
             tx.save(book, condition=_book_unchanged(read_version))
 
-        try:
-            db.run_transaction(write)
-        except TransactWriteError as exc:
-            if not db.condition_failed(exc):
-                raise
-            continue
-        return change.result
-    raise ServiceUnavailable("the address book is busy, retry shortly", code="BUSY")
+        committed = db.commit_if_conditions_hold(write, committed_already=lambda: _changed_by(user_id, token))
+        return change if committed else None
+
+    return db.until_committed(attempt, attempts=BOOK_ATTEMPTS, gives_up=lambda: ServiceUnavailable(
+        "the address book is busy, retry shortly", code="BUSY")).result
+
+
+def _changed_by(user_id: str, token: str) -> bool:
+    book = db.get_or_none(AddressBookModel, user_id)
+    return book is not None and book.last_change == token
 
 
 def _load_book(user_id: str) -> AddressBookModel:

@@ -126,7 +126,10 @@ def record_anomaly(*, provider: str, event_id: str, code: str, order_id: str | N
     except Exception as exc:  # noqa: BLE001
         if not condition_failed(exc):
             raise
-        return
+        stored = get_or_none(LedgerEntry, entry.entry_key)
+        if stored is None or stored.anomaly_id != entry.anomaly_id:
+            return  # recorded by an earlier delivery of the event
+        # else this very save committed: its reply was lost and the SDK's resend failed; log and count it once
     log.error("payment anomaly %s on %s: %s", code, order_id, detail)
     metrics.count("PaymentAnomaly", code=code, provider=provider)
 

@@ -29,7 +29,7 @@ from chalicelib.checkout.lifecycle import BUYER_REFUND, REFUND_FAILURES, RETURN_
 from chalicelib.checkout.orders import find_order, load_order
 from chalicelib.checkout.views import OrderView, order_view
 from chalicelib.core import clock, metrics
-from chalicelib.core.db import commit_if_conditions_hold, until_committed
+from chalicelib.core.db import until_committed
 from chalicelib.core.errors import Conflict
 from chalicelib.payments import ledger, providers
 from chalicelib.payments.outcomes import Applied, Refused
@@ -171,14 +171,13 @@ def return_payment(order: Any, note: PaymentNotification, why: str) -> bool:
     job = _job(order, refund, provider=note.provider, total=int(note.amount_total))
     entries = _entries([(job, note.transaction_id, RETURN_REFUND)])
 
-    def build(tx: Any) -> None:
-        lifecycle.add_refund_to_order(tx, order, refund)
+    def writes(tx: Any, order: Any) -> None:
         ledger.put_marker(tx, f"EVENT#{note.provider}#{note.event_id}", "EVENT", order.order_id, note, now)
         ledger.put_marker(tx, f"TXN#{note.provider}#{note.transaction_id}", "TXN", order.order_id, note, now,
                           outcome="REFUNDED")
         entries(tx, order)
 
-    if not commit_if_conditions_hold(build):
+    if not lifecycle.record_refund(order, refund, also=writes):
         return False
     log.warning("order %s (%s): payment %s returned in full as %s: %s", order.order_id, order.status,
                 note.transaction_id, refund.out_refund_no, why)

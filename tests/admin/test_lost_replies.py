@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.catalog.helpers import as_staff, error_code, new_category, sku, skus_for
+from tests.catalog.helpers import as_staff, error_code, new_category, new_product, sku, skus_for
 from tests.faults import reply_lost_after_commit
 
 
@@ -99,3 +99,42 @@ def test_a_staff_create_resent_after_a_lost_reply_is_the_account_it_made(client)
     assert lost and response.status_code == 201, response.data
     again = owner.post("/admin/staff", body)
     assert (again.status_code, error_code(again)) == (409, "STAFF_EXISTS"), "a second create is still refused"
+
+
+def test_a_category_rename_resent_after_a_lost_reply_is_the_rename(client):
+    staff = as_staff(client)
+    category_id = new_category(client, "家居")
+    with reply_lost_after_commit("TransactWriteItems") as lost:
+        response = staff.put(f"/admin/categories/{category_id}", {"name": "家居生活", "sort": 3})
+    assert lost and response.status_code == 200, response.data
+    assert (response.data["name"], response.data["sort"]) == ("家居生活", 3)
+    assert categories() == ["家居生活"]
+    taken = staff.post("/admin/categories", {"name": "家居生活"})
+    assert (taken.status_code, error_code(taken)) == (409, "CATEGORY_EXISTS"), "the new name is claimed"
+    assert staff.post("/admin/categories", {"name": "家居"}).status_code == 201, "the old name is free again"
+
+
+def test_a_product_edit_resent_after_a_lost_reply_adds_its_new_sku_once(client):
+    staff = as_staff(client)
+    product = new_product(client, new_category(client))
+    kept = [{"sku_id": s["sku_id"], "specs": s["specs"], "price": s["price"]} for s in product["skus"]]
+    with reply_lost_after_commit("TransactWriteItems") as lost:
+        response = staff.put(f"/admin/products/{product['product_id']}",
+                             {"title": "降噪耳机", "skus": kept + [sku("绿", stock=4)]})
+    assert lost and response.status_code == 200, response.data
+    stored = staff.get(f"/admin/products/{product['product_id']}").data
+    assert len(stored["skus"]) == 3, f"one SKU added, not a second one withdrawn: {stored['skus']}"
+    assert all(s["active"] for s in stored["skus"])
+    assert (stored["title"], stored["version"]) == ("降噪耳机", 2), "the edit committed once"
+    assert response.data["skus"] == stored["skus"]
+
+
+def test_taking_a_product_off_sale_resent_after_a_lost_reply_commits_once(client):
+    staff = as_staff(client)
+    product = new_product(client, new_category(client))
+    with reply_lost_after_commit("TransactWriteItems") as lost:
+        response = staff.delete(f"/admin/products/{product['product_id']}")
+    assert lost and response.status_code == 200, response.data
+    assert response.data["on_sale"] is False
+    stored = staff.get(f"/admin/products/{product['product_id']}").data
+    assert (stored["on_sale"], stored["version"]) == (False, 2), "taken off sale once"
