@@ -17,7 +17,7 @@ import os
 
 from chalice import Chalice
 
-from chalicelib.core import config, logs
+from chalicelib.core import config, logs, tracing
 from chalicelib.core.http import error_shape_middleware
 from chalicelib.core.meta import create_meta_api
 
@@ -63,6 +63,7 @@ def create_app(features: tuple[str, ...], mounted_at: tuple[str, ...] = ()) -> C
     logs.configure()
     chalice_app = MountedChalice("micromall", mounted_at)
     chalice_app.register_middleware(logs.invocation_middleware, "all")
+    chalice_app.register_middleware(tracing.invocation_middleware, "all")  # inside: its subsegment gets the log keys
     apis = []
     for feature in features:
         api = importlib.import_module(f"chalicelib.{feature}.routes").api
