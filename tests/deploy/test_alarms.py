@@ -51,6 +51,15 @@ def test_every_dead_letter_queue_alarms_on_one_message(stack):
     assert all(alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold" for alarm in depth)
 
 
+def test_every_stream_failure_queue_alarms_on_a_batch_sent_to_it(stack):
+    _, template = stack
+    sent = [alarm for alarm in alarms(template) if alarm.get("MetricName") == "NumberOfMessagesSent"]
+    queues = {alarm["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for alarm in sent}
+    names = {template["Resources"][queue]["Properties"]["QueueName"]["Fn::Sub"] for queue in queues}
+    assert names == {"${TablePrefix}" + logical for logical in stream_dead_letter_queues()}
+    assert all((alarm["Namespace"], alarm["Statistic"], alarm["Threshold"]) == ("AWS/SQS", "Sum", 0) for alarm in sent)
+
+
 def test_payment_anomalies_and_failed_refunds_alarm_from_the_namespace_the_stages_write(stack):
     env, template = stack
     queries = {alarm["Metrics"][0]["Expression"] for alarm in alarms(template) if "Metrics" in alarm}
