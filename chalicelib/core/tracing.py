@@ -26,7 +26,9 @@ SERVICE_DEFAULT = "micromall"
 PATCHED_MODULES = ("botocore",)  # PynamoDB and boto3 both call through botocore's client
 
 _tracer: Any = None  # the Powertools Tracer, once a traced invocation built it
-_traced_invocation = False  # an invocation's subsegment is open: annotations have somewhere to go
+# An invocation's subsegment is open: annotations have somewhere to go. A process-wide flag is enough:
+# a Lambda process runs one invocation at a time, and the threaded local server never traces.
+_traced_invocation = False
 _cold_start = True
 
 
