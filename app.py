@@ -17,9 +17,11 @@ import os
 
 from chalice import Chalice
 
-from chalicelib.core import config, logs
+from chalicelib.core import config, logs, tracing
 from chalicelib.core.http import error_shape_middleware
 from chalicelib.core.meta import create_meta_api
+
+APP_NAME = "micromall"
 
 
 class MountedChalice(Chalice):
@@ -61,8 +63,11 @@ def base_paths() -> tuple[str, ...]:
 
 def create_app(features: tuple[str, ...], mounted_at: tuple[str, ...] = ()) -> Chalice:
     logs.configure()
-    chalice_app = MountedChalice("micromall", mounted_at)
+    # The name is the REST API's (Chalice's OpenAPI title): `micromall-<stage>` in a deployed stage
+    # (infra.stages.api_name), so each stage's API has metrics, and an alarm, of its own.
+    chalice_app = MountedChalice(config.env("MALL_API_NAME", APP_NAME), mounted_at)
     chalice_app.register_middleware(logs.invocation_middleware, "all")
+    chalice_app.register_middleware(tracing.invocation_middleware, "all")  # inside: its subsegment gets the log keys
     apis = []
     for feature in features:
         api = importlib.import_module(f"chalicelib.{feature}.routes").api

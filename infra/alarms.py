@@ -7,8 +7,16 @@ Each alarm is about something an operator must act on (docs/RUNBOOK.md, "Alarms"
   `Throttles` (its reserved concurrency is full: buyers get 503s);
 - a stream trigger's `IteratorAge` (records waiting: the handler is failing or too slow);
 - a dead-letter queue holding a message (`ApproximateNumberOfMessagesVisible` > 0);
-- the API answering 5XX to more than 5 % of requests (API Gateway's 5XXError, all the
-  environment's feature APIs: Chalice names every REST API after the app);
+- a stream trigger's on-failure queue receiving a message (`NumberOfMessagesSent` > 0 in 5 minutes): the
+  cloud's count of dead-lettered batches. Lambda sends them itself, so the mall's code never sees them
+  and cannot emit `DeadLettered` there (the local pump, which plays Lambda, does). Unlike the depth
+  alarm, which stays in ALARM while letters wait, this one fires again for new failures after a quiet
+  period. (SQS does not count what a queue's redrive policy moves into its dead-letter queue as sent,
+  so a queue trigger's dead-letter queue has the depth alarm only.)
+- each of the environment's REST APIs answering 5XX to more than 5 % of its requests (API
+  Gateway's 5XXError by ApiName and Stage). Chalice names a stage's REST API after the app, and
+  app.py names the app `MALL_API_NAME`, which each stage sets to `micromall-<stage>`
+  (infra.stages.api_name): one alarm per stage's API, none watching another environment's;
 - the mall's own `PaymentAnomaly` and `RefundFailed` metrics above 0. They are emitted with
   dimensions (provider, ...), so the alarm is a Metrics Insights query summing every
   dimension combination of the environment's namespace (POWERTOOLS_METRICS_NAMESPACE,
@@ -63,8 +71,8 @@ def _insights(description: str, metric: str, env: str) -> dict[str, Any]:
 
 def alarm_resources(env: str, dead_letter_queues: dict[str, str]) -> dict[str, Any]:
     """The topic and every alarm of `env`; `dead_letter_queues` maps each DLQ's resource name to its logical name."""
-    from infra.stages import API_GATEWAY_STAGE, APP_NAME, lambda_name, stage_functions, stages_of_environment
-    from infra.triggers import trigger_settings
+    from infra.stages import API_GATEWAY_STAGE, api_name, lambda_name, stage_functions, stages_of_environment
+    from infra.triggers import stream_dead_letter_queues, trigger_settings
 
     resources: dict[str, Any] = {TOPIC: {"Type": "AWS::SNS::Topic", "Properties": {
         "TopicName": {"Fn::Sub": "${TablePrefix}alarms"}, "KmsMasterKeyId": "alias/aws/sns"}}}
@@ -82,14 +90,21 @@ def alarm_resources(env: str, dead_letter_queues: dict[str, str]) -> dict[str, A
                 resources[f"{base}IteratorAgeAlarm"] = _alarm(
                     f"{name}: stream records wait over {ITERATOR_AGE_LIMIT_MS // 60000} minutes", ITERATOR_AGE_LIMIT_MS,
                     evaluation_periods=3, **_metric("AWS/Lambda", "IteratorAge", "Maximum", 60, FunctionName=name))
+    on_failure_queues = set(stream_dead_letter_queues())
     for resource, logical in sorted(dead_letter_queues.items()):
+        queue = {"Fn::GetAtt": [resource, "QueueName"]}
         resources[f"{resource}DepthAlarm"] = _alarm(
             f"{logical}: dead letters waiting (docs/RUNBOOK.md: find the cause, then python -m infra redrive)", 0,
-            **_metric("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", LAMBDA_PERIOD,
-                      QueueName={"Fn::GetAtt": [resource, "QueueName"]}))
-    resources["Api5xxAlarm"] = _alarm(
-        f"API answers 5XX to over {API_5XX_RATE:.0%} of requests", API_5XX_RATE,
-        **_metric("AWS/ApiGateway", "5XXError", "Average", LAMBDA_PERIOD, ApiName=APP_NAME, Stage=API_GATEWAY_STAGE))
+            **_metric("AWS/SQS", "ApproximateNumberOfMessagesVisible", "Maximum", LAMBDA_PERIOD, QueueName=queue))
+        if logical in on_failure_queues:  # Lambda sends each batch it gives up on: the cloud's DeadLettered
+            resources[f"{resource}DeadLetteredAlarm"] = _alarm(
+                f"{logical}: a stream batch was dead-lettered in the last {LAMBDA_PERIOD // 60} minutes", 0,
+                **_metric("AWS/SQS", "NumberOfMessagesSent", "Sum", LAMBDA_PERIOD, QueueName=queue))
+    for stage in stages_of_environment(env):
+        api = api_name(stage)
+        resources[f"{_logical(api)}Api5xxAlarm"] = _alarm(
+            f"{api}: the API answers 5XX to over {API_5XX_RATE:.0%} of requests", API_5XX_RATE,
+            **_metric("AWS/ApiGateway", "5XXError", "Average", LAMBDA_PERIOD, ApiName=api, Stage=API_GATEWAY_STAGE))
     resources["PaymentAnomalyAlarm"] = _insights(
         "payments: an anomaly (amount mismatch, unknown order, ...): see the admin payments console", "PaymentAnomaly",
         env)

@@ -14,8 +14,9 @@ Two ways to deploy them, the same settings either way:
 - `python -m infra package --stage S --output DIR` runs `chalice package` with the merge
   file (tests/deploy lints and inspects what comes out), for `aws cloudformation deploy`;
 - `python -m infra edges --stage S` right after `chalice deploy --stage S` (which has no
-  merge option) puts the Gateway Responses on the stage's REST API, redeploys its API
-  stage and updates each stream trigger's event source mapping.
+  merge option) puts the Gateway Responses on the stage's REST API (naming it
+  `micromall-<stage>` if an older deploy left it "micromall"), redeploys its API stage and
+  updates each stream trigger's event source mapping.
 """
 from __future__ import annotations
 
@@ -89,7 +90,7 @@ def apply_edges(stage: str, *, region: str | None = None, chalice_dir: Path | No
     """After `chalice deploy --stage S`: Gateway Responses on its API, trigger settings on its mappings."""
     from infra.cloud import InfraError, _chalice_dir, check_stage, session_for
     from infra.policy import load_target, record_path, resource_arn
-    from infra.stages import API_GATEWAY_STAGE, lambda_name
+    from infra.stages import API_GATEWAY_STAGE, api_name, lambda_name
     from infra.triggers import mapping_settings, stream_functions, trigger_settings
 
     chalice_dir = chalice_dir or _chalice_dir()
@@ -103,6 +104,13 @@ def apply_edges(stage: str, *, region: str | None = None, chalice_dir: Path | No
     session = session_for(region)
     apigateway, lambda_ = session.client("apigateway"), session.client("lambda")
 
+    name = api_name(stage)
+    if apigateway.get_rest_api(restApiId=rest_api_id)["name"] != name:
+        # An API created before stages named their APIs (app.py, MALL_API_NAME) is "micromall", like every
+        # other stage's; its 5XX alarm (infra.alarms) watches `name`.
+        apigateway.update_rest_api(restApiId=rest_api_id, patchOperations=[
+            {"op": "replace", "path": "/name", "value": name}])
+        say(f"REST API {rest_api_id} renamed {name}")
     for response_type, response in gateway_responses().items():
         extra = {"statusCode": response["StatusCode"]} if "StatusCode" in response else {}
         headers = response.get("ResponseParameters", {}).get("Headers", {})

@@ -126,6 +126,13 @@ def lambda_name(stage: str, function: str = "api_handler") -> str:
     return f"{APP_NAME}-{stage}" if function == "api_handler" else f"{APP_NAME}-{stage}-{function}"
 
 
+def api_name(stage: str) -> str:
+    """The stage's REST API name (its function's name): Chalice names the API after the app object
+    (the OpenAPI title), which app.py names from MALL_API_NAME. Without it every stage's API, dev and
+    prod alike, would be "micromall", and API Gateway's metrics (dimension ApiName) could not tell them apart."""
+    return lambda_name(stage)
+
+
 def stage_functions(stage: str) -> list[str]:
     """The stage's functions: `api_handler`, then one per event handler of its features."""
     from infra.apps import shape
@@ -134,7 +141,7 @@ def stage_functions(stage: str) -> list[str]:
 
 
 OWNED_VARIABLES = frozenset({"MALL_FEATURES", "MALL_TABLE_PREFIX", "MALL_SSM_PREFIX", "MALL_BASE_PATHS",
-                             "POWERTOOLS_METRICS_NAMESPACE"})
+                             "POWERTOOLS_METRICS_NAMESPACE", "MALL_API_NAME"})
 
 
 def render_stage(stage: str, existing: dict[str, Any] | None = None,
@@ -153,7 +160,8 @@ def render_stage(stage: str, existing: dict[str, Any] | None = None,
     variables = {"MALL_FEATURES": "all" if stage == DEV_STAGE else stage,
                  "MALL_TABLE_PREFIX": table_prefix(env), "MALL_SSM_PREFIX": ssm_prefix(env),
                  # the environment's business metrics apart from the other's (its alarms query this namespace)
-                 "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace(env)}
+                 "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace(env),
+                 "MALL_API_NAME": api_name(stage)}  # its REST API's name: the API 5XX alarm watches this one
     if stage != DEV_STAGE:
         variables["MALL_BASE_PATHS"] = ",".join(shapes[0].base_paths)
     streams = sorted({table for described in shapes for table in described.streams()})

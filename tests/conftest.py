@@ -15,6 +15,7 @@ os.environ.update({
     "MALL_JWT_SECRET": "test-secret-for-hs256-signing-0123456789",
     "MALL_PROVIDERS": "sandbox",
     "MALL_FEATURES": "all",
+    "POWERTOOLS_TRACE_DISABLED": "true",  # tests/unit/test_tracing.py turns it on in a child process
 })
 os.environ.pop("MALL_DYNAMODB_ENDPOINT", None)
 os.environ.pop("AWS_PROFILE", None)

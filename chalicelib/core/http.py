@@ -61,6 +61,9 @@ class Operation:
     errors: tuple[int, ...] = ()
     content_types: tuple[str, ...] = ("application/json",)
     headers: tuple[Header, ...] = ()
+    # A body the handler reads raw (a provider's signed notification: the signature covers the bytes):
+    # described in the document, in the route's content type, and never parsed before the handler.
+    documented_body: Any = None
 
 
 @dataclass
@@ -91,8 +94,8 @@ class Api:
     def route(self, path: str, method: str, *, summary: str = "", body: Any = None,
               query: Any = None, response: Any = None, status: int = 200,
               auth: auth.Requirement | None = None, errors: tuple[int, ...] = (),
-              content_types: tuple[str, ...] | None = None,
-              headers: tuple[Header, ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+              content_types: tuple[str, ...] | None = None, headers: tuple[Header, ...] = (),
+              documented_body: Any = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         if content_types is None:  # a route without a JSON body ignores the Content-Type
             content_types = ("application/json",) if body is not None else ("*/*",)
 
@@ -100,7 +103,8 @@ class Api:
             op = Operation(path=path, method=method, handler=handler, tag=self.tag,
                            summary=summary or (handler.__doc__ or "").strip().split("\n")[0],
                            body=body, query=query, response=response, status=status, auth=auth,
-                           errors=errors, content_types=content_types, headers=headers)
+                           errors=errors, content_types=content_types, headers=headers,
+                           documented_body=documented_body)
             self.operations.append(op)
             blueprint = self.blueprint
 

@@ -22,6 +22,8 @@ import sys
 from contextvars import ContextVar
 from typing import Any
 
+from chalicelib.core import tracing
+
 ROOT = "micromall"
 DEFAULT_LEVEL = "INFO"
 
@@ -31,10 +33,13 @@ _cold_start = True
 
 
 def bind(**keys: Any) -> None:
-    """Adds keys (buyer_id, order_id, group_id, ...) to every line written until the invocation ends."""
+    """Adds keys (buyer_id, order_id, group_id, ...) to every line written until the invocation ends,
+    and to the invocation's trace as annotations (when it is traced: core.tracing)."""
+    keys = {key: value for key, value in keys.items() if value is not None}
     current = dict(_keys.get() or {})
-    current.update({key: value for key, value in keys.items() if value is not None})
+    current.update(keys)
     _keys.set(current)
+    tracing.annotate(**keys)
 
 
 def bound() -> dict[str, Any]:

@@ -97,6 +97,10 @@ def _operation(op: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
     if op.body is not None:
         doc["requestBody"] = {"required": True, "content": {
             "application/json": {"schema": _schema_of(op.body, schemas)}}}
+    elif op.documented_body is not None:
+        media_type = next((kind for kind in op.content_types if kind != "*/*"), "application/json")
+        doc["requestBody"] = {"required": True, "content": {media_type: {"schema": _schema_of(op.documented_body,
+                                                                                              schemas)}}}
     return doc
 
 

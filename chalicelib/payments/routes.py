@@ -11,7 +11,7 @@ from chalice import Rate, Response
 from pydantic import ConfigDict, Field, StrictStr
 
 from chalicelib.core.auth import BUYER
-from chalicelib.core.http import Api, Context
+from chalicelib.core.http import Api, Context, Header
 from chalicelib.core.schema import Schema
 
 api = Api(__name__, tag="payments")
@@ -53,12 +53,24 @@ def prepay(ctx: Context):
     return service.prepay(ctx.user_id, ctx.body.order_id, ctx.body.provider, openid)
 
 
-@api.route("/payments/wechat/notify", "POST", summary="WeChat Pay v3 payment and refund notifications")
+WECHATPAY_HEADERS = (
+    Header("Wechatpay-Timestamp", "Unix seconds; refused when more than 300 s from the mall's clock", required=True),
+    Header("Wechatpay-Nonce", "the signature's nonce", required=True),
+    Header("Wechatpay-Signature", "base64 RSA-SHA256 over timestamp, nonce and the raw body", required=True),
+    Header("Wechatpay-Serial", "the platform key that signed (certificate serial or PUB_KEY_ID_...)", required=True),
+    Header("Wechatpay-Signature-Type", "WECHATPAY2-SHA256-RSA2048 when sent"),
+)
+
+
+@api.route("/payments/wechat/notify", "POST", status=204, headers=WECHATPAY_HEADERS,
+           documented_body="chalicelib.payments.notification_shapes:WeChatPayNotification",
+           summary="WeChat Pay v3 payment and refund notifications (204 when applied; a 4xx or 5xx makes WeChat retry)")
 def wechat_notify(ctx: Context) -> Response:
     return _reply("wechat", ctx)
 
 
 @api.route("/payments/alipay/notify", "POST", content_types=("application/x-www-form-urlencoded",),
+           documented_body="chalicelib.payments.notification_shapes:AlipayNotification",
            summary="Alipay asynchronous notifications (form-encoded; the reply is `success`)")
 def alipay_notify(ctx: Context) -> Response:
     return _reply("alipay", ctx)

@@ -37,6 +37,9 @@ def configure_environment(dynamodb_url: str) -> None:
         "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
         "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
         "MALL_PROVIDERS": "sandbox",
+        # No X-Ray daemon here; tracing is off outside Lambda anyway, this keeps it off in a Lambda-like
+        # container too (the AWS base images set LAMBDA_TASK_ROOT).
+        "POWERTOOLS_TRACE_DISABLED": "true",
     })
     os.environ.setdefault("MALL_TABLE_PREFIX", "micromall-local-")
     os.environ.setdefault("MALL_JWT_SECRET", local_secret("jwt_secret"))

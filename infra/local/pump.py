@@ -12,8 +12,9 @@ A failing batch is handled as its trigger is configured in the cloud
 while it has more than one record (`bisect_batch_on_function_error`), records
 older than `maximum_record_age_seconds` skipped, and what still fails described
 on the `on_failure_queue` in the shape Lambda sends to an on-failure destination
-(`DDBStreamBatchInfo`: the records stay in the stream for a redrive), or dropped
-with an error in the log when there is none. A handler that reports partial
+(`DDBStreamBatchInfo`: the records stay in the stream for a redrive) and counted
+as the `DeadLettered` metric (its records, dimension `handler`), or dropped with an
+error in the log when there is none. A handler that reports partial
 batch failures (`batchItemFailures`) is retried from its first failed record; a
 queue message is deleted only after its handler succeeded with it.
 
@@ -34,7 +35,7 @@ from typing import Any
 
 from chalice.app import DynamoDBEventConfig, Rate, ScheduledEventConfig, SQSEventConfig
 
-from chalicelib.core import config
+from chalicelib.core import config, metrics
 from chalicelib.core.events import LOCAL_ACCOUNT, queue_name, table_of_stream_arn
 from infra.triggers import TriggerSettings, trigger_settings
 
@@ -258,6 +259,9 @@ class EventPump:
                 "approximateArrivalOfLastRecord": arrival(last["ApproximateCreationDateTime"], _dt.UTC).isoformat()}}
         self._sqs.send_message(QueueUrl=self._queue_url(queue_name(settings.on_failure_queue)),
                                MessageBody=json.dumps(message))
+        # In the cloud Lambda sends this message and the mall never sees it: there the on-failure queue's
+        # NumberOfMessagesSent counts the batches (infra.alarms). Here the pump is Lambda, so it counts the records.
+        metrics.count("DeadLettered", len(records), handler=cursor.handler)
 
     @staticmethod
     def _stream_record(record: dict, cursor: StreamCursor) -> dict:

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from infra.alarms import TOPIC, metrics_namespace
-from infra.stages import lambda_name, read_config, stage_functions, stages_of_environment, table_prefix
+from infra.stages import API_GATEWAY_STAGE, lambda_name, read_config, stage_functions, stages_of_environment, table_prefix
 from infra.template import render
 from infra.triggers import stream_dead_letter_queues, trigger_settings
 
@@ -51,6 +51,15 @@ def test_every_dead_letter_queue_alarms_on_one_message(stack):
     assert all(alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold" for alarm in depth)
 
 
+def test_every_stream_failure_queue_alarms_on_a_batch_sent_to_it(stack):
+    _, template = stack
+    sent = [alarm for alarm in alarms(template) if alarm.get("MetricName") == "NumberOfMessagesSent"]
+    queues = {alarm["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for alarm in sent}
+    names = {template["Resources"][queue]["Properties"]["QueueName"]["Fn::Sub"] for queue in queues}
+    assert names == {"${TablePrefix}" + logical for logical in stream_dead_letter_queues()}
+    assert all((alarm["Namespace"], alarm["Statistic"], alarm["Threshold"]) == ("AWS/SQS", "Sum", 0) for alarm in sent)
+
+
 def test_payment_anomalies_and_failed_refunds_alarm_from_the_namespace_the_stages_write(stack):
     env, template = stack
     queries = {alarm["Metrics"][0]["Expression"] for alarm in alarms(template) if "Metrics" in alarm}
@@ -61,9 +70,37 @@ def test_payment_anomalies_and_failed_refunds_alarm_from_the_namespace_the_stage
         assert variables["POWERTOOLS_METRICS_NAMESPACE"] == metrics_namespace(env), stage
 
 
-def test_api_5xx_alarm_and_every_alarm_notifies_the_topic(stack):
+def api_5xx_watched(template: dict) -> set[tuple[str, str]]:
+    return {tuple(d["Value"] for d in alarm["Dimensions"]) for alarm in alarms(template)
+            if alarm.get("Namespace") == "AWS/ApiGateway" and alarm["MetricName"] == "5XXError"}
+
+
+def test_each_stage_api_has_a_5xx_alarm_on_the_name_its_app_gives_it(stack):
+    env, template = stack
+    config = read_config()
+    names = {config["stages"][stage]["environment_variables"]["MALL_API_NAME"]
+             for stage in stages_of_environment(env)}
+    assert api_5xx_watched(template) == {(name, API_GATEWAY_STAGE) for name in names}
+    assert len(names) == len(stages_of_environment(env)), names
+
+
+def test_two_environments_alarms_never_watch_the_same_api():
+    dev, prod = (api_5xx_watched(render(table_prefix(env), env=env)) for env in ("dev", "prod"))
+    assert dev and prod and not dev & prod, (dev, prod)
+
+
+def test_the_app_names_its_rest_api_from_the_stage_setting(monkeypatch):
+    from chalice.deploy.swagger import CFNSwaggerGenerator
+
+    import app as app_module
+
+    monkeypatch.setenv("MALL_API_NAME", "micromall-catalog")
+    catalog = app_module.create_app(("catalog",), ("catalog",))
+    assert CFNSwaggerGenerator().generate_swagger(catalog)["info"]["title"] == "micromall-catalog"  # chalice package's
+
+
+def test_every_alarm_notifies_the_topic(stack):
     _, template = stack
-    assert alarmed(template, "AWS/ApiGateway", "5XXError") == {"micromall"}
     assert template["Resources"][TOPIC]["Type"] == "AWS::SNS::Topic" and f"{TOPIC}Arn" in template["Outputs"]
     for alarm in alarms(template):
         assert alarm["AlarmActions"] == [{"Ref": TOPIC}] and alarm["TreatMissingData"] == "notBreaching", alarm

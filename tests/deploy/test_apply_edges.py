@@ -10,7 +10,7 @@ import pytest
 
 from infra.cloud import InfraError, deploy
 from infra.edges import apply_edges, gateway_responses
-from infra.stages import lambda_name
+from infra.stages import api_name, lambda_name
 from infra.triggers import stream_functions, trigger_settings
 from tests.deploy.test_infra_cloud import FAST, chalice_dir, cloud_env, lines  # noqa: F401 - fixtures
 
@@ -57,6 +57,7 @@ def test_edges_set_gateway_responses_and_bound_every_stream_trigger(cloud_env, c
     assert apigateway.get_gateway_response(restApiId=api_id, responseType="MISSING_AUTHENTICATION_TOKEN")[
         "statusCode"] == "404"
     assert apigateway.get_deployments(restApiId=api_id)["items"], "the API stage was not redeployed"
+    assert apigateway.get_rest_api(restApiId=api_id)["name"] == api_name(STAGE), "its 5XX alarm watches that name"
 
     lambda_, sqs = boto3.client("lambda"), boto3.client("sqs")
     for function in stream_functions(STAGE):

@@ -13,7 +13,7 @@ import pytest
 from app import unmount
 from chalicelib.core import config
 from infra.apps import META_PATHS, shape
-from infra.stages import CHALICE_DIR, DEV_STAGE, feature_settings, policy_file, stage_names
+from infra.stages import CHALICE_DIR, DEV_STAGE, api_name, feature_settings, policy_file, stage_names
 from tests.deploy.conftest import cfn_lint
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
@@ -76,6 +76,14 @@ def test_feature_stage_holds_only_its_own_routes_and_handlers(sam, feature):
     assert api["Environment"]["Variables"]["MALL_FEATURES"] == feature
     assert api["MemorySize"] == feature_settings(feature).memory
     assert api["ReservedConcurrentExecutions"] == feature_settings(feature).concurrency
+
+
+def test_each_stage_names_its_rest_api_apart_from_every_other_stage(sam):
+    """API Gateway takes the API's name from the document's title; the 5XX alarms (infra.alarms) watch these."""
+    titles = {stage: template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["info"]["title"]
+              for stage, template in sam.items()}
+    assert titles == {stage: api_name(stage) for stage in stage_names()}
+    assert len(set(titles.values())) == len(titles)
 
 
 @pytest.mark.parametrize("stage", stage_names())

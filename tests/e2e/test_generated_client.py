@@ -1,8 +1,12 @@
-"""A Python client generated from the stack's /openapi.json (openapi-python-client) buys, pays and reads back.
+"""A Python client generated from the stack's /openapi.json (openapi-python-client) sends every request the mall takes.
 
 The generator skips what the document cannot describe (it warns), so a clean generation with
-a module for every operation, and a real session through it, show the document is complete
-enough for a typed client: bodies, path and query parameters, the Idempotency-Key header.
+a module for every operation shows the document is complete enough for a typed client: bodies
+(JSON, and the form Alipay posts), path and query parameters, headers (Idempotency-Key, WeChat
+Pay's signature headers). Then every documented operation is called through it over real HTTP
+with a request the mall accepts (2xx), its state built through the client too, and the set of
+operations called must equal the set documented: a new route without a working generated call
+fails here.
 """
 from __future__ import annotations
 
@@ -11,8 +15,10 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import pytest
 
@@ -85,3 +91,147 @@ def test_a_buyer_session_through_the_generated_client(stack, generated):
 
     refused = submit.sync_detailed(client=buyer, body=submission, idempotency_key="short")
     assert refused.status_code == 400 and refused.parsed.error.code == "INVALID_IDEMPOTENCY_KEY"
+
+
+class Calls:
+    """Calls operations by operationId through the generated client; each must answer 2xx; remembers which ran."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+        self.called: set[str] = set()
+
+    def __call__(self, operation_id: str, *args, **kwargs):
+        response = module(self.client, operation_id).sync_detailed(*args, **kwargs)
+        assert 200 <= response.status_code < 300, (operation_id, response.status_code, response.content)
+        self.called.add(operation_id)
+        return response.parsed
+
+
+def wait_for_status(call: Calls, buyer, order_id: str, status: str, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while (seen := call("checkout_get_order", order_id, client=buyer).status) != status:
+        assert time.monotonic() < deadline, f"order {order_id}: expected {status}, still {seen}"
+        time.sleep(0.2)
+
+
+def test_every_documented_operation_is_accepted_through_the_generated_client(stack, generated, monkeypatch):
+    client, document = generated
+    documented = {operation["operationId"] for item in document["paths"].values() for operation in item.values()}
+    models = importlib.import_module(f"{client.__name__}.models")
+    call = Calls(client)
+    anonymous = client.Client(base_url=stack.url, raise_on_unexpected_status=True)
+    # The providers' side of the sandbox keys, as the stack made them: this process signs as WeChat Pay and Alipay.
+    monkeypatch.setenv("MALL_SANDBOX_KEYS_DIR", str(stack.local_dir / "keys"))
+    from chalicelib.payments.providers import sandbox
+
+    call("meta_health", client=anonymous)
+    call("meta_openapi", client=anonymous)
+    staff = client.AuthenticatedClient(base_url=stack.url, raise_on_unexpected_status=True, token=call(
+        "admin_staff_login", client=anonymous,
+        body=models.LoginIn(username="admin", password="admin")).token)  # the stack's default (tests/e2e/stack.py)
+    buyer = client.AuthenticatedClient(base_url=stack.url, raise_on_unexpected_status=True, token=call(
+        "members_login", client=anonymous, body=models.LoginBody(code="dev:every-call")).token)
+
+    # staff: accounts, the catalog they sell, stock
+    call("admin_staff_me", client=staff)
+    call("admin_staff_create", client=staff, body=models.NewStaffIn.from_dict(
+        {"username": "typed.operator", "password": "typed-password-1", "role": "operator"}))
+    call("admin_staff_list", client=staff)
+    call("admin_staff_get", "typed.operator", client=staff)
+    call("admin_staff_update", "typed.operator", client=staff, body=models.StaffChangeIn.from_dict({"role": "owner"}))
+    category = call("admin_create_category", client=staff, body=models.NewCategory.from_dict({"name": "生成客户端"}))
+    call("admin_edit_category", category.category_id, client=staff,
+         body=models.CategoryEdit.from_dict({"name": "生成的客户端"}))
+    call("admin_list_categories", client=staff)
+    new_product = {"title": "类型化商品", "category_id": category.category_id,
+                   "skus": [{"specs": {"色": "蓝"}, "price": 1990, "stock": 40}]}
+    product = call("admin_create_product", client=staff, body=models.NewProduct.from_dict(new_product))
+    doomed = call("admin_create_product", client=staff, body=models.NewProduct.from_dict(
+        {**new_product, "title": "将被删除"}))
+    call("admin_edit_product", doomed.product_id, client=staff,
+         body=models.ProductEdit.from_dict({"title": "将被删除的商品"}))
+    call("admin_delete_product", doomed.product_id, client=staff)
+    call("admin_list_products", client=staff, category_id=category.category_id)
+    sku_id = call("admin_get_product", product.product_id, client=staff).skus[0].sku_id
+    call("admin_set_stock", sku_id, client=staff, body=models.StockSet.from_dict({"stock": 50, "reason": "盘点"}))
+    call("admin_adjust_stock", sku_id, client=staff, body=models.StockAdjust.from_dict({"delta": 5, "reason": "到货"}))
+    call("admin_stock_adjustments", sku_id, client=staff)
+
+    # buyer: browsing, profile, addresses, cart
+    call("catalog_categories", client=anonymous)
+    call("catalog_products", client=anonymous, category_id=category.category_id)
+    call("catalog_product", product.product_id, client=anonymous)
+    call("members_me", client=buyer)
+    address = {"name": "王五", "phone": "13700137000", "province": "广东省", "city": "深圳市", "district": "南山区",
+               "detail": "科技园 1 号"}
+    address_id = call("members_add_address", client=buyer, body=models.NewAddressBody.from_dict(address)).address_id
+    spare = call("members_add_address", client=buyer, body=models.NewAddressBody.from_dict(address)).address_id
+    call("members_update_address", address_id, client=buyer,
+         body=models.AddressUpdateBody.from_dict({**address, "detail": "科技园 2 号", "is_default": True}))
+    call("members_delete_address", spare, client=buyer)
+    call("members_list_addresses", client=buyer)
+    call("cart_add_item", client=buyer, body=models.AddItemBody(sku_id=sku_id, quantity=1))
+    call("cart_update_item", sku_id, client=buyer, body=models.UpdateItemBody.from_dict({"quantity": 2}))
+    call("cart_get_cart", client=buyer)
+    call("cart_remove_item", sku_id, client=buyer)
+
+    submission = models.OrderSubmission.from_dict({"items": [{"sku_id": sku_id, "quantity": 1}],
+                                                   "address_id": address_id})
+    call("checkout_preview_order", client=buyer, body=submission)
+    orders = iter(range(1, 100))
+
+    def order():
+        placed = call("checkout_submit_order", client=buyer, body=submission,
+                      idempotency_key=f"every-call-{next(orders):04d}")
+        return placed.order_id, placed.payable
+
+    # paid through WeChat Pay's own notification, shipped, confirmed
+    wechat_paid, payable = order()
+    call("payments_prepay", client=buyer, body=models.PrepayBody(order_id=wechat_paid, provider="wechat"))
+    headers, body = sandbox.twin("wechat").build_payment_notification(wechat_paid, payable, "sandbox-every-call")
+    call("payments_wechat_notify", client=anonymous,
+         body=models.WeChatPayNotification.from_dict(json.loads(body)),
+         wechatpay_timestamp=headers["Wechatpay-Timestamp"], wechatpay_nonce=headers["Wechatpay-Nonce"],
+         wechatpay_signature=headers["Wechatpay-Signature"], wechatpay_serial=headers["Wechatpay-Serial"],
+         wechatpay_signature_type=headers["Wechatpay-Signature-Type"])
+    wait_for_status(call, buyer, wechat_paid, "PAID")
+    call("admin_ship_order", wechat_paid, client=staff,
+         body=models.ShipmentInput(carrier="顺丰", tracking_no="SF1234567890"))
+    call("checkout_confirm_order", wechat_paid, client=buyer)
+
+    # paid through Alipay's form notification, refund asked and approved
+    alipay_paid, payable = order()
+    call("payments_prepay", client=buyer, body=models.PrepayBody(order_id=alipay_paid, provider="alipay"))
+    _, form = sandbox.twin("alipay").build_payment_notification(alipay_paid, payable)
+    call("payments_alipay_notify", client=anonymous,
+         body=models.AlipayNotification.from_dict(dict(parse_qsl(form.decode("ascii")))))
+    wait_for_status(call, buyer, alipay_paid, "PAID")
+    call("checkout_request_refund", alipay_paid, client=buyer, body=models.RefundAsk(reason="不想要了"))
+    call("admin_approve_refund", alipay_paid, client=staff)
+
+    # paid in the sandbox, refund asked and rejected
+    rejected, _ = order()
+    call("payments_sandbox_pay", client=buyer, body=models.SandboxPayBody(order_id=rejected))
+    call("checkout_request_refund", rejected, client=buyer, body=models.RefundAsk(reason="颜色不对"))
+    call("admin_reject_refund", rejected, client=staff, body=models.RejectBody(reason="已经发货"))
+
+    # a refund WeChat Pay closes, retried by staff
+    retried, _ = order()
+    call("payments_sandbox_pay", client=buyer, body=models.SandboxPayBody(order_id=retried))
+    call("checkout_request_refund", retried, client=buyer, body=models.RefundAsk(reason="不想要了"))
+    sandbox.twin("wechat").script_refunds(retried, "CLOSED")
+    call("admin_approve_refund", retried, client=staff)
+    wait_for_status(call, buyer, retried, "REFUND_FAILED")
+    call("admin_retry_refund", retried, client=staff)
+
+    # cancelled unpaid, by the buyer and by staff
+    call("checkout_cancel_order", order()[0], client=buyer)
+    call("admin_cancel_order", order()[0], client=staff)
+
+    call("checkout_list_orders", client=buyer)
+    call("admin_list_orders", client=staff)
+    call("admin_get_order", retried, client=staff)
+    call("admin_list_anomalies", client=staff)
+
+    assert call.called == documented, {"documented, never called": sorted(documented - call.called),
+                                       "called, not documented": sorted(call.called - documented)}

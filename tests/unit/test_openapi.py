@@ -19,15 +19,26 @@ def test_openapi_is_valid_and_covers_every_route(app, client):
     assert documented == routes_of(app)
 
 
+def test_provider_notifications_are_documented_as_the_providers_send_them(client):
+    paths = client.get("/openapi.json").data["paths"]
+    wechat, alipay = paths["/payments/wechat/notify"]["post"], paths["/payments/alipay/notify"]["post"]
+    assert wechat["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/WeChatPayNotification")
+    assert "204" in wechat["responses"] and "200" not in wechat["responses"], "the webhook answers WeChat 204"
+    assert {p["name"] for p in wechat["parameters"] if p["required"]} == {
+        "Wechatpay-Timestamp", "Wechatpay-Nonce", "Wechatpay-Signature", "Wechatpay-Serial"}
+    form = alipay["requestBody"]["content"]["application/x-www-form-urlencoded"]
+    assert form["schema"]["$ref"].endswith("/AlipayNotification")
+
+
 def test_request_bodies_and_responses_reference_component_schemas(client):
     document = client.get("/openapi.json").data
     schemas = document["components"]["schemas"]
     for path, item in document["paths"].items():
         for method, operation in item.items():
             body = operation.get("requestBody")
-            if body:
-                ref = body["content"]["application/json"]["schema"]["$ref"]
-                assert ref.rsplit("/", 1)[1] in schemas, (method, path)
+            if body:  # JSON, or the form Alipay posts
+                [content] = body["content"].values()
+                assert content["schema"]["$ref"].rsplit("/", 1)[1] in schemas, (method, path)
             for name in re.findall(r"{([^}]+)}", path):
                 assert name in [p["name"] for p in operation["parameters"] if p["in"] == "path"]
             if operation.get("security"):

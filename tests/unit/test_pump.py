@@ -209,6 +209,45 @@ def test_without_splitting_the_whole_batch_is_retried_then_given_up(aws, monkeyp
     assert pump.dead_lettered == 3
 
 
+def dead_lettered_metrics(text: str) -> list[tuple[float, str]]:
+    """(value, handler) of every DeadLettered embedded-metric line printed."""
+    found = []
+    for line in text.splitlines():
+        if line.startswith('{"_aws"'):
+            metric = json.loads(line)
+            if "DeadLettered" in metric:
+                found.extend((value, metric["handler"]) for value in metric["DeadLettered"])
+    return found
+
+
+def test_records_put_on_the_failure_queue_are_counted_as_dead_lettered(aws, monkeypatch, capsys):
+    Widget.create_table(wait=True)
+    use_settings(monkeypatch, maximum_retry_attempts=0, bisect_batch_on_function_error=False,
+                 on_failure_queue="pump-failures")
+    pump = EventPump(failing_app({"w1"}, []))
+    pump.create_queues()
+    for n in range(3):
+        Widget(widget_id=f"w{n}").save()
+
+    pump.poll_once()
+
+    [letter] = dead_letters("pump-failures")
+    assert letter["DDBStreamBatchInfo"]["batchSize"] == 3
+    assert dead_lettered_metrics(capsys.readouterr().out) == [(3.0, "picky")]
+
+
+def test_records_dropped_without_a_failure_queue_are_not_counted_as_dead_lettered(aws, monkeypatch, capsys):
+    Widget.create_table(wait=True)
+    use_settings(monkeypatch, maximum_retry_attempts=0, bisect_batch_on_function_error=False)
+    pump = EventPump(failing_app({"w0"}, []))
+    Widget(widget_id="w0").save()
+
+    pump.poll_once()
+
+    assert pump.dead_lettered == 1  # given up, and dropped with an error line
+    assert dead_lettered_metrics(capsys.readouterr().out) == []
+
+
 def test_records_older_than_the_maximum_age_are_not_delivered(aws, monkeypatch):
     Widget.create_table(wait=True)
     use_settings(monkeypatch, maximum_record_age_seconds=60, on_failure_queue="pump-failures")
