@@ -64,6 +64,9 @@ class Operation:
     # A body the handler reads raw (a provider's signed notification: the signature covers the bytes):
     # described in the document, in the route's content type, and never parsed before the handler.
     documented_body: Any = None
+    # Replies in a provider's own shapes instead of the mall's (status -> (media type, model or JSON schema)):
+    # what a webhook answers its provider, documented as it is sent.
+    replies: dict[int, tuple[str, Any]] | None = None
 
 
 @dataclass
@@ -95,7 +98,8 @@ class Api:
               query: Any = None, response: Any = None, status: int = 200,
               auth: auth.Requirement | None = None, errors: tuple[int, ...] = (),
               content_types: tuple[str, ...] | None = None, headers: tuple[Header, ...] = (),
-              documented_body: Any = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+              documented_body: Any = None,
+              replies: dict[int, tuple[str, Any]] | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         if content_types is None:  # a route without a JSON body ignores the Content-Type
             content_types = ("application/json",) if body is not None else ("*/*",)
 
@@ -104,7 +108,7 @@ class Api:
                            summary=summary or (handler.__doc__ or "").strip().split("\n")[0],
                            body=body, query=query, response=response, status=status, auth=auth,
                            errors=errors, content_types=content_types, headers=headers,
-                           documented_body=documented_body)
+                           documented_body=documented_body, replies=replies)
             self.operations.append(op)
             blueprint = self.blueprint
 
