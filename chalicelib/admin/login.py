@@ -61,7 +61,8 @@ def login(username: str, password: str, *, source_ip: str | None = None, user_ag
     seen = STAFF_LOGIN_LOCKOUT.check(keys, LOCKED_MESSAGE, "LOGIN_LOCKED")
     account = find_account(username)
     stored = account.password_hash if account else _dummy_hash(cost)
-    if account is None or not verify_password(password, stored):
+    password_matches = verify_password(password, stored)  # always, so an unknown user costs the same time
+    if account is None or not password_matches:
         STAFF_LOGIN_LOCKOUT.record_failure(keys, seen)
         raise Unauthorized("wrong username or password", code="INVALID_CREDENTIALS")
     STAFF_LOGIN_LOCKOUT.clear("user", username, seen)
