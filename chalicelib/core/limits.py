@@ -164,7 +164,7 @@ def _take_tokens(limit: Limit, buckets: list[tuple[str, str, Rate]], request: st
     if any(item.last_request == request for item in stored.values()):
         return True  # our write committed and its reply was lost: the SDK's resend found it in the way
     available = {key: _tokens_now(stored.get(key), rate, now) for _, key, rate in buckets}
-    waits = [(math.ceil((1 - available[key]) / rate.per_second), scope)
+    waits = [(_whole_seconds((1 - available[key]) / rate.per_second), scope)
              for scope, key, rate in buckets if available[key] < 1]
     if waits:
         wait, scope = max(waits)
@@ -190,6 +190,11 @@ def _tokens_now(item: LimitState | None, rate: Rate, now: float) -> float:
 
 def _unchanged(item: LimitState | None) -> Any:
     return LimitState.key.does_not_exist() if item is None else LimitState.version == item.version
+
+
+def _whole_seconds(seconds: float) -> int:
+    # Rounded first: refill arithmetic in floats makes an exact 1 s read as 1.0000000002 s.
+    return math.ceil(round(seconds, 6))
 
 
 def _expiry(moment: float) -> dt.datetime:
@@ -234,7 +239,7 @@ class Lockout:
         now = clock.timestamp()
         until = max((float(item.locked_until) for item in stored.values() if item.locked_until), default=0.0)
         if until > now:
-            wait = max(1, math.ceil(until - now))
+            wait = max(1, _whole_seconds(until - now))
             raise TooManyRequests(f"{message}; try again in {wait} s", code=code,
                                   details={"retry_after_seconds": wait}, headers={"Retry-After": str(wait)})
         return stored
