@@ -50,7 +50,7 @@ def require_active_staff(username: str) -> StaffAccount:
     A staff route need not call this: the HTTP edge admits every staff request through
     `chalicelib.admin.access.admit` (account, session, role and permission) before its handler.
     """
-    account = _find_account(username)
+    account = find_account(username)
     if account is None or account.disabled:
         raise Unauthorized("this staff account is disabled or does not exist", code="ACCOUNT_INACTIVE")
     return account
@@ -59,7 +59,7 @@ def require_active_staff(username: str) -> StaffAccount:
 # --- accounts ---------------------------------------------------------------
 
 def get_staff(username: str) -> StaffAccount:
-    account = _find_account(username)
+    account = find_account(username)
     if account is None:
         raise NotFound(f"no staff account {username!r}", code="STAFF_NOT_FOUND")
     return account
@@ -89,7 +89,7 @@ def create_staff(username: str, password: str, role: str, *, cost: ScryptCost = 
         run_transaction(build)
     except TransactWriteError as exc:
         if cancellation_codes(exc)[:1] == [CONDITION_FAILED]:
-            stored = _find_account(username)
+            stored = find_account(username)
             if stored is not None and stored.request_token == token:
                 return stored  # this very create committed; its reply was lost and the SDK resent it
             raise StaffExists(f"staff account {username!r} already exists") from None
@@ -103,7 +103,7 @@ def ensure_admin(username: str, password: str, *, cost: ScryptCost = DEFAULT_COS
     Called by the local stack at every start with MALL_ADMIN_PASSWORD, so it never
     changes an existing account, and two starts racing create it once.
     """
-    if _find_account(username) is not None:
+    if find_account(username) is not None:
         return False
     try:
         create_staff(username, password, OWNER, cost=cost)
@@ -171,8 +171,6 @@ def _commit_change(account: StaffAccount, *, role: str | None, disabled: bool | 
 
 
 # --- checks -----------------------------------------------------------------
-
-_find_account = find_account
 
 
 def _check_username(username: str) -> None:
