@@ -7,6 +7,7 @@ from pydantic import ConfigDict, StrictBool, StringConstraints
 
 from chalicelib.core.auth import BUYER
 from chalicelib.core.http import Api, Context
+from chalicelib.core.limits import BUYER_LOGIN
 from chalicelib.core.schema import Schema
 from chalicelib.members import service
 from chalicelib.members.service import Address, AddressFields, LoginResult, User
@@ -47,7 +48,7 @@ class AddressUpdateBody(AddressBody):
     is_default: StrictBool | None = None  # left out: the address keeps its default status
 
 
-@api.route("/auth/login", "POST", body=LoginBody, response=LoginResult, errors=(401, 403, 429, 502),
+@api.route("/auth/login", "POST", body=LoginBody, response=LoginResult, errors=(401, 403, 429, 502), limit=BUYER_LOGIN,
            summary="log in with a wx.login() code; the first login creates the buyer")
 def login(ctx: Context) -> LoginResult:
     return service.login(ctx.body.code)
