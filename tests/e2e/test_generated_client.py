@@ -139,6 +139,24 @@ def test_every_documented_operation_is_accepted_through_the_generated_client(sta
     call("admin_staff_list", client=staff)
     call("admin_staff_get", "typed.operator", client=staff)
     call("admin_staff_update", "typed.operator", client=staff, body=models.StaffChangeIn.from_dict({"role": "owner"}))
+    # the operator's own sessions: two logins, one ended by an owner, a password change, a logout
+    def operator_login(password: str):
+        return client.AuthenticatedClient(base_url=stack.url, raise_on_unexpected_status=True, token=call(
+            "admin_staff_login", client=anonymous, body=models.LoginIn(username="typed.operator", password=password)
+        ).token)
+
+    operator_login("typed-password-1")
+    operator = operator_login("typed-password-1")
+    call("admin_sessions_list", client=staff)
+    first_session = call("admin_staff_sessions", "typed.operator", client=staff)[0].session_id
+    call("admin_staff_end_session", "typed.operator", first_session, client=staff)
+    operator = client.AuthenticatedClient(base_url=stack.url, raise_on_unexpected_status=True, token=call(
+        "admin_staff_change_own_password", client=operator, body=models.PasswordChangeIn(
+            current_password="typed-password-1", new_password="typed-password-2")).token)
+    call("admin_staff_logout", client=operator)
+    operator_login("typed-password-2")
+    call("admin_staff_end_sessions", "typed.operator", client=staff)
+    call("admin_staff_unlock", "typed.operator", client=staff)
     category = call("admin_create_category", client=staff, body=models.NewCategory.from_dict({"name": "生成客户端"}))
     call("admin_edit_category", category.category_id, client=staff,
          body=models.CategoryEdit.from_dict({"name": "生成的客户端"}))
