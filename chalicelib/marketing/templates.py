@@ -123,9 +123,11 @@ def _apply(template: CouponTemplateModel, terms: TemplateTerms) -> None:
             setattr(template, name, value)
     if "scope" in given and terms.scope is not None:
         template.scope_kind, template.scope_ids = terms.scope.kind, list(terms.scope.ids)
-    if "valid_days" in given and terms.valid_days is not None:
+    # an edit that switches the form of validity drops the other form; a body giving both is refused below
+    window_given = bool(given & {"starts_at", "ends_at"})
+    if terms.valid_days is not None and not window_given:
         template.starts_at = template.ends_at = None
-    elif given & {"starts_at", "ends_at"}:
+    elif window_given and "valid_days" not in given:
         template.valid_days = None
     template.min_spend = template.min_spend or 0
     template.listing = CLAIMABLE_LISTING if template.status == ACTIVE and template.claimable else None
