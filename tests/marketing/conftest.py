@@ -46,7 +46,7 @@ def new_template(owner: Api, **fields) -> dict:
     body = {"name": "满100减20", "kind": "AMOUNT_OFF", "amount_off": 2000, "min_spend": 10000, "total": 100,
             "per_user_limit": 1, "valid_days": 30, **fields}
     body = {key: value for key, value in body.items() if value is not None}
-    response = owner.post("/admin/coupon-templates", body)
+    response = owner.as_token(staff_token("boss", "owner")).post("/admin/coupon-templates", body)  # a fresh token
     assert response.status_code == 201, response.data
     return response.data
 
@@ -82,3 +82,37 @@ def refund_in_full(buyer: Buyer, owner: Api, order_id: str) -> None:
     approved = owner.as_token(staff_token("boss", "owner")).post(f"/admin/orders/{order_id}/refund/approve")
     assert approved.status_code == 200, approved.data
     assert load_order(order_id).status == "REFUNDED"
+
+
+def fresh(buyer: Buyer) -> Buyer:
+    """The buyer with a new token (tests move the clock past a token's seven days)."""
+    from tests.conftest import buyer_token
+
+    buyer.api = buyer.api.as_token(buyer_token(buyer.user_id))
+    return buyer
+
+
+def completed(shop, buyer: Buyer, owner: Api, pump, *, price: int, **order_fields) -> dict:
+    """An order of one unit at `price`, paid, shipped, confirmed by the buyer, its stream records delivered."""
+    sku = shop.sku(price=price)
+    order = buyer.placed({sku: 1}, **order_fields)
+    pay_in_sandbox(buyer, order["order_id"])
+    shipped = owner.as_token(staff_token("boss", "owner")).post(f"/admin/orders/{order['order_id']}/ship",
+                                                                {"carrier": "顺丰", "tracking_no": "SF100"})
+    assert shipped.status_code == 200, shipped.data
+    confirmed = buyer.api.post(f"/orders/{order['order_id']}/confirm")
+    assert confirmed.status_code == 200, confirmed.data
+    pump.drain()
+    return confirmed.data
+
+
+def me(buyer: Buyer) -> dict:
+    response = fresh(buyer).api.get("/me")
+    assert response.status_code == 200, response.data
+    return response.data
+
+
+def ledger(buyer: Buyer) -> list[tuple[str, int]]:
+    response = fresh(buyer).api.get("/me/points?limit=50")
+    assert response.status_code == 200, response.data
+    return [(entry["reason"], entry["delta"]) for entry in response.data["items"]][::-1]
