@@ -173,3 +173,13 @@ def test_mine_pages_newest_first_and_shows_nobody_elses(owner, alice, bob):
     assert second["next_cursor"] is None
     assert alice.api.get("/marketing/coupons/mine").status_code == 200
     assert alice.api.as_token(None).get("/marketing/coupons/mine").status_code == 401
+
+
+def test_the_demo_coupons_are_seeded_once_and_claimable(owner, alice):
+    from chalicelib.marketing.demo import DEMO_TEMPLATES, seed_demo_coupons
+
+    assert seed_demo_coupons() == len(DEMO_TEMPLATES)
+    assert seed_demo_coupons() == 0
+    listed = alice.api.get("/marketing/coupons").data["items"]
+    assert sorted(t["kind"] for t in listed) == ["AMOUNT_OFF", "NO_THRESHOLD", "PERCENT_OFF"]
+    claimed(alice, listed[0]["template_id"])
