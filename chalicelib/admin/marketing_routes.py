@@ -92,3 +92,23 @@ def put_member_levels(ctx: Context):
     table = [levels.Level(item.level, item.name.strip(), item.growth_threshold, item.discount_percent)
              for item in ctx.body.levels]
     return levels.replace_levels(table, actor=ctx.principal.subject)
+
+
+class PointsAdjustment(Schema):
+    model_config = ConfigDict(extra="forbid")
+    delta: StrictInt = Field(ge=-10**8, le=10**8)
+    note: StrictStr = Field(min_length=1, max_length=100)
+
+
+@api.route("/admin/members/{user_id}/points", "POST", body=PointsAdjustment,
+           response="chalicelib.members.points:PointsPage", auth=OWNER, errors=(404, 409),
+           summary="add points to a buyer (expiring like earned ones) or take some back (never below zero)")
+def adjust_points(ctx: Context, user_id: str):
+    from chalicelib.core.errors import BadRequest
+    from chalicelib.members import points
+    from chalicelib.members import service as members
+
+    if ctx.body.delta == 0:
+        raise BadRequest("delta must not be 0", code="VALIDATION_ERROR")
+    members.get_user(user_id)  # 404 USER_NOT_FOUND
+    return points.adjust(user_id, ctx.body.delta, ctx.body.note, actor=ctx.principal.subject)

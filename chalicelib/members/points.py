@@ -28,6 +28,7 @@ from pynamodb.exceptions import TransactWriteError
 from chalicelib.core import clock, config
 from chalicelib.core.config import ConfigError
 from chalicelib.core.db import condition_failed, get_or_none, run_transaction, until_committed
+from chalicelib.core.errors import Conflict
 from chalicelib.core.ids import new_id
 from chalicelib.core.paging import decode_cursor, encode_cursor
 from chalicelib.core.schema import Schema
@@ -174,3 +175,28 @@ def _write(tx: Any, account: MemberAccountModel, change: Change) -> None:
     tx.update(MemberAccountModel(account.user_id), actions=actions, condition=condition)
     for write in change.writes:
         write(tx)
+
+
+# --- staff adjustments ------------------------------------------------------------------
+
+def adjust(user_id: str, delta: int, note: str, *, actor: str) -> PointsPage:
+    """Staff add points (a lot released at once, expiring like any other) or take them (never more than the
+    balance: 409 INSUFFICIENT_POINTS); one ADMIN ledger entry, noted with who did it and why."""
+    def plan(account: MemberAccountModel) -> Change:
+        balance = int(account.points or 0)
+        if delta < 0 and -delta > balance:
+            raise Conflict(f"the buyer has {balance} points, cannot take {-delta}", code="INSUFFICIENT_POINTS",
+                           details={"balance": balance})
+        change = Change(points=delta)
+        fields: dict[str, Any] = {"note": f"{actor}: {note}"}
+        if delta > 0:
+            change.credited = delta
+            fields.update(lot_status=RELEASED, position=int(account.credited or 0),
+                          expires_at=clock.now() + expiry_after(), expiry_shard=due_shard("EXPIRY", user_id))
+        else:
+            change.debited = -delta
+        change.entry(user_id, delta, ADMIN, **fields)
+        return change
+
+    change_account(user_id, plan)
+    return ledger_page(user_id, None, 20)

@@ -198,3 +198,37 @@ def test_the_same_points_on_five_parallel_orders_are_spent_once(client, shop, ow
     account = load_account(spender.user_id)
     assert (int(account.points), int(account.debited)) == (0, 200)
     assert [reason for reason, _ in ledger(spender)] == ["ORDER_COMPLETED", "REDEEMED"]
+
+
+def test_an_owner_adjusts_points_and_they_expire_like_earned_ones(client, owner, member, frozen_clock):
+    from tests.conftest import staff_token
+
+    added = owner.post(f"/admin/members/{member.user_id}/points", {"delta": 300, "note": "补偿"})
+    assert added.status_code == 200 and added.data["balance"] == 300, added.data
+    taken = owner.post(f"/admin/members/{member.user_id}/points", {"delta": -100, "note": "误发"})
+    assert taken.status_code == 200 and taken.data["balance"] == 200
+    too_much = owner.post(f"/admin/members/{member.user_id}/points", {"delta": -201, "note": "x"})
+    assert too_much.status_code == 409 and too_much.data["error"]["code"] == "INSUFFICIENT_POINTS"
+    assert owner.post(f"/admin/members/{member.user_id}/points", {"delta": 0, "note": "x"}).status_code == 400
+    assert owner.post("/admin/members/U-nobody/points", {"delta": 5, "note": "x"}).status_code == 404
+    operator = client.as_token(staff_token("clerk", "operator"))
+    assert operator.post(f"/admin/members/{member.user_id}/points", {"delta": 5, "note": "x"}).status_code == 403
+    assert ledger(member) == [("ADMIN", 300), ("ADMIN", -100)]
+    frozen_clock.advance(days=366)
+    assert effects.run_points_schedule()["expired"] == 1
+    assert me(member)["points"] == 0
+
+
+@pytest.mark.parametrize("line_count", [1, 20])
+def test_a_checkout_with_a_coupon_and_points_costs_the_same_calls_whatever_the_lines(
+        shop, owner, member, pump, frozen_clock, dynamodb_calls, line_count):
+    from tests.marketing.conftest import claimed, new_template
+
+    released_points(shop, member, owner, pump, frozen_clock, price=20000)
+    coupon = claimed(member, new_template(owner, kind="NO_THRESHOLD", amount_off=100, min_spend=None)["template_id"])
+    items = {sku: 1 for sku in shop.skus(line_count, price=1000, stock=5)}
+    dynamodb_calls.clear()
+    order = member.placed(items, coupon_id=coupon["coupon_id"], points=100)
+    assert (order["coupon_discount"], order["points_discount"]) == (100, 100)
+    # key, address, member account, level table, coupon; SKU cards; the commit
+    assert dynamodb_calls.counts() == {"GetItem": 5, "BatchGetItem": 1, "TransactWriteItems": 1}, dynamodb_calls
