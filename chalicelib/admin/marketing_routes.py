@@ -27,7 +27,8 @@ class LevelsInput(Schema):
 
 
 @api.route("/admin/coupon-templates", "POST", body="chalicelib.marketing.inputs:NewTemplate", response=TEMPLATE,
-           status=201, auth=MANAGE_MARKETING, summary="create a coupon template (满减, percent off with a cap, no threshold)")
+           status=201, auth=MANAGE_MARKETING,
+           summary="create a coupon template (满减, percent off with a cap, no threshold)")
 def create_coupon_template(ctx: Context):
     from chalicelib.marketing import templates
 
