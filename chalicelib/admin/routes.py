@@ -5,6 +5,7 @@ feature deploys as one function.
 """
 from chalicelib.admin import (  # noqa: F401  (they register routes)
     catalog_routes,
+    flash_routes,
     marketing_routes,
     order_routes,
     payment_routes,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.catalog.models import InventoryModel
+from chalicelib.catalog.models import MAIN_SHARD, InventoryModel
 from chalicelib.core import clock
 
 
@@ -54,6 +54,21 @@ def add_return(tx: Any, sku_id: str, shard: int, quantity: int) -> None:
 def _move(tx: Any, sku_id: str, shard: int, quantity: int, *, source: Any, target: Any) -> None:
     tx.update(InventoryModel(sku_id, shard),
               actions=[source.add(-quantity), target.add(quantity), InventoryModel.updated_at.set(clock.now())])
+
+
+def add_move_to_pool(tx: Any, sku_id: str, quantity: int) -> None:
+    """Regular available stock -> a flash sale's pool (marketing): only while that much is available, so
+    regular stock never goes below zero. The units leave this SKU's counters until `add_return_from_pool`."""
+    tx.update(InventoryModel(sku_id, MAIN_SHARD),
+              actions=[InventoryModel.available.add(-quantity), InventoryModel.updated_at.set(clock.now())],
+              condition=(InventoryModel.available >= quantity) & InventoryModel.product_id.exists())
+
+
+def add_return_from_pool(tx: Any, sku_id: str, quantity: int) -> None:
+    """A closed flash sale's unsold units -> regular available stock. Unconditional: the caller's transaction
+    is conditioned on the pool shard it empties, which is what makes a return happen once."""
+    tx.update(InventoryModel(sku_id, MAIN_SHARD),
+              actions=[InventoryModel.available.add(quantity), InventoryModel.updated_at.set(clock.now())])
 
 
 def add_sales(tx: Any, product_id: str, quantity: int) -> None:

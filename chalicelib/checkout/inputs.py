@@ -31,6 +31,8 @@ class OrderSubmission(Schema):
     coupon_id: StrictStr | None = Field(default=None, min_length=1, max_length=64)
     points: StrictInt | None = Field(default=None, ge=0)
     note: StrictStr = Field(default="", max_length=MAX_NOTE)
+    # a flash sale's order: one line of the sale's SKU at the sale price, no coupon, no points (checkout/flash.py)
+    flash_sale_id: StrictStr | None = Field(default=None, min_length=1, max_length=64)
 
     @model_validator(mode="after")
     def _one_source(self) -> OrderSubmission:

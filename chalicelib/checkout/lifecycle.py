@@ -386,8 +386,12 @@ def _complete_actions(order: OrderModel, now: datetime) -> list[Any]:
 def _release_order(tx: Any, order: OrderModel) -> None:
     """What an unpaid order held comes back: its stock and its coupon (its points come back through the
     orders stream: members.effects)."""
-    for line in order.lines:
-        reservations.add_release(tx, line.sku_id, int(line.shard), int(line.quantity))
+    if order.flash_sale_id is not None:
+        for line in order.lines:  # its units back to the sale's pool, the buyer's quota back to the buyer
+            _flash().add_release(tx, order.flash_sale_id, int(line.shard), order.user_id, int(line.quantity))
+    else:
+        for line in order.lines:
+            reservations.add_release(tx, line.sku_id, int(line.shard), int(line.quantity))
     _return_coupon(tx, order)
 
 
@@ -403,11 +407,24 @@ def _coupons():
     return redemption
 
 
+def _flash():
+    """Marketing's flash-sale pool writes, imported by the first move of a flash-sale order."""
+    from chalicelib.marketing import flash_stock
+
+    return flash_stock
+
+
 def _sell_stock(tx: Any, order: OrderModel) -> None:
     for line in order.lines:
-        reservations.add_sale(tx, line.sku_id, int(line.shard), int(line.quantity))
+        if order.flash_sale_id is not None:
+            _flash().add_sale(tx, order.flash_sale_id, int(line.shard), int(line.quantity))
+        else:
+            reservations.add_sale(tx, line.sku_id, int(line.shard), int(line.quantity))
 
 
 def _return_stock(tx: Any, order: OrderModel) -> None:
     for line in order.lines:
-        reservations.add_return(tx, line.sku_id, int(line.shard), int(line.quantity))
+        if order.flash_sale_id is not None:  # to the pool; a closed pool sends it on to regular stock
+            _flash().add_return(tx, order.flash_sale_id, int(line.shard), int(line.quantity))
+        else:
+            reservations.add_return(tx, line.sku_id, int(line.shard), int(line.quantity))

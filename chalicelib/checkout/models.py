@@ -173,6 +173,7 @@ class OrderModel(Model):
     payment = PaymentRecord(null=True)
     refunds = ListAttribute(of=RefundRecord, null=True)
     version = NumberAttribute(default=1)
+    flash_sale_id = UnicodeAttribute(null=True)  # a flash sale's order: its units are that sale's pool (marketing)
     last_change = UnicodeAttribute(null=True)  # the move that last committed: a resent move knows its own commit
 
     buyer_status = UnicodeAttribute()

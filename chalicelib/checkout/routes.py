@@ -6,10 +6,10 @@ import logging
 from chalice import Rate
 
 from chalicelib.checkout import lifecycle, listing, orders, service, statuses
-from chalicelib.core import events
+from chalicelib.core import events, limits
 from chalicelib.core.auth import BUYER
 from chalicelib.core.http import IDEMPOTENCY_KEY, Api, Context
-from chalicelib.core.limits import ORDER_SUBMIT, REFUND_REQUEST
+from chalicelib.core.limits import FLASH_ORDER, ORDER_SUBMIT, REFUND_REQUEST
 
 api = Api(__name__, tag="checkout")
 log = logging.getLogger("micromall.checkout")
@@ -31,6 +31,8 @@ def preview_order(ctx: Context):
            headers=(IDEMPOTENCY_KEY,), limit=ORDER_SUBMIT,
            summary="place an order (header Idempotency-Key required): stock is reserved until it is paid or expires")
 def submit_order(ctx: Context):
+    if ctx.body.flash_sale_id is not None:
+        limits.enforce_for(ctx, FLASH_ORDER)  # 429 + Retry-After: admission to the sale
     return service.submit_order(ctx.user_id, ctx.body, ctx.headers.get("idempotency-key"))
 
 

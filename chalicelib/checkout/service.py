@@ -79,6 +79,10 @@ class Plan:
 # --- preview and submit ---------------------------------------------------------------
 
 def preview_order(user_id: str, request: OrderSubmission) -> OrderPreview:
+    if request.flash_sale_id is not None:
+        from chalicelib.checkout.flash import preview_flash_order
+
+        return preview_flash_order(user_id, request)
     plan = _plan(user_id, request, require_address=False, offer_coupons=True)
     priced, parts = plan.quote, plan.quote.breakdown
     return OrderPreview(items=[line_view(line) for line in _order_lines(priced)],
@@ -99,6 +103,10 @@ def preview_order(user_id: str, request: OrderSubmission) -> OrderPreview:
 
 def submit_order(user_id: str, request: OrderSubmission, idempotency_key: str | None) -> OrderView:
     """Create the order, or return the one this key already created for this request."""
+    if request.flash_sale_id is not None:
+        from chalicelib.checkout.flash import submit_flash_order
+
+        return submit_flash_order(user_id, request, idempotency_key)
     key = _idempotency_id(user_id, idempotency_key)
     fingerprint = _fingerprint(request)
     earlier = _order_for_key(user_id, key, fingerprint)

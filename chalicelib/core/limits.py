@@ -79,7 +79,10 @@ BUYER_LOGIN = Limit("buyer_login", (("device", "10/60"), ("ip", "60/60")))
 ORDER_SUBMIT = Limit("order_submit", (("buyer", "10/60"), ("device", "20/60"), ("ip", "120/60")))
 REFUND_REQUEST = Limit("refund_request", (("buyer", "5/3600"), ("device", "10/3600"), ("ip", "60/3600")))
 COUPON_CLAIM = Limit("coupon_claim", (("buyer", "20/60"), ("device", "30/60"), ("ip", "300/60")))
-LIMITS = (BUYER_LOGIN, ORDER_SUBMIT, REFUND_REQUEST, COUPON_CLAIM)
+# A flash sale's orders, on top of ORDER_SUBMIT: a buyer or a device may try a few times in a few seconds (a
+# retry after BUSY, a second unit), not run a script at the sale (README: Flash sales).
+FLASH_ORDER = Limit("flash_order", (("buyer", "3/10"), ("device", "5/10"), ("ip", "300/10")))
+LIMITS = (BUYER_LOGIN, ORDER_SUBMIT, REFUND_REQUEST, COUPON_CLAIM, FLASH_ORDER)
 
 
 def enabled() -> bool:

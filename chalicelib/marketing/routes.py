@@ -1,11 +1,19 @@
-"""marketing routes: the coupons buyers may claim, claiming one, the buyer's coupons, the member levels."""
+"""marketing routes: the coupons buyers may claim, claiming one, the buyer's coupons, the member levels,
+the flash sales buyers see, and the flash sales' closer (a schedule) and pool stream handler."""
 from __future__ import annotations
 
+import logging
+
+from chalice import Rate
+
+from chalicelib.core import events
 from chalicelib.core.auth import BUYER
 from chalicelib.core.http import Api, Context
 from chalicelib.core.limits import COUPON_CLAIM
 
 api = Api(__name__, tag="marketing")
+log = logging.getLogger("micromall.marketing")
+FLASH_POOL_BATCH = 100
 
 
 @api.route("/marketing/coupons", "GET", response="chalicelib.marketing.views:ClaimableList",
@@ -40,3 +48,39 @@ def member_levels(ctx: Context):
     from chalicelib.members import levels
 
     return levels.level_table()
+
+
+@api.route("/marketing/flash-sales", "GET", response="chalicelib.marketing.flash_views:FlashSaleList",
+           summary="running and upcoming flash sales with the units left (status by the server clock)")
+def flash_sales(ctx: Context):
+    from chalicelib.marketing import flash_sales as sales
+
+    return sales.current_sales()
+
+
+@api.route("/marketing/flash-sales/{sale_id}", "GET", response="chalicelib.marketing.flash_views:FlashSaleView",
+           errors=(404,), summary="one flash sale: UPCOMING, RUNNING, SOLD_OUT or ENDED, and the units left")
+def flash_sale(ctx: Context, sale_id: str):
+    from chalicelib.marketing import flash_sales as sales
+
+    return sales.get_sale(sale_id)
+
+
+@api.blueprint.schedule(Rate(1, unit=Rate.MINUTES), name="marketing_flash_closer")
+def marketing_flash_closer(event) -> None:
+    """Flash sales past their `ends_at` are closed and their unsold units go back to regular stock."""
+    from chalicelib.marketing import flash_sales as sales
+
+    ended = sales.close_due_sales()
+    if ended:
+        log.info("flash sales: %d closed at their end", ended)
+
+
+@api.blueprint.on_dynamodb_record(stream_arn=events.stream_arn("flash_pools"), batch_size=FLASH_POOL_BATCH,
+                                  name="marketing_flash_pool")
+def marketing_flash_pool(event) -> None:
+    """Keeps each sale's sold-out flag current and sends units that came back to a closed pool to regular stock
+    (both recomputed from the tables: idempotent)."""
+    from chalicelib.marketing import flash_stock
+
+    flash_stock.on_pool_changes([image for record in event if (image := events.image(record, "new"))])

@@ -1,0 +1,174 @@
+"""Flash-sale orders: `POST /orders` with `flash_sale_id` (submit delegates here).
+
+One line of the sale's SKU at `sale_price`, no coupon, no member discount, no points. The order's
+one TransactWriteItems holds: one pool shard (`available >= qty`, the pool open, the sale's window by
+the server clock), the buyer's quota item (`bought + qty <= per_user_limit`), the order and its
+idempotency record. The shard is picked at random; when its condition fails, the quota and that
+shard are read again (consistently) to say why: the buyer's limit (409 LIMIT_REACHED), the shard
+empty (the next shard, in random order), or a race that changed nothing that matters (the same shard
+again). Every shard empty is 409 SOLD_OUT, and this function then answers SOLD_OUT without a
+transaction until it reads the sale again (at most once a second, marketing.flash_stock), as it does
+for every request once the pool's stream handler has flagged the sale sold out.
+
+DynamoDB calls per submit: GetItem (the key), GetItem (the sale, at most once a second per
+function), GetItem (the buyer's quota), GetItem (the address), TransactWriteItems; after the sell-out:
+GetItem (the key) and nothing else.
+"""
+from __future__ import annotations
+
+import json
+import random
+from datetime import timedelta
+
+from chalicelib.catalog.reads import SkuCard
+from chalicelib.checkout import statuses
+from chalicelib.checkout.inputs import OrderSubmission
+from chalicelib.checkout.models import OrderModel, ShippingAddress, shard_of
+from chalicelib.checkout.pricing import PricedLine, Quote, free_shipping_threshold, price, shipping_fee
+from chalicelib.checkout.service import (
+    _address,
+    _fingerprint,
+    _idempotency_id,
+    _key_record,
+    _order_for_key,
+    _order_lines,
+)
+from chalicelib.checkout.views import OrderPreview, OrderView, address_view, line_view, order_view
+from chalicelib.core import clock, metrics
+from chalicelib.core.db import commit_if_conditions_hold
+from chalicelib.core.errors import BadRequest, Conflict, ServiceUnavailable, Unprocessable
+from chalicelib.core.ids import new_id
+from chalicelib.marketing import flash_stock
+from chalicelib.marketing.flash_models import FlashSaleModel
+
+SHARD_ATTEMPTS = 3  # commits on one shard whose failed condition a re-read does not explain
+
+
+def submit_flash_order(user_id: str, request: OrderSubmission, idempotency_key: str | None) -> OrderView:
+    """Create the flash-sale order, or return the one this key already created."""
+    sku_id, quantity = _the_line(request)
+    key = _idempotency_id(user_id, idempotency_key)
+    fingerprint = _fingerprint(request)
+    earlier = _order_for_key(user_id, key, fingerprint)
+    if earlier is not None:
+        return earlier
+    sale = flash_stock.sale_for_order(request.flash_sale_id)
+    _refuse_outside_sale(sale, sku_id, quantity)
+    if sale.sold_out:
+        raise _sold_out()
+    if flash_stock.quota_bought(sale.sale_id, user_id) + quantity > int(sale.per_user_limit):
+        raise _limit_reached(sale)
+    address = _address(user_id, request.address_id, required=True)
+    quote = _quote(sale, quantity)
+    shards = list(range(int(sale.shards)))
+    random.shuffle(shards)
+    busy = False
+    for shard in shards:
+        for _ in range(SHARD_ATTEMPTS):
+            order = _new_order(user_id, sale, quote, shard, address, request.note, idempotency_key)
+            record = _key_record(key, order, fingerprint)
+            if commit_if_conditions_hold(lambda tx, order=order, record=record: _write_order(tx, sale, order,
+                                                                                              record, quantity)):
+                metrics.count("OrdersCreated")
+                metrics.count("FlashOrdersCreated")
+                return order_view(order)
+            earlier = _order_for_key(user_id, key, fingerprint)
+            if earlier is not None:  # a concurrent request with this key, or this one's lost reply
+                return earlier
+            if flash_stock.quota_bought(sale.sale_id, user_id, consistent=True) + quantity > int(sale.per_user_limit):
+                raise _limit_reached(sale)
+            if flash_stock.shard_available(sale.sale_id, shard) < quantity:
+                break  # this shard is empty (for this quantity): the next one
+            _refuse_not_running(flash_stock.reload_sale(sale.sale_id))  # closed, or its window passed
+        else:
+            busy = True  # units came and went under every attempt on this shard
+    _refuse_not_running(flash_stock.reload_sale(sale.sale_id))
+    if busy:
+        raise ServiceUnavailable("the order could not be placed while the sale is this busy, retry", code="BUSY")
+    flash_stock.mark_sold_out_here(sale)
+    raise _sold_out()
+
+
+def _write_order(tx, sale: FlashSaleModel, order: OrderModel, key_record, quantity: int) -> None:
+    """The flash-sale order's transaction, top to bottom."""
+    flash_stock.add_reservation(tx, sale, int(order.lines[0].shard), order.user_id, quantity)
+    tx.save(order, condition=OrderModel.order_id.does_not_exist())
+    tx.save(key_record, condition=type(key_record).id.does_not_exist())
+
+
+def preview_flash_order(user_id: str, request: OrderSubmission) -> OrderPreview:
+    sku_id, quantity = _the_line(request)
+    sale = flash_stock.sale_for_order(request.flash_sale_id)
+    _refuse_outside_sale(sale, sku_id, quantity)
+    address = _address(user_id, request.address_id, required=False)
+    quote = _quote(sale, quantity)
+    return OrderPreview(items=[line_view(line) for line in _order_lines(quote)], items_total=quote.items_total,
+                        member_discount=0, coupon_discount=0, points_discount=0, discount_total=0,
+                        shipping_fee=quote.shipping_fee, payable=quote.payable,
+                        address=address_view(address) if address else None,
+                        free_shipping_threshold=free_shipping_threshold(), member_level=None,
+                        member_discount_percent=0, coupon=None, coupons=[], best_coupon_id=None, points_balance=0,
+                        points_max=0)
+
+
+# --- rules ------------------------------------------------------------------------------
+
+def _the_line(request: OrderSubmission) -> tuple[str, int]:
+    if request.coupon_id is not None or request.points:
+        raise Unprocessable("a flash-sale order takes no coupon and no points", code="FLASH_SALE_NO_DISCOUNTS")
+    if request.from_cart or not request.items or len({item.sku_id for item in request.items}) != 1:
+        raise BadRequest("a flash-sale order is one line of `items`: the sale's SKU", code="FLASH_SALE_ONE_LINE")
+    return request.items[0].sku_id, sum(item.quantity for item in request.items)
+
+
+def _refuse_outside_sale(sale: FlashSaleModel, sku_id: str, quantity: int) -> None:
+    _refuse_not_running(sale)
+    if sku_id != sale.sku_id:
+        raise Unprocessable("this SKU is not the one this flash sale sells", code="SKU_NOT_IN_SALE",
+                            details={"sku_id": sale.sku_id})
+    if quantity > int(sale.per_user_limit):
+        raise _limit_reached(sale)
+
+
+def _refuse_not_running(sale: FlashSaleModel) -> None:
+    if not flash_stock.running(sale):
+        raise Unprocessable("this flash sale is not running", code="SALE_NOT_RUNNING",
+                            details={"starts_at": clock.iso(sale.starts_at), "ends_at": clock.iso(sale.ends_at)})
+
+
+def _sold_out() -> Conflict:
+    metrics.count("FlashSoldOutAnswers")
+    return Conflict("this flash sale is sold out", code="SOLD_OUT")
+
+
+def _limit_reached(sale: FlashSaleModel) -> Conflict:
+    return Conflict(f"at most {int(sale.per_user_limit)} per buyer in this sale", code="LIMIT_REACHED",
+                    details={"per_user_limit": int(sale.per_user_limit)})
+
+
+def _quote(sale: FlashSaleModel, quantity: int) -> Quote:
+    """The one pricing function, at the sale price, with no member discount, coupon or points."""
+    card = SkuCard(sku_id=sale.sku_id, product_id=sale.product_id, title=sale.title,
+                   specs=json.loads(sale.specs_json or "{}"), price=int(sale.sale_price), image=sale.image, stock=0,
+                   on_sale=True)
+    line = PricedLine(card=card, quantity=quantity)
+    breakdown = price([line.line_total], shipping=shipping_fee(), free_from=free_shipping_threshold())
+    return Quote(lines=[line], breakdown=breakdown)
+
+
+def _new_order(user_id: str, sale: FlashSaleModel, quote: Quote, shard: int, address: ShippingAddress | None,
+               note: str, idempotency_key: str | None) -> OrderModel:
+    now = clock.now()
+    order_id = new_id()
+    index_shard = shard_of(order_id)
+    expires_at = now + timedelta(seconds=int(sale.payment_timeout_seconds))
+    lines = _order_lines(quote)
+    lines[0].shard = shard  # the pool shard its units were reserved from
+    return OrderModel(
+        order_id, user_id=user_id, status=statuses.PENDING_PAYMENT, lines=lines, flash_sale_id=sale.sale_id,
+        items_total=quote.items_total, member_discount=0, coupon_discount=0, points_discount=0, discount_total=0,
+        member_level=None, coupon=None, shipping_fee=quote.shipping_fee, payable=quote.payable, address=address,
+        note=note, idempotency_key=idempotency_key, created_at=now, updated_at=now, expires_at=expires_at,
+        refunds=[], buyer_status=f"{user_id}#{statuses.PENDING_PAYMENT}",
+        status_shard=f"{statuses.PENDING_PAYMENT}#{index_shard}", listing_shard=f"ALL#{index_shard}",
+        due_shard=f"EXPIRE#{index_shard}", due_at=expires_at)
