@@ -3,10 +3,11 @@
 One line of the sale's SKU at `sale_price`, no coupon, no member discount, no points. The order's
 one TransactWriteItems holds: one pool shard (`available >= qty`, the pool open, the sale's window by
 the server clock), the buyer's quota item (`bought + qty <= per_user_limit`), the order and its
-idempotency record. The shard is picked at random; when its condition fails, the quota and that
-shard are read again (consistently) to say why: the buyer's limit (409 LIMIT_REACHED), the shard
-empty (the next shard, in random order), or a race that changed nothing that matters (the same shard
-again). Every shard empty is 409 SOLD_OUT, and this function then answers SOLD_OUT without a
+idempotency record. The shard is picked at random; when its condition fails, the quota and the whole
+pool are read again (consistently, one BatchGetItem) to say why: the buyer's limit (409 LIMIT_REACHED),
+the sale closed or past its window (422), or the shard empty: a random shard that still holds the
+quantity is tried next, so a request makes at most a couple of writes even as the pool drains. No
+shard holding it is 409 SOLD_OUT, and this function then answers SOLD_OUT without a
 transaction until it reads the sale again (at most once a second, marketing.flash_stock), as it does
 for every request once the pool's stream handler has flagged the sale sold out.
 
@@ -41,7 +42,7 @@ from chalicelib.core.ids import new_id
 from chalicelib.marketing import flash_stock
 from chalicelib.marketing.flash_models import FlashSaleModel
 
-SHARD_ATTEMPTS = 3  # commits on one shard whose failed condition a re-read does not explain
+COMMIT_ATTEMPTS = 6  # reservations tried, each after a read of the pool says which shards still hold units
 
 
 def submit_flash_order(user_id: str, request: OrderSubmission, idempotency_key: str | None) -> OrderView:
@@ -60,33 +61,39 @@ def submit_flash_order(user_id: str, request: OrderSubmission, idempotency_key: 
         raise _limit_reached(sale)
     address = _address(user_id, request.address_id, required=True)
     quote = _quote(sale, quantity)
-    shards = list(range(int(sale.shards)))
-    random.shuffle(shards)
-    busy = False
-    for shard in shards:
-        for _ in range(SHARD_ATTEMPTS):
-            order = _new_order(user_id, sale, quote, shard, address, request.note, idempotency_key)
-            record = _key_record(key, order, fingerprint)
-            if commit_if_conditions_hold(lambda tx, order=order, record=record: _write_order(tx, sale, order,
-                                                                                              record, quantity)):
-                metrics.count("OrdersCreated")
-                metrics.count("FlashOrdersCreated")
-                return order_view(order)
-            earlier = _order_for_key(user_id, key, fingerprint)
-            if earlier is not None:  # a concurrent request with this key, or this one's lost reply
-                return earlier
-            if flash_stock.quota_bought(sale.sale_id, user_id, consistent=True) + quantity > int(sale.per_user_limit):
-                raise _limit_reached(sale)
-            if flash_stock.shard_available(sale.sale_id, shard) < quantity:
-                break  # this shard is empty (for this quantity): the next one
-            _refuse_not_running(flash_stock.reload_sale(sale.sale_id))  # closed, or its window passed
-        else:
-            busy = True  # units came and went under every attempt on this shard
-    _refuse_not_running(flash_stock.reload_sale(sale.sale_id))
-    if busy:
+    shard = random.randrange(int(sale.shards))
+    for _ in range(COMMIT_ATTEMPTS):
+        order = _new_order(user_id, sale, quote, shard, address, request.note, idempotency_key)
+        record = _key_record(key, order, fingerprint)
+        if commit_if_conditions_hold(lambda tx, order=order, record=record: _write_order(tx, sale, order, record,
+                                                                                          quantity)):
+            metrics.count("OrdersCreated")
+            metrics.count("FlashOrdersCreated")
+            return order_view(order)
+        earlier = _order_for_key(user_id, key, fingerprint)
+        if earlier is not None:  # a concurrent request with this key, or this one's lost reply
+            return earlier
+        if flash_stock.quota_bought(sale.sale_id, user_id, consistent=True) + quantity > int(sale.per_user_limit):
+            raise _limit_reached(sale)
+        shard = _next_shard(sale, quantity)
+        if shard is None:
+            break
+    else:
         raise ServiceUnavailable("the order could not be placed while the sale is this busy, retry", code="BUSY")
     flash_stock.mark_sold_out_here(sale)
     raise _sold_out()
+
+
+def _next_shard(sale: FlashSaleModel, quantity: int) -> int | None:
+    """After a failed reservation: one consistent read of the whole pool; a random shard still holding
+    `quantity`, or None when none does (sold out). A closed pool or a window passed is 422."""
+    shards = flash_stock.pool_shards(sale, consistent=True)
+    now = clock.now()
+    if any(row.closed or not row.opens_at <= now < row.closes_at for row in shards):
+        _refuse_not_running(flash_stock.reload_sale(sale.sale_id))
+        raise Unprocessable("this flash sale is not running", code="SALE_NOT_RUNNING")
+    candidates = [int(row.shard) for row in shards if int(row.available) >= quantity]
+    return random.choice(candidates) if candidates else None
 
 
 def _write_order(tx, sale: FlashSaleModel, order: OrderModel, key_record, quantity: int) -> None:

@@ -109,3 +109,8 @@ class CouponClaimCountModel(Model):
     template_id = UnicodeAttribute(hash_key=True)
     user_id = UnicodeAttribute(range_key=True)
     held = NumberAttribute(default=0)
+
+
+# The flash-sale tables live in their own module; importing it here registers them with the marketing feature's
+# tables (infra.tables loads `<feature>.models` to find every table).
+from chalicelib.marketing import flash_models  # noqa: E402,F401
