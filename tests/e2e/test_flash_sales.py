@@ -7,6 +7,7 @@ The pool shards are read straight from the stack's embedded DynamoDB (port picke
 """
 from __future__ import annotations
 
+import random
 import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
@@ -61,11 +62,21 @@ def buyers(stack):
     return made
 
 
+RETRIES = 8
+
+
 def flash_order(stack, buyer, sale: dict, key: str):
+    """As a client does: a 503 (the shop busy, or DynamoDB's answer lost) is sent again with the same key."""
     token, _, address_id = buyer
     body = {"address_id": address_id, "flash_sale_id": sale["sale_id"],
             "items": [{"sku_id": sale["sku_id"], "quantity": 1}]}
-    return stack.request("POST", "/orders", body, token=token, headers={"Idempotency-Key": key}, timeout=60)
+    for _ in range(RETRIES):
+        status, answer = stack.request("POST", "/orders", body, token=token, headers={"Idempotency-Key": key},
+                                       timeout=60)
+        if status != 503:
+            return status, answer
+        time.sleep(0.5 + random.random())
+    return status, answer
 
 
 def race(stack, buyers, sale: dict, tag: str) -> list[tuple[int, int, dict, str]]:
