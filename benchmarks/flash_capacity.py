@@ -198,6 +198,9 @@ def shop_model(orders_per_day: int = 1_000_000, peak_factor: int = 10, headroom:
 SALE_RATE = 10_000
 SALE_STOCK = 50_000  # five seconds of reservations at 10,000 a second
 SALE_SECONDS = 15.0  # ten more seconds of the crowd after the sell-out
+SALE_TABLE_HEADER = ("| shards | sold | lowest shard | peak write units / item / s | item-seconds over the limit "
+                     "| writes after the sell-out | writes after the flag | verdict |\n"
+                     "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
 
 
 def flash_capacity_section() -> str:
@@ -220,8 +223,7 @@ A sale of {SALE_STOCK:,} units with requests arriving at {SALE_RATE:,} a second 
 reservation is a transactional write: 2 write units on its pool shard, charged whether its condition holds
 or not; one item takes {ITEM_WCU_PER_SECOND:,} write units a second, so about 500 reservations.
 
-| shards | sold | lowest shard | peak write units / item / s | item-seconds over the limit | writes after the sell-out | writes after the flag | verdict |
-| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |
+{SALE_TABLE_HEADER}
 {table}
 
 The smallest shard count that holds {SALE_RATE:,} reservations a second: **{run.shards}** (docs/DEPLOY.md's

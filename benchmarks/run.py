@@ -25,6 +25,8 @@ COLD_START_TARGET = 1.3
 
 def main() -> int:
     from benchmarks.checkout import checkout_section
+    from benchmarks.flash_bench import flash_stack_section
+    from benchmarks.flash_capacity import flash_capacity_section
     from benchmarks.local_stack import local_stack_section
     from benchmarks.packages import section as packages_section
     from infra.local.__main__ import configure_environment
@@ -42,6 +44,8 @@ def main() -> int:
             dynamodb_calls_section(),
             checkout_section(),
             local_stack_section(),
+            flash_stack_section(),
+            flash_capacity_section(),
             packages_section(),
         ]
     finally:

@@ -65,6 +65,7 @@ def submit_flash_order(user_id: str, request: OrderSubmission, idempotency_key: 
     for _ in range(COMMIT_ATTEMPTS):
         order = _new_order(user_id, sale, quote, shard, address, request.note, idempotency_key)
         record = _key_record(key, order, fingerprint)
+        metrics.count("FlashReservationAttempts")  # vs FlashOrdersCreated: the contention; after a sell-out: 0
         if commit_if_conditions_hold(lambda tx, order=order, record=record: _write_order(tx, sale, order, record,
                                                                                           quantity)):
             metrics.count("OrdersCreated")
