@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -215,6 +216,21 @@ def test_every_documented_operation_is_accepted_through_the_generated_client(sta
     call("admin_adjust_points", buyer_id, client=staff, body=models.PointsAdjustment(delta=100, note="欢迎礼"))
     call("members_my_points", client=buyer)
     call("admin_end_coupon_template", template_id, client=staff)
+
+    # flash sale: created (its stock out of the SKU's), listed, read, bought at the sale price, ended
+    starts = datetime.now(UTC) - timedelta(seconds=1)
+    sale = call("admin_create_flash_sale", client=staff, body=models.NewFlashSale.from_dict({
+        "sku_id": sku_id, "sale_price": 990, "stock": 5, "per_user_limit": 1, "shards": 2,
+        "starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=1)).isoformat()}))
+    call("admin_list_flash_sales", client=staff)
+    call("marketing_flash_sales", client=anonymous)
+    call("marketing_flash_sale", sale.sale_id, client=anonymous)
+    flash_order = call("checkout_submit_order", client=buyer, idempotency_key="every-call-flash",
+                       body=models.OrderSubmission.from_dict({"items": [{"sku_id": sku_id, "quantity": 1}],
+                                                              "address_id": address_id,
+                                                              "flash_sale_id": sale.sale_id}))
+    assert flash_order.payable == 990 + 1000, flash_order  # the sale price and the shop's shipping fee
+    call("admin_end_flash_sale", sale.sale_id, client=staff)
 
     submission = models.OrderSubmission.from_dict({"items": [{"sku_id": sku_id, "quantity": 1}],
                                                    "address_id": address_id})
