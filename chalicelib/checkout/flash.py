@@ -6,7 +6,9 @@ the server clock), the buyer's quota item (`bought + qty <= per_user_limit`), th
 idempotency record. The shard is picked at random; when its condition fails, the quota and the whole
 pool are read again (consistently, one BatchGetItem) to say why: the buyer's limit (409 LIMIT_REACHED),
 the sale closed or past its window (422), or the shard empty: a random shard that still holds the
-quantity is tried next, so a request makes at most a couple of writes even as the pool drains. No
+quantity is tried next, so a request makes at most a couple of writes even as the pool drains. A
+transaction DynamoDB cancels for a conflict on the shard (another order's transaction on the same item)
+or throttles is not retried on that shard: the next attempt goes to another one at once. No
 shard holding it is 409 SOLD_OUT, and this function then answers SOLD_OUT without a
 transaction until it reads the sale again (at most once a second, marketing.flash_stock), as it does
 for every request once the pool's stream handler has flagged the sale sold out.
@@ -36,13 +38,14 @@ from chalicelib.checkout.service import (
 )
 from chalicelib.checkout.views import OrderPreview, OrderView, address_view, line_view, order_view
 from chalicelib.core import clock, metrics
-from chalicelib.core.db import commit_if_conditions_hold
+from chalicelib.core.db import condition_failed, run_transaction
 from chalicelib.core.errors import BadRequest, Conflict, ServiceUnavailable, Unprocessable
 from chalicelib.core.ids import new_id
 from chalicelib.marketing import flash_stock
 from chalicelib.marketing.flash_models import FlashSaleModel
 
 COMMIT_ATTEMPTS = 6  # reservations tried, each after a read of the pool says which shards still hold units
+COMMITTED, REFUSED, CONTENDED = "COMMITTED", "REFUSED", "CONTENDED"
 
 
 def submit_flash_order(user_id: str, request: OrderSubmission, idempotency_key: str | None) -> OrderView:
@@ -66,14 +69,17 @@ def submit_flash_order(user_id: str, request: OrderSubmission, idempotency_key: 
         order = _new_order(user_id, sale, quote, shard, address, request.note, idempotency_key)
         record = _key_record(key, order, fingerprint)
         metrics.count("FlashReservationAttempts")  # vs FlashOrdersCreated: the contention; after a sell-out: 0
-        if commit_if_conditions_hold(lambda tx, order=order, record=record: _write_order(tx, sale, order, record,
-                                                                                          quantity)):
+        outcome = _reserve(lambda tx, order=order, record=record: _write_order(tx, sale, order, record, quantity))
+        if outcome == COMMITTED:
             metrics.count("OrdersCreated")
             metrics.count("FlashOrdersCreated")
             return order_view(order)
         earlier = _order_for_key(user_id, key, fingerprint)
         if earlier is not None:  # a concurrent request with this key, or this one's lost reply
             return earlier
+        if outcome == CONTENDED:  # another transaction held the shard: another shard, not the same queue
+            shard = _other_shard(sale, shard)
+            continue
         if flash_stock.quota_bought(sale.sale_id, user_id, consistent=True) + quantity > int(sale.per_user_limit):
             raise _limit_reached(sale)
         shard = _next_shard(sale, quantity)
@@ -83,6 +89,29 @@ def submit_flash_order(user_id: str, request: OrderSubmission, idempotency_key: 
         raise ServiceUnavailable("the order could not be placed while the sale is this busy, retry", code="BUSY")
     flash_stock.mark_sold_out_here(sale)
     raise _sold_out()
+
+
+def _reserve(build) -> str:
+    """One attempt at the order's transaction: COMMITTED, REFUSED (a condition failed) or CONTENDED (DynamoDB
+    cancelled it for a conflicting transaction on the same shard, or throttled it)."""
+    from pynamodb.exceptions import TransactWriteError
+
+    try:
+        run_transaction(build, attempts=1)
+        return COMMITTED
+    except TransactWriteError as exc:
+        if condition_failed(exc):
+            return REFUSED
+        raise
+    except ServiceUnavailable as exc:
+        if isinstance(exc.__cause__, TransactWriteError):
+            return CONTENDED
+        raise
+
+
+def _other_shard(sale: FlashSaleModel, shard: int) -> int:
+    shards = int(sale.shards)
+    return shard if shards == 1 else (shard + random.randrange(1, shards)) % shards
 
 
 def _next_shard(sale: FlashSaleModel, quantity: int) -> int | None:

@@ -227,3 +227,34 @@ def test_buyers_list_running_and_upcoming_sales(owner, shop, client):
         (running["sale_id"], "RUNNING", 10), (upcoming["sale_id"], "UPCOMING", 10)]
     assert client.get(f"/marketing/flash-sales/{ended['sale_id']}").data["status"] == "ENDED"
     assert client.get("/marketing/flash-sales/nope").status_code == 404
+
+
+CONFLICT = ("TransactionConflict", "None", "None", "None")
+
+
+def test_a_conflict_on_the_shard_sends_the_order_to_another_shard(owner, shop, alice, monkeypatch):
+    from chalicelib.checkout import flash
+    from chalicelib.core import db
+    from tests.faults import failing_calls, transaction_cancelled
+
+    sale = new_sale(owner, shop.sku(), stock=4, shards=2)
+    monkeypatch.setattr(flash.random, "randrange", lambda *args: 0 if len(args) == 1 else 1)
+    with failing_calls(db.connection().client, "TransactWriteItems", [transaction_cancelled(*CONFLICT)]) as seen:
+        response = flash_order(alice, sale)
+    assert response.status_code == 201, response.data
+    assert len(seen) == 2, "one conflicting attempt, then one on the other shard"
+    assert [shard["reserved"] for shard in pool(sale["sale_id"])] == [0, 1]
+
+
+def test_conflicts_on_every_attempt_are_503_busy_and_reserve_nothing(owner, shop, alice):
+    from chalicelib.checkout import flash
+    from chalicelib.core import db
+    from tests.faults import failing_calls, transaction_cancelled
+
+    sale = new_sale(owner, shop.sku(), stock=4, shards=2)
+    faults = [transaction_cancelled(*CONFLICT)] * flash.COMMIT_ATTEMPTS
+    with failing_calls(db.connection().client, "TransactWriteItems", faults):
+        response = flash_order(alice, sale)
+    assert (response.status_code, response.data["error"]["code"]) == (503, "BUSY")
+    assert totals(sale["sale_id"])["reserved"] == 0 and quota(sale["sale_id"], alice.user_id) == 0
+    assert flash_order(alice, sale).status_code == 201, "the same buyer succeeds once the shop is calm"
