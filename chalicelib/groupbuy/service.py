@@ -80,7 +80,7 @@ def open_group(user_id: str, request: Any, idempotency_key: str | None = None) -
             group_orders.add_group_order(tx, order, card.price)
             _save_key(tx, key, order)
 
-        if commit_if_conditions_hold(build):
+        if commit_if_conditions_hold(build, committed_already=lambda: _exists(order)):
             metrics.count("GroupOpened")
             return GroupOrder(group_id=group_id, status=PENDING, order=get_order(user_id, order.order_id))
         return _explain(user_id, key, campaign, card)
@@ -116,7 +116,7 @@ def join_group(user_id: str, group_id: str, request: Any, idempotency_key: str |
             group_orders.add_group_order(tx, order, card.price)
             _save_key(tx, key, order)
 
-        if commit_if_conditions_hold(build):
+        if commit_if_conditions_hold(build, committed_already=lambda: _exists(order)):
             metrics.count("GroupJoined")
             return GroupOrder(group_id=group_id, status=OPEN, order=get_order(user_id, order.order_id))
         _joinable_group(group_id, user_id, clock.now())  # full, closed or joined meanwhile: say so
@@ -209,6 +209,12 @@ def _explain(user_id: str, key: str | None, campaign: CampaignModel, card: SkuCa
     _refuse_spent(fresh, user_id)
     _card(fresh)
     return None
+
+
+def _exists(order: OrderModel) -> bool:
+    """After a failed commit: whether it was this very transaction, committed, its reply lost and the resend refused
+    (the order id is new to this attempt, so only this transaction can have written it)."""
+    return get_or_none(OrderModel, order.order_id) is not None
 
 
 def _busy() -> Exception:

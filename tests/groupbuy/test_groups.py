@@ -249,3 +249,18 @@ def test_the_same_idempotency_key_returns_the_same_group_and_order(campaign, buy
                             headers={"Idempotency-Key": "open-key-0001"})
     assert (other.status_code, other.data["error"]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
     assert quota_of(running["campaign_id"], leader.user_id) == 1
+
+
+def test_a_lost_reply_after_opening_or_joining_commits_returns_that_group_and_order(campaign, buyers):
+    from tests.faults import reply_lost_after_commit
+
+    running = campaign()
+    leader, friend = buyers(2)
+    with reply_lost_after_commit("TransactWriteItems"):
+        opened = open_group(leader, running["campaign_id"])
+    assert quota_of(running["campaign_id"], leader.user_id) == 1, "one group, one order"
+    paid(opened["order"]["order_id"])
+    with reply_lost_after_commit("TransactWriteItems"):
+        held = joined(friend, opened["group_id"])
+    assert order(held["order"]["order_id"]).status == "PENDING_PAYMENT"
+    assert int(group(opened["group_id"]).holders) == 2
