@@ -18,16 +18,23 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(PY) -m infra.local
 
-# The end-to-end suite (stacks in subprocesses, mostly waiting on HTTP) runs beside the in-process suites:
-# two pytest processes for two cores. Its output is printed once it is done; either failing fails the target.
+# The end-to-end suite (stacks in subprocesses, mostly waiting on HTTP) runs beside the in-process suites, which
+# run on two pytest-xdist workers; the workers' access recordings are merged and judged by test_access.py after
+# them (tests/deploy/access_plugin.py). Every test runs; the e2e output is printed once it is done; any failing
+# part fails the target.
+RECORDING := build/access-recording.json
 test: $(STAMP)
 	$(VENV)/bin/ruff check chalicelib app.py infra tests benchmarks
 	@mkdir -p build
+	@rm -f $(RECORDING)
 	@$(PY) -m pytest -q -p no:cacheprovider tests/e2e > build/e2e-tests.log 2>&1 & e2e=$$!; \
-	$(PY) -m pytest -q tests --ignore=tests/e2e; suites=$$?; \
+	MALL_ACCESS_RECORDING=$(RECORDING) $(PY) -m pytest -q -n 2 --dist loadgroup -p tests.deploy.access_plugin \
+	  tests --ignore=tests/e2e --ignore=tests/deploy/test_access.py; suites=$$?; \
+	echo "--- tests/deploy/test_access.py (what the suites above touched, against every policy) ---"; \
+	MALL_ACCESS_RECORDED=$(RECORDING) $(PY) -m pytest -q -p no:cacheprovider tests/deploy/test_access.py; access=$$?; \
 	wait $$e2e; e2e_status=$$?; \
 	echo "--- tests/e2e (run alongside) ---"; cat build/e2e-tests.log; \
-	test $$suites -eq 0 && test $$e2e_status -eq 0
+	test $$suites -eq 0 && test $$access -eq 0 && test $$e2e_status -eq 0
 	$(PY) -m infra template --output infra/out/template.json
 	$(VENV)/bin/cfn-lint infra/out/template.json
 

@@ -150,6 +150,16 @@ class Recording:
                              for feature, rec in sorted(self.features.items())},
                 "unmapped": sorted(self.unmapped)}
 
+    def absorb(self, other: Recording) -> Recording:
+        """Adds what another process's recorder saw (a pytest-xdist worker's share of the suites)."""
+        for feature, record in other.features.items():
+            mine = self.features[feature]
+            for function, grants in record.functions.items():
+                merge(mine.functions.setdefault(function, {}), grants)
+            mine.invoked |= record.invoked
+        self.unmapped |= other.unmapped
+        return self
+
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Recording:
         recording = cls()
@@ -379,7 +389,9 @@ def recording_command() -> list[str]:
                if path.is_dir() and path.name not in ("e2e", "deploy", "__pycache__")]
     if DRILLS.exists():
         targets.append(str(DRILLS.relative_to(ROOT)))
-    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", PLUGIN, *targets]
+    # Two pytest-xdist workers; the plugin's controller merges their recordings into one file.
+    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadgroup",
+            "-p", PLUGIN, *targets]
 
 
 def run_recording() -> dict[str, Any]:

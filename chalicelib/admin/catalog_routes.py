@@ -1,13 +1,12 @@
 """Catalog console for staff: categories, products with their SKUs, stock with its audit trail.
 
-Core checks the token before a handler runs; each handler then re-checks the
-account behind it (`_active_staff`), as the staff routes do, so a staff member who
-is disabled loses the console at once rather than when the token expires.
+The HTTP edge admits each request (account enabled, session live, permission held:
+`catalog.view`, `catalog.edit`, or `stock.adjust` for stock changes) before a handler
+runs; the handler records the caller as the actor.
 """
 from __future__ import annotations
 
 from chalicelib.admin.api import api
-from chalicelib.admin.service import require_active_staff
 from chalicelib.catalog import browse, service, stock
 from chalicelib.catalog.inputs import (
     AdminProductQuery,
@@ -27,94 +26,89 @@ from chalicelib.catalog.views import (
     StockAdjustmentPage,
     StockAdjustmentView,
 )
-from chalicelib.core.auth import STAFF
+from chalicelib.core.auth import staff_may
 from chalicelib.core.http import Context
+from chalicelib.core.permissions import CATALOG_EDIT, CATALOG_VIEW, STOCK_ADJUST
+
+VIEW = staff_may(CATALOG_VIEW)
+EDIT = staff_may(CATALOG_EDIT)
+ADJUST_STOCK = staff_may(STOCK_ADJUST)
 
 
-def _active_staff(ctx: Context) -> str:
-    """The username of the enabled account behind the token: who every change is recorded as."""
-    return require_active_staff(ctx.user_id).username
-
-
-@api.route("/admin/categories", "POST", body=NewCategory, response=CategoryView, status=201, auth=STAFF,
+@api.route("/admin/categories", "POST", body=NewCategory, response=CategoryView, status=201, auth=EDIT,
            errors=(404, 409, 422), summary="create a category (under `parent_id`, at most 3 levels); "
                                             "optional header Idempotency-Key makes a retry return the same category")
 def create_category(ctx: Context) -> CategoryView:
     from chalicelib.core.idempotency import claimed_id
 
-    actor = _active_staff(ctx)
+    actor = ctx.user_id
     category_id = claimed_id(f"admin#category#{actor}", ctx.headers.get("idempotency-key"), ctx.body)
     return service.add_category(ctx.body, category_id=category_id)
 
 
-@api.route("/admin/categories", "GET", response=CategoryTree, auth=STAFF, summary="the category tree")
+@api.route("/admin/categories", "GET", response=CategoryTree, auth=VIEW, summary="the category tree")
 def list_categories(ctx: Context) -> CategoryTree:
-    _active_staff(ctx)
     return CategoryTree(items=service.category_tree())
 
 
-@api.route("/admin/categories/{category_id}", "PUT", body=CategoryEdit, response=CategoryView, auth=STAFF,
+@api.route("/admin/categories/{category_id}", "PUT", body=CategoryEdit, response=CategoryView, auth=EDIT,
            errors=(409,), summary="rename or re-sort a category")
 def edit_category(ctx: Context, category_id: str) -> CategoryView:
-    _active_staff(ctx)
     return service.update_category(category_id, ctx.body)
 
 
-@api.route("/admin/products", "POST", body=NewProduct, response=AdminProduct, status=201, auth=STAFF,
+@api.route("/admin/products", "POST", body=NewProduct, response=AdminProduct, status=201, auth=EDIT,
            errors=(404, 422), summary="create a product with its SKUs and opening stock; optional header "
                                        "Idempotency-Key makes a retry return the same product")
 def create_product(ctx: Context) -> AdminProduct:
     from chalicelib.core.idempotency import claimed_id
 
-    actor = _active_staff(ctx)
+    actor = ctx.user_id
     product_id = claimed_id(f"admin#product#{actor}", ctx.headers.get("idempotency-key"), ctx.body)
     return service.add_product(ctx.body, actor=actor, product_id=product_id)
 
 
-@api.route("/admin/products", "GET", query=AdminProductQuery, response=AdminProductPage, auth=STAFF,
+@api.route("/admin/products", "GET", query=AdminProductQuery, response=AdminProductPage, auth=VIEW,
            errors=(404,), summary="every product, off-sale ones too, with stock; newest first")
 def list_products(ctx: Context) -> AdminProductPage:
-    _active_staff(ctx)
     return browse.admin_products(ctx.query)
 
 
-@api.route("/admin/products/{product_id}", "GET", response=AdminProduct, auth=STAFF,
+@api.route("/admin/products/{product_id}", "GET", response=AdminProduct, auth=VIEW,
            summary="a product, on sale or not, with every SKU's stock")
 def get_product(ctx: Context, product_id: str) -> AdminProduct:
-    _active_staff(ctx)
     return service.admin_product(product_id)
 
 
-@api.route("/admin/products/{product_id}", "PUT", body=ProductEdit, response=AdminProduct, auth=STAFF,
+@api.route("/admin/products/{product_id}", "PUT", body=ProductEdit, response=AdminProduct, auth=EDIT,
            errors=(409,), summary="edit a product; `skus` lists every SKU to sell (left-out SKUs are withdrawn)")
 def edit_product(ctx: Context, product_id: str) -> AdminProduct:
-    actor = _active_staff(ctx)
+    actor = ctx.user_id
     return service.update_product(product_id, ctx.body, actor=actor)
 
 
-@api.route("/admin/products/{product_id}", "DELETE", response=AdminProduct, auth=STAFF, errors=(409,),
+@api.route("/admin/products/{product_id}", "DELETE", response=AdminProduct, auth=EDIT, errors=(409,),
            summary="take a product off sale (it is kept for orders and can be put back on sale)")
 def delete_product(ctx: Context, product_id: str) -> AdminProduct:
-    actor = _active_staff(ctx)
+    actor = ctx.user_id
     return service.take_off_sale(product_id, actor=actor)
 
 
-@api.route("/admin/skus/{sku_id}/stock", "PUT", body=StockSet, response=StockAdjustmentView, auth=STAFF,
+@api.route("/admin/skus/{sku_id}/stock", "PUT", body=StockSet, response=StockAdjustmentView, auth=ADJUST_STOCK,
            errors=(409,), summary="set a SKU's available stock (audited)")
 def set_stock(ctx: Context, sku_id: str) -> StockAdjustmentView:
-    actor = _active_staff(ctx)
+    actor = ctx.user_id
     return stock.set_stock(sku_id, ctx.body.stock, reason=ctx.body.reason, actor=actor)
 
 
 @api.route("/admin/skus/{sku_id}/stock-adjustments", "POST", body=StockAdjust, response=StockAdjustmentView,
-           status=201, auth=STAFF, errors=(409,), summary="add to or take from a SKU's available stock (audited)")
+           status=201, auth=ADJUST_STOCK, errors=(409,), summary="add to or take from a SKU's available stock (audited)")
 def adjust_stock(ctx: Context, sku_id: str) -> StockAdjustmentView:
-    actor = _active_staff(ctx)
+    actor = ctx.user_id
     return stock.adjust_stock(sku_id, ctx.body.delta, reason=ctx.body.reason, actor=actor)
 
 
 @api.route("/admin/skus/{sku_id}/stock-adjustments", "GET", query=PageQuery, response=StockAdjustmentPage,
-           auth=STAFF, summary="a SKU's stock changes, newest first")
+           auth=VIEW, summary="a SKU's stock changes, newest first")
 def stock_adjustments(ctx: Context, sku_id: str) -> StockAdjustmentPage:
-    _active_staff(ctx)
     return stock.stock_history(sku_id, ctx.query.cursor, ctx.query.limit)

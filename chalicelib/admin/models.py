@@ -9,7 +9,14 @@ shop with none.
 """
 from __future__ import annotations
 
-from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+    UTCDateTimeAttribute,
+)
 from pynamodb.models import Model
 
 from chalicelib.core.db import register, table_meta
@@ -30,6 +37,14 @@ class StaffAccount(Model):
     updated_at = UTCDateTimeAttribute()
     last_login_at = UTCDateTimeAttribute(null=True)
     request_token = UnicodeAttribute(null=True)  # the create request that wrote it: a resent create knows its own
+    last_change = UnicodeAttribute(null=True)  # the change that wrote it last: a resent change knows its own
+    grants = UnicodeSetAttribute(null=True)  # permissions an owner granted beyond the role (core.permissions)
+    # Live sessions, session id -> {"created_at", "expires_at" (epoch s), "source_ip", "user_agent"}: a login adds
+    # one, ending it removes it, a password change empties the map. A token naming a session not here is refused.
+    sessions = MapAttribute(null=True)
+    # Tokens issued (`iat`) before this (epoch seconds) are refused; it guards tokens that name no session.
+    tokens_valid_after = NumberAttribute(null=True)
+    password_changed_at = UTCDateTimeAttribute(null=True)
 
     @property
     def is_active_owner(self) -> bool:

@@ -7,6 +7,7 @@ feature deploys as one function.
 from chalicelib.admin import (  # noqa: F401  (they register routes)
     catalog_routes,
     groupbuy_routes,
+    marketing_routes,
     order_routes,
     payment_routes,
     staff_routes,

@@ -90,3 +90,10 @@ def specs_of(raw: Any) -> dict[str, str]:
     if raw is None:
         return {}
     return dict(raw.as_dict() if hasattr(raw, "as_dict") else raw)
+
+
+def product_categories(product_ids: Iterable[str]) -> dict[str, str]:
+    """product_id -> category_id for the known products among `product_ids` (one BatchGetItem per 100):
+    what a category-scoped coupon needs to know about a basket."""
+    wanted = [product_id for product_id in dict.fromkeys(product_ids) if looks_like_id(product_id)]
+    return {row.product_id: row.category_id for row in batch_get(ProductModel, [(pid,) for pid in wanted])}

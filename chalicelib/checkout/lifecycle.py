@@ -64,7 +64,7 @@ def cancel_unpaid(order_id: str, reason: str, *, user_id: str | None = None,
     """PENDING_PAYMENT -> CANCELLED, the reserved stock back to available in the same transaction; with
     `close_trade`, only once the provider's trade is closed (an order paid meanwhile is 409, and PAID)."""
     return order_view(_change(order_id, statuses.CANCELLED, user_id=user_id, actions=_cancel_actions(reason),
-                              writes=_release_stock, before=close_trade))
+                              writes=_release_order, before=close_trade))
 
 
 def confirm_receipt(user_id: str, order_id: str) -> OrderView:
@@ -73,8 +73,12 @@ def confirm_receipt(user_id: str, order_id: str) -> OrderView:
 
 
 def request_refund(user_id: str, order_id: str, reason: str) -> OrderView:
-    """PAID or SHIPPED -> REFUND_REQUESTED; the merchant approves or rejects (payments)."""
+    """PAID, SHIPPED, or COMPLETED within MALL_REFUND_WINDOW_DAYS (after-sales) -> REFUND_REQUESTED; the
+    merchant approves or rejects (payments)."""
     def actions(order: OrderModel, now: datetime) -> list[Any]:
+        if order.status == statuses.COMPLETED and now > order.completed_at + config.refund_window():
+            raise Conflict(f"order {order.order_id} completed more than {config.refund_window().days} days ago; "
+                           "its refund window has closed", code="REFUND_WINDOW_CLOSED")
         ask = RefundRequest(reason=reason, requested_at=now, from_status=order.status)
         return [OrderModel.refund_request.set(ask)]
 
@@ -119,6 +123,8 @@ def pay_order(order: OrderModel, *, provider: str, transaction_id: str, amount: 
 
     def writes(tx: Any, order: OrderModel) -> None:
         _sell_stock(tx, order)
+        if order.coupon is not None:
+            _coupons().add_use(tx, order.user_id, order.coupon.coupon_id, order.order_id)
         if also is not None:
             also(tx, order)
 
@@ -226,6 +232,7 @@ def settle_refund(order: OrderModel, out_refund_no: str, status: str, *, refund_
         def writes(tx: Any, order: OrderModel) -> None:
             if order.refund_request is not None and order.refund_request.from_status in NEVER_SHIPPED:
                 _return_stock(tx, order)
+            _return_coupon(tx, order)  # refunded in full: a still-valid coupon comes back (README: refunds)
             if also is not None:
                 also(tx, order)
 
@@ -263,7 +270,7 @@ def sweep_due_orders(*, out_of_time: Callable[[], bool] = lambda: False,
     report = SweepReport()
     now = clock.now()
     for kind, target, actions, writes in ((EXPIRE, statuses.CANCELLED, _cancel_actions(statuses.BY_TIMEOUT),
-                                           _release_stock),
+                                           _release_order),
                                           (CONFIRM, statuses.COMPLETED, _complete_actions, None)):
         for shard in range(SHARDS):
             _sweep_shard(f"{kind}#{shard}", now, target, actions, writes, report, out_of_time,
@@ -383,13 +390,28 @@ def _complete_actions(order: OrderModel, now: datetime) -> list[Any]:
     return [OrderModel.completed_at.set(now)]
 
 
-def _release_stock(tx: Any, order: OrderModel) -> None:
+def _release_order(tx: Any, order: OrderModel) -> None:
+    """What an unpaid order held comes back: its stock and its coupon (its points come back through the
+    orders stream: members.effects)."""
     for line in order.lines:
         reservations.add_release(tx, line.sku_id, int(line.shard), int(line.quantity))
+    _return_coupon(tx, order)
     if order.group_id is not None:  # a group-buy order's place goes back with its stock, whoever cancels it
         from chalicelib.checkout.group_orders import release_place
 
         release_place(tx, order)
+
+
+def _return_coupon(tx: Any, order: OrderModel) -> None:
+    if order.coupon is not None:
+        _coupons().add_return(tx, order.user_id, order.coupon.coupon_id, order.coupon.valid_until)
+
+
+def _coupons():
+    """Marketing's coupon writes, imported by the first move of an order that used a coupon."""
+    from chalicelib.marketing import redemption
+
+    return redemption
 
 
 def _sell_stock(tx: Any, order: OrderModel) -> None:

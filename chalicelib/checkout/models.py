@@ -40,6 +40,20 @@ class OrderLine(MapAttribute):
     price = NumberAttribute()  # fen, per unit
     quantity = NumberAttribute()
     line_total = NumberAttribute()
+    # this line's share of each discount (pricing.py): what a refund of the line could ever return is
+    # line_total minus these
+    member_discount = NumberAttribute(default=0)
+    coupon_discount = NumberAttribute(default=0)
+    points_discount = NumberAttribute(default=0)
+
+
+class AppliedCouponRecord(MapAttribute):
+    """The coupon an order used, as it was when the order was placed."""
+    coupon_id = UnicodeAttribute()
+    template_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    discount = NumberAttribute()
+    valid_until = UTCDateTimeAttribute()  # given back after this, it is EXPIRED rather than AVAILABLE
 
 
 class ShippingAddress(MapAttribute):
@@ -137,7 +151,12 @@ class OrderModel(Model):
     cancel_reason = UnicodeAttribute(null=True)
     lines = ListAttribute(of=OrderLine)
     items_total = NumberAttribute()
-    discount_total = NumberAttribute()
+    member_discount = NumberAttribute(default=0)
+    coupon_discount = NumberAttribute(default=0)
+    points_discount = NumberAttribute(default=0)  # = points spent (1 point = 1 fen)
+    discount_total = NumberAttribute()  # member + coupon + points
+    member_level = NumberAttribute(null=True)  # the buyer's level when the order was placed
+    coupon = AppliedCouponRecord(null=True)
     shipping_fee = NumberAttribute()
     payable = NumberAttribute()
     address = ShippingAddress()

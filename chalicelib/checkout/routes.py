@@ -9,6 +9,7 @@ from chalicelib.checkout import lifecycle, listing, orders, service, statuses
 from chalicelib.core import events
 from chalicelib.core.auth import BUYER
 from chalicelib.core.http import IDEMPOTENCY_KEY, Api, Context
+from chalicelib.core.limits import ORDER_SUBMIT, REFUND_REQUEST
 
 api = Api(__name__, tag="checkout")
 log = logging.getLogger("micromall.checkout")
@@ -27,7 +28,7 @@ def preview_order(ctx: Context):
 
 
 @api.route("/orders", "POST", body=SUBMISSION, response=ORDER, status=201, auth=BUYER, errors=(404, 409, 422, 503),
-           headers=(IDEMPOTENCY_KEY,),
+           headers=(IDEMPOTENCY_KEY,), limit=ORDER_SUBMIT,
            summary="place an order (header Idempotency-Key required): stock is reserved until it is paid or expires")
 def submit_order(ctx: Context):
     return service.submit_order(ctx.user_id, ctx.body, ctx.headers.get("idempotency-key"))
@@ -58,7 +59,7 @@ def confirm_order(ctx: Context, order_id: str):
 
 
 @api.route("/orders/{order_id}/refund", "POST", body="chalicelib.checkout.inputs:RefundAsk", response=ORDER,
-           auth=BUYER, errors=(404, 409), summary="ask for a refund of a paid or shipped order")
+           auth=BUYER, errors=(404, 409), limit=REFUND_REQUEST, summary="ask for a refund of a paid or shipped order")
 def request_refund(ctx: Context, order_id: str):
     return lifecycle.request_refund(ctx.user_id, order_id, ctx.body.reason)
 

@@ -13,7 +13,8 @@ ignores it.
 
 DynamoDB calls per submit, whatever the number of lines: GetItem (key),
 GetItem (address), Query (the cart, only `from_cart`), BatchGetItem (SKU cards),
-TransactWriteItems.
+GetItem (member account), GetItem (level table), GetItem (the coupon, when one is named),
+BatchGetItem (product categories, only for a category-scoped coupon), TransactWriteItems.
 """
 from __future__ import annotations
 
@@ -28,11 +29,20 @@ from chalicelib.catalog import reservations
 from chalicelib.catalog.models import MAIN_SHARD
 from chalicelib.catalog.reads import SkuCard, sku_cards
 from chalicelib.checkout import statuses
+from chalicelib.checkout.discounts import quote
 from chalicelib.checkout.inputs import OrderSubmission
-from chalicelib.checkout.models import OrderLine, OrderModel, ShippingAddress, shard_of
+from chalicelib.checkout.models import AppliedCouponRecord, OrderLine, OrderModel, ShippingAddress, shard_of
 from chalicelib.checkout.orders import get_order
-from chalicelib.checkout.pricing import PricedLine, Quote, free_shipping_threshold, quote
-from chalicelib.checkout.views import OrderPreview, OrderView, address_view, line_view, order_view
+from chalicelib.checkout.pricing import LineShare, PricedLine, Quote, free_shipping_threshold
+from chalicelib.checkout.views import (
+    CouponChoice,
+    OrderPreview,
+    OrderView,
+    address_view,
+    applied_coupon_view,
+    line_view,
+    order_view,
+)
 from chalicelib.core import clock, config, metrics
 from chalicelib.core.db import commit_if_conditions_hold, get_or_none, until_committed
 from chalicelib.core.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, Unprocessable
@@ -69,12 +79,22 @@ class Plan:
 # --- preview and submit ---------------------------------------------------------------
 
 def preview_order(user_id: str, request: OrderSubmission) -> OrderPreview:
-    plan = _plan(user_id, request, require_address=False)
-    return OrderPreview(items=[line_view(_order_line(line)) for line in plan.quote.lines],
-                        items_total=plan.quote.items_total, discount_total=plan.quote.discount_total,
-                        shipping_fee=plan.quote.shipping_fee, payable=plan.quote.payable,
+    plan = _plan(user_id, request, require_address=False, offer_coupons=True)
+    priced, parts = plan.quote, plan.quote.breakdown
+    return OrderPreview(items=[line_view(line) for line in _order_lines(priced)],
+                        items_total=priced.items_total, member_discount=parts.member_discount,
+                        coupon_discount=parts.coupon_discount, points_discount=parts.points_discount,
+                        discount_total=priced.discount_total, shipping_fee=priced.shipping_fee, payable=priced.payable,
                         address=address_view(plan.address) if plan.address else None,
-                        free_shipping_threshold=free_shipping_threshold())
+                        free_shipping_threshold=free_shipping_threshold(), member_level=priced.member_level,
+                        member_discount_percent=priced.member_percent,
+                        coupon=applied_coupon_view(_coupon_record(priced)),
+                        coupons=[CouponChoice(coupon_id=o.coupon_id, template_id=o.template_id, name=o.name,
+                                              kind=o.kind, applicable=o.applicable, discount=o.discount,
+                                              reason=o.reason, valid_until=clock.iso(o.valid_until))
+                                 for o in priced.coupon_options],
+                        best_coupon_id=priced.best_coupon_id, points_balance=priced.points_balance or 0,
+                        points_max=parts.points_max)
 
 
 def submit_order(user_id: str, request: OrderSubmission, idempotency_key: str | None) -> OrderView:
@@ -113,12 +133,12 @@ def _write_order(tx, order: OrderModel, plan: Plan, key_record: IdempotencyRecor
         # conditioned on the quantities priced: units added meanwhile make checkout re-read, never vanish
         cart.add_line_removals(tx, order.user_id, {line.card.sku_id: line.quantity for line in plan.quote.lines})
     for discount in plan.quote.discounts:
-        discount.consume(tx)
+        discount.consume(tx, order.order_id)
 
 
 # --- reading and pricing what the buyer asked for -------------------------------------
 
-def _plan(user_id: str, request: OrderSubmission, *, require_address: bool) -> Plan:
+def _plan(user_id: str, request: OrderSubmission, *, require_address: bool, offer_coupons: bool = False) -> Plan:
     wanted = _wanted_quantities(user_id, request)
     address = _address(user_id, request.address_id, required=require_address)
     cards = sku_cards(wanted)
@@ -127,7 +147,8 @@ def _plan(user_id: str, request: OrderSubmission, *, require_address: bool) -> P
     _refuse_unknown(wanted, cards)
     _refuse_not_on_sale(lines)
     _refuse_short(lines)
-    return Plan(quote=quote(lines, user_id=user_id, coupon_id=request.coupon_id, points=request.points),
+    return Plan(quote=quote(lines, user_id=user_id, coupon_id=request.coupon_id, points=request.points,
+                            offer_coupons=offer_coupons),
                 address=address, from_cart=request.from_cart)
 
 
@@ -194,11 +215,24 @@ def _refuse_short_lines(lines: list[PricedLine], *, consistent: bool) -> None:
     _refuse_short(fresh)
 
 
-def _order_line(line: PricedLine) -> OrderLine:
+def _order_lines(priced: Quote) -> list[OrderLine]:
+    return [_order_line(line, share) for line, share in zip(priced.lines, priced.breakdown.lines, strict=True)]
+
+
+def _order_line(line: PricedLine, share: LineShare) -> OrderLine:
     card = line.card
     return OrderLine(sku_id=card.sku_id, shard=line.shard, product_id=card.product_id, title=card.title,
                      specs=dict(card.specs), image=card.image, price=card.price, quantity=line.quantity,
-                     line_total=line.line_total)
+                     line_total=line.line_total, member_discount=share.member, coupon_discount=share.coupon,
+                     points_discount=share.points)
+
+
+def _coupon_record(priced: Quote) -> AppliedCouponRecord | None:
+    coupon = priced.coupon
+    if coupon is None:
+        return None
+    return AppliedCouponRecord(coupon_id=coupon.coupon_id, template_id=coupon.template_id, name=coupon.name,
+                               discount=coupon.discount, valid_until=coupon.valid_until)
 
 
 def _new_order(user_id: str, plan: Plan, note: str, idempotency_key: str | None) -> OrderModel:
@@ -206,9 +240,12 @@ def _new_order(user_id: str, plan: Plan, note: str, idempotency_key: str | None)
     order_id = new_id()
     shard = shard_of(order_id)
     expires_at = now + payment_timeout()
+    priced, parts = plan.quote, plan.quote.breakdown
     return OrderModel(
-        order_id, user_id=user_id, status=statuses.PENDING_PAYMENT, lines=[_order_line(x) for x in plan.quote.lines],
-        items_total=plan.quote.items_total, discount_total=plan.quote.discount_total,
+        order_id, user_id=user_id, status=statuses.PENDING_PAYMENT, lines=_order_lines(priced),
+        items_total=priced.items_total, member_discount=parts.member_discount, coupon_discount=parts.coupon_discount,
+        points_discount=parts.points_discount, discount_total=priced.discount_total,
+        member_level=priced.member_level, coupon=_coupon_record(priced),
         shipping_fee=plan.quote.shipping_fee, payable=plan.quote.payable, address=plan.address, note=note,
         idempotency_key=idempotency_key, created_at=now, updated_at=now, expires_at=expires_at, refunds=[],
         buyer_status=f"{user_id}#{statuses.PENDING_PAYMENT}", status_shard=f"{statuses.PENDING_PAYMENT}#{shard}",

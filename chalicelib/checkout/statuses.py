@@ -24,11 +24,13 @@ ALLOWED: dict[str, frozenset[str]] = {
     AWAITING_GROUP: frozenset({PAID, REFUNDING}),  # group completes, or fails and is refunded
     PAID: frozenset({SHIPPED, REFUND_REQUESTED, REFUNDING}),  # REFUNDING directly: a refund the merchant starts
     SHIPPED: frozenset({COMPLETED, REFUND_REQUESTED}),
-    REFUND_REQUESTED: frozenset({REFUNDING, PAID, SHIPPED}),  # approved, or rejected back to where it was
+    # approved, or rejected back to where it was
+    REFUND_REQUESTED: frozenset({REFUNDING, PAID, SHIPPED, COMPLETED}),
     REFUNDING: frozenset({REFUNDED, REFUND_FAILED}),
     # retried under a new refund number, or a failed (ABNORMAL) refund the provider later completed after all
     REFUND_FAILED: frozenset({REFUNDING, REFUNDED}),
-    COMPLETED: frozenset(),
+    # after-sales: a refund asked within MALL_REFUND_WINDOW_DAYS of completion (lifecycle.request_refund)
+    COMPLETED: frozenset({REFUND_REQUESTED}),
     CANCELLED: frozenset(),
     REFUNDED: frozenset(),
 }

@@ -18,6 +18,31 @@ class OrderLineView(Schema):
     price: int
     quantity: int
     line_total: int
+    member_discount: int
+    coupon_discount: int
+    points_discount: int
+    discount: int  # the line's share of the order's discounts
+    paid: int  # line_total - discount: the most a refund of this line could return
+
+
+class AppliedCouponView(Schema):
+    coupon_id: str
+    template_id: str
+    name: str
+    discount: int
+
+
+class CouponChoice(Schema):
+    """One of the buyer's coupons judged against the basket; `reason` says why it does not apply:
+    BELOW_MIN_SPEND, OUT_OF_SCOPE, NOT_YET_VALID or EXPIRED."""
+    coupon_id: str
+    template_id: str
+    name: str
+    kind: str
+    applicable: bool
+    discount: int
+    reason: str | None
+    valid_until: str
 
 
 class AddressView(Schema):
@@ -61,14 +86,20 @@ class RefundView(Schema):
 
 
 class OrderView(Schema):
-    """Amounts in fen: payable = items_total - discount_total + shipping_fee."""
+    """Amounts in fen: payable = items_total - discount_total + shipping_fee, and
+    discount_total = member_discount + coupon_discount + points_discount."""
     order_id: str
     user_id: str
     status: str
     cancel_reason: str | None
     items: list[OrderLineView]
     items_total: int
+    member_discount: int
+    coupon_discount: int
+    points_discount: int
     discount_total: int
+    member_level: int | None
+    coupon: AppliedCouponView | None
     shipping_fee: int
     payable: int
     address: AddressView
@@ -92,14 +123,24 @@ class OrderPage(Schema):
 
 
 class OrderPreview(Schema):
-    """A priced order that was not created: nothing is reserved."""
+    """A priced order that was not created: nothing is reserved or spent."""
     items: list[OrderLineView]
     items_total: int
+    member_discount: int
+    coupon_discount: int
+    points_discount: int
     discount_total: int
     shipping_fee: int
     payable: int
     address: AddressView | None
     free_shipping_threshold: int  # items total (after discounts) from which shipping is free
+    member_level: int | None
+    member_discount_percent: int
+    coupon: AppliedCouponView | None  # the coupon asked for, applied
+    coupons: list[CouponChoice]  # every unspent coupon the buyer holds, judged against this basket
+    best_coupon_id: str | None  # the applicable coupon that takes the most off
+    points_balance: int
+    points_max: int  # the most points this basket can take (share of the items total, what is left to pay)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -107,9 +148,21 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def line_view(line) -> OrderLineView:
+    member, coupon, points = (int(line.member_discount or 0), int(line.coupon_discount or 0),
+                              int(line.points_discount or 0))
+    discount = member + coupon + points
     return OrderLineView(sku_id=line.sku_id, product_id=line.product_id, title=line.title,
                          specs=specs_of(line.specs), image=line.image, price=int(line.price),
-                         quantity=int(line.quantity), line_total=int(line.line_total))
+                         quantity=int(line.quantity), line_total=int(line.line_total), member_discount=member,
+                         coupon_discount=coupon, points_discount=points, discount=discount,
+                         paid=int(line.line_total) - discount)
+
+
+def applied_coupon_view(coupon) -> AppliedCouponView | None:
+    if coupon is None:
+        return None
+    return AppliedCouponView(coupon_id=coupon.coupon_id, template_id=coupon.template_id, name=coupon.name,
+                             discount=int(coupon.discount))
 
 
 def address_view(address) -> AddressView:
@@ -122,7 +175,10 @@ def order_view(order: OrderModel) -> OrderView:
     return OrderView(
         order_id=order.order_id, user_id=order.user_id, status=order.status, cancel_reason=order.cancel_reason,
         items=[line_view(line) for line in order.lines], items_total=int(order.items_total),
-        discount_total=int(order.discount_total), shipping_fee=int(order.shipping_fee),
+        member_discount=int(order.member_discount or 0), coupon_discount=int(order.coupon_discount or 0),
+        points_discount=int(order.points_discount or 0), discount_total=int(order.discount_total),
+        member_level=None if order.member_level is None else int(order.member_level),
+        coupon=applied_coupon_view(order.coupon), shipping_fee=int(order.shipping_fee),
         payable=int(order.payable), address=address_view(order.address), note=order.note or "",
         created_at=clock.iso(order.created_at), updated_at=clock.iso(order.updated_at),
         expires_at=_iso(order.expires_at) if order.status == "PENDING_PAYMENT" else None,

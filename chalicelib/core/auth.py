@@ -3,11 +3,17 @@
 Buyers and staff get tokens with different audiences, so a buyer token can never
 pass as a staff one: a route for staff given a well-signed buyer token answers 403,
 a missing, expired or tampered token 401.
+
+A staff token is only the start: `admit_staff` (run by the HTTP edge on every staff
+route) reads the account behind it and judges it there, so a disabled account, an
+ended session, a password changed since the token was issued or a missing
+permission are refused at once, not when the token expires.
 """
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from chalicelib.core import clock, config
 from chalicelib.core.errors import Forbidden, Unauthorized
@@ -25,6 +31,9 @@ STAFF_TOKEN_SECONDS = 12 * 3600
 class Principal:
     subject: str  # user_id for a buyer, staff username for staff
     role: str
+    issued_at: int = field(default=0, compare=False)  # the token's `iat`
+    session_id: str | None = field(default=None, compare=False)  # a staff login's session (`sid`)
+    permissions: frozenset[str] = field(default=frozenset(), compare=False)  # staff, once admitted
 
     @property
     def is_staff(self) -> bool:
@@ -33,17 +42,46 @@ class Principal:
 
 @dataclass(frozen=True)
 class Requirement:
-    """Who may call a route: buyers, or staff with one of `roles`."""
+    """Who may call a route: buyers, or staff whose account has one of `roles` and holds `permission`."""
     audience: str
     roles: tuple[str, ...]
+    permission: str | None = None  # one of chalicelib.core.permissions
+
+    @property
+    def is_staff(self) -> bool:
+        return self.audience == STAFF_AUDIENCE
 
     def describe(self) -> str:
-        return "buyer" if self.audience == BUYER_AUDIENCE else "staff (" + ", ".join(self.roles) + ")"
+        if not self.is_staff:
+            return "buyer"
+        if self.permission:
+            return f"staff with permission {self.permission}"
+        return "staff (" + ", ".join(self.roles) + ")"
 
 
 BUYER = Requirement(BUYER_AUDIENCE, (BUYER_ROLE,))
 STAFF = Requirement(STAFF_AUDIENCE, STAFF_ROLES)
 OWNER = Requirement(STAFF_AUDIENCE, ("owner",))
+
+
+def staff_may(permission: str) -> Requirement:
+    """Staff whose account holds `permission` (chalicelib.core.permissions)."""
+    from chalicelib.core.permissions import ALL_PERMISSIONS
+
+    if permission not in ALL_PERMISSIONS:
+        raise ValueError(f"unknown staff permission {permission!r}")
+    return Requirement(STAFF_AUDIENCE, STAFF_ROLES, permission)
+
+
+# The staff accounts belong to the admin feature; core names its gate lazily, so a
+# function without staff routes never imports it, and one with them can never skip it.
+STAFF_GATE = "chalicelib.admin.access:admit"
+
+
+def admit_staff(principal: Principal, requirement: Requirement) -> Principal:
+    """The staff principal as its account stands now (see STAFF_GATE); raises 401/403."""
+    module, _, name = STAFF_GATE.partition(":")
+    return getattr(importlib.import_module(module), name)(principal, requirement)
 
 
 def _signing_key() -> str:
@@ -54,18 +92,20 @@ def issue_buyer_token(user_id: str) -> str:
     return _issue(user_id, BUYER_ROLE, BUYER_AUDIENCE, BUYER_TOKEN_SECONDS)
 
 
-def issue_staff_token(username: str, role: str) -> str:
+def issue_staff_token(username: str, role: str, *, session_id: str | None = None) -> str:
+    """A staff token; a login names its session (`sid`), which ending the session revokes."""
     if role not in STAFF_ROLES:
         raise ValueError(f"unknown staff role {role!r}")
-    return _issue(username, role, STAFF_AUDIENCE, STAFF_TOKEN_SECONDS)
+    extra = {"sid": session_id} if session_id else {}
+    return _issue(username, role, STAFF_AUDIENCE, STAFF_TOKEN_SECONDS, **extra)
 
 
-def _issue(subject: str, role: str, audience: str, ttl_seconds: int) -> str:
+def _issue(subject: str, role: str, audience: str, ttl_seconds: int, **extra: str) -> str:
     import jwt  # lazy: routes without auth never import it
 
     issued = int(clock.timestamp())
     claims = {"iss": ISSUER, "aud": audience, "sub": subject, "role": role,
-              "iat": issued, "exp": issued + ttl_seconds}
+              "iat": issued, "exp": issued + ttl_seconds, **extra}
     return jwt.encode(claims, _signing_key(), algorithm="HS256")
 
 
@@ -92,7 +132,12 @@ def authenticate(headers: Mapping[str, str], requirement: Requirement) -> Princi
         raise Unauthorized(f"invalid token: {exc}", code="INVALID_TOKEN") from None
     if not isinstance(claims.get("exp"), int) or claims["exp"] <= clock.timestamp():
         raise Unauthorized("token expired", code="TOKEN_EXPIRED")
-    principal = Principal(subject=str(claims["sub"]), role=str(claims.get("role", "")))
-    if claims["aud"] != requirement.audience or principal.role not in requirement.roles:
+    session_id = claims.get("sid")
+    principal = Principal(subject=str(claims["sub"]), role=str(claims.get("role", "")),
+                          issued_at=int(claims["iat"]) if isinstance(claims["iat"], int) else 0,
+                          session_id=str(session_id) if session_id else None)
+    # A staff token's role is what it was at login: the staff gate judges the account's role now.
+    allowed_roles = STAFF_ROLES if requirement.is_staff else requirement.roles
+    if claims["aud"] != requirement.audience or principal.role not in allowed_roles:
         raise Forbidden(f"this route is for {requirement.describe()}")
     return principal

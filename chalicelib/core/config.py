@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from chalicelib.core import clock
 
-ALL_FEATURES = ("members", "catalog", "cart", "checkout", "payments", "groupbuy", "admin")
+ALL_FEATURES = ("members", "catalog", "cart", "checkout", "payments", "marketing", "groupbuy", "admin")
 
 DEFAULT_REGION = "us-east-1"
 
@@ -117,3 +117,15 @@ def _forget_secrets() -> None:
 
 
 secret.cache_clear = _forget_secrets  # type: ignore[attr-defined]  # what tests (and a rotation runbook) call
+
+
+DEFAULT_REFUND_WINDOW_DAYS = 7
+
+
+def refund_window() -> timedelta:
+    """How long after an order completes its buyer may still ask for a refund (售后); the points the order
+    earned stay frozen until then. Read by checkout (the refund request) and members (the points release)."""
+    days = env_int("MALL_REFUND_WINDOW_DAYS", DEFAULT_REFUND_WINDOW_DAYS)
+    if days < 0:
+        raise ConfigError(f"MALL_REFUND_WINDOW_DAYS cannot be negative, got {days}")
+    return timedelta(days=days)

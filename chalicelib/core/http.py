@@ -64,6 +64,14 @@ class Operation:
     # A body the handler reads raw (a provider's signed notification: the signature covers the bytes):
     # described in the document, in the route's content type, and never parsed before the handler.
     documented_body: Any = None
+    # Replies in a provider's own shapes instead of the mall's (status -> (media type, model or JSON schema)):
+    # what a webhook answers its provider, documented as it is sent.
+    replies: dict[int, tuple[str, Any]] | None = None
+    limit: Any = None  # a chalicelib.core.limits.Limit taken before the handler runs
+
+
+DEVICE_ID = Header("X-Device-Id", "the client's device id (1-64 of [0-9A-Za-z_.:-]); requests are also "
+                                  "rate-limited per device")
 
 
 @dataclass
@@ -74,6 +82,7 @@ class Context:
     query: Any
     headers: Mapping[str, str]
     raw_body: bytes = b""  # exactly as received: webhook signatures are computed over these bytes
+    source_ip: str | None = None  # API Gateway's `identity.sourceIp` (the TCP peer, not a header)
 
     @property
     def user_id(self) -> str:
@@ -95,16 +104,21 @@ class Api:
               query: Any = None, response: Any = None, status: int = 200,
               auth: auth.Requirement | None = None, errors: tuple[int, ...] = (),
               content_types: tuple[str, ...] | None = None, headers: tuple[Header, ...] = (),
-              documented_body: Any = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+              documented_body: Any = None, replies: dict[int, tuple[str, Any]] | None = None,
+              limit: Any = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """`limit`: a chalicelib.core.limits.Limit the edge enforces (429 + Retry-After) before the handler."""
         if content_types is None:  # a route without a JSON body ignores the Content-Type
             content_types = ("application/json",) if body is not None else ("*/*",)
+        if limit is not None:
+            errors = tuple(sorted(set(errors) | {429}))
+            headers = (*headers, DEVICE_ID)
 
         def register(handler: Callable[..., Any]) -> Callable[..., Any]:
             op = Operation(path=path, method=method, handler=handler, tag=self.tag,
                            summary=summary or (handler.__doc__ or "").strip().split("\n")[0],
                            body=body, query=query, response=response, status=status, auth=auth,
                            errors=errors, content_types=content_types, headers=headers,
-                           documented_body=documented_body)
+                           documented_body=documented_body, replies=replies, limit=limit)
             self.operations.append(op)
             blueprint = self.blueprint
 
@@ -123,12 +137,20 @@ def serve(op: Operation, request: Any, path_params: dict[str, str]) -> Response:
         principal = auth.authenticate(request.headers, op.auth) if op.auth else None
         if principal is not None:
             logs.bind(**{"staff" if principal.is_staff else "buyer_id": principal.subject})
+            if op.auth.is_staff:  # every staff route: the account as it stands now (401/403)
+                principal = auth.admit_staff(principal, op.auth)
+        source_ip = source_ip_of(request)
+        if op.limit is not None:
+            from chalicelib.core import limits  # lazy: a cold start on an unlimited route never imports it
+
+            limits.enforce(op.limit, limits.caller_of(principal, request.headers, source_ip))
         context = Context(
             principal=principal,
             body=parse_body(request, resolve(op.body)) if op.body else None,
             query=parse_query(request, resolve(op.query)) if op.query else None,
             headers=request.headers,
             raw_body=request.raw_body or b"",
+            source_ip=source_ip,
         )
         result = op.handler(context, **path_params)
         if isinstance(result, Response):
@@ -138,6 +160,11 @@ def serve(op: Operation, request: Any, path_params: dict[str, str]) -> Response:
         return error_response(exc)
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         return unexpected_error_response(exc, request)
+
+
+def source_ip_of(request: Any) -> str | None:
+    identity = (getattr(request, "context", None) or {}).get("identity") or {}
+    return identity.get("sourceIp") or None
 
 
 @cache

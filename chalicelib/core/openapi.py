@@ -119,6 +119,8 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
 
 
 def _responses(op: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
+    if op.replies is not None:
+        return _provider_replies(op.replies, schemas)
     success: dict[str, Any] = {"description": "success"}
     if op.response is not None and op.status != 204:
         success["content"] = {"application/json": {"schema": _schema_of(op.response, schemas)}}
@@ -133,4 +135,16 @@ def _responses(op: Operation, schemas: dict[str, Any]) -> dict[str, Any]:
     for code in sorted(codes):
         responses[str(code)] = {"description": ERROR_DESCRIPTIONS.get(code, "error"), "content": {
             "application/json": {"schema": {"$ref": REF.format(model="Error")}}}}
+    return responses
+
+
+def _provider_replies(replies: dict[int, tuple[str, Any]], schemas: dict[str, Any]) -> dict[str, Any]:
+    """A webhook's replies as its provider reads them: a status without a shape has no body."""
+    responses: dict[str, Any] = {}
+    for code, (media_type, shape) in sorted(replies.items()):
+        reply: dict[str, Any] = {"description": ERROR_DESCRIPTIONS.get(code, "success") if code >= 300 else "success"}
+        if shape is not None:
+            schema = shape if isinstance(shape, dict) else _schema_of(shape, schemas)
+            reply["content"] = {media_type: {"schema": schema}}
+        responses[str(code)] = reply
     return responses

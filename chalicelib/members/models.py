@@ -1,10 +1,25 @@
-"""The members feature's tables: users, the openid claims that keep users unique, address books."""
+"""The members feature's tables: users, openid claims, address books, member levels, accounts and points."""
 from __future__ import annotations
 
-from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
-from chalicelib.core.db import register, table_meta
+from chalicelib.core.db import index_meta, register, table_meta
+
+
+class LevelEntry(MapAttribute):
+    level = NumberAttribute()
+    name = UnicodeAttribute()
+    growth_threshold = NumberAttribute()  # growth (yuan paid) from which a buyer holds this level
+    discount_percent = NumberAttribute()  # percent off every line of the buyer's orders
 
 
 @register
@@ -17,6 +32,7 @@ class UserModel(Model):
     unionid = UnicodeAttribute(null=True)
     session_key = UnicodeAttribute()
     nickname = UnicodeAttribute()
+    # written at creation and never since: a buyer's level, growth and points live in MemberAccountModel
     level = NumberAttribute()
     growth = NumberAttribute()
     points = NumberAttribute()
@@ -71,3 +87,81 @@ class AddressBookModel(Model):
     default_address_id = UnicodeAttribute(null=True)
     version = NumberAttribute()
     last_change = UnicodeAttribute(null=True)  # the change that last committed: a resent change knows its own
+
+
+@register
+class LevelTableModel(Model):
+    """The merchant's member levels: one item (`table_id` = "LEVELS"), replaced whole under a version condition.
+    Absent until the merchant first saves it; the defaults in levels.py stand until then."""
+    Meta = table_meta("member_levels")
+
+    table_id = UnicodeAttribute(hash_key=True)
+    levels = ListAttribute(of=LevelEntry)
+    version = NumberAttribute()
+    updated_at = UTCDateTimeAttribute()
+    updated_by = UnicodeAttribute(null=True)
+
+
+class ExpiryDue(GlobalSecondaryIndex):
+    """Sparse: released lots of points not yet expired carry `expiry_shard` and `expires_at`."""
+    Meta = index_meta("expiry_due", KeysOnlyProjection)
+    expiry_shard = UnicodeAttribute(hash_key=True)
+    expires_at = UTCDateTimeAttribute(range_key=True)
+
+
+class ReleaseDue(GlobalSecondaryIndex):
+    """Sparse: frozen earnings carry `release_shard` and `release_at` until they are released or clawed back."""
+    Meta = index_meta("release_due", KeysOnlyProjection)
+    release_shard = UnicodeAttribute(hash_key=True)
+    release_at = UTCDateTimeAttribute(range_key=True)
+
+
+@register
+class MemberAccountModel(Model):
+    """A buyer's growth and points balance: the item every points change is conditioned on.
+
+    `points` (spendable) = `credited` - `debited` always. `credited` counts every point ever released
+    into the balance, in order, so a lot of points occupies positions [position, position + amount) of
+    that sequence; `debited` counts every point that left it (redeemed, expired, clawed back; less what
+    was returned), and debits consume the oldest positions first. A lot that expires takes with it what
+    of it is unspent: max(0, its end - debited). `expired_through` is the end of the last lot expired,
+    so points returned later from an expired lot expire at once instead of living forever.
+    """
+    Meta = table_meta("member_accounts")
+
+    user_id = UnicodeAttribute(hash_key=True)
+    growth = NumberAttribute(default=0)  # yuan paid for completed orders, less refunded ones
+    points = NumberAttribute(default=0)
+    frozen = NumberAttribute(default=0)  # earned, waiting for the refund window to close
+    credited = NumberAttribute(default=0)
+    debited = NumberAttribute(default=0)
+    expired_through = NumberAttribute(default=0)
+    shortfall = NumberAttribute(default=0)  # points clawed back on refunds that were already spent
+    version = NumberAttribute(default=0)  # +1 on every change: read-check-commit changes are conditioned on it
+    updated_at = UTCDateTimeAttribute(null=True)
+
+
+@register
+class PointsEntryModel(Model):
+    """One change of a buyer's points (the ledger): reason ORDER_COMPLETED, REDEEMED, REDEMPTION_RETURNED,
+    REFUND_CLAWBACK, EXPIRED or ADMIN. An earning is also a lot: FROZEN, then RELEASED (with its position
+    in the credited sequence and its expiry), CLAWED back, or EXPIRED."""
+    Meta = table_meta("points_ledger")
+
+    user_id = UnicodeAttribute(hash_key=True)
+    entry_id = UnicodeAttribute(range_key=True)  # ULID: the ledger reads newest first
+    delta = NumberAttribute()
+    reason = UnicodeAttribute()
+    order_id = UnicodeAttribute(null=True)
+    note = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    lot_status = UnicodeAttribute(null=True)  # FROZEN, RELEASED, CLAWED, EXPIRED: earnings only
+    position = NumberAttribute(null=True)
+    shortfall = NumberAttribute(null=True)  # a clawback: what could not be taken back
+    release_shard = UnicodeAttribute(null=True)
+    release_at = UTCDateTimeAttribute(null=True)
+    expiry_shard = UnicodeAttribute(null=True)
+    expires_at = UTCDateTimeAttribute(null=True)
+
+    expiry_due = ExpiryDue()
+    release_due = ReleaseDue()

@@ -1,17 +1,25 @@
-"""members routes: WeChat login, the buyer's profile and address book."""
+"""members routes: WeChat login, the buyer's profile, address book and points, and what orders do to them."""
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, StrictBool, StringConstraints
+from chalice import Rate
+from pydantic import ConfigDict, Field, StrictBool, StringConstraints
 
+from chalicelib.core import events
 from chalicelib.core.auth import BUYER
 from chalicelib.core.http import Api, Context
+from chalicelib.core.limits import BUYER_LOGIN
 from chalicelib.core.schema import Schema
 from chalicelib.members import service
 from chalicelib.members.service import Address, AddressFields, LoginResult, User
 
 api = Api(__name__, tag="members")
+log = logging.getLogger("micromall.members")
+
+SCHEDULE_SAFETY_MILLIS = 5_000
+EFFECTS_BATCH = 50
 
 
 def _text(max_length: int, **constraints: Any) -> Any:
@@ -39,6 +47,12 @@ class AddressBody(Schema):
                              district=self.district, detail=self.detail)
 
 
+class PointsQuery(Schema):
+    model_config = ConfigDict(extra="forbid")
+    cursor: str | None = Field(default=None, max_length=200)
+    limit: int = Field(default=20, ge=1, le=50)
+
+
 class NewAddressBody(AddressBody):
     is_default: StrictBool = False
 
@@ -47,7 +61,7 @@ class AddressUpdateBody(AddressBody):
     is_default: StrictBool | None = None  # left out: the address keeps its default status
 
 
-@api.route("/auth/login", "POST", body=LoginBody, response=LoginResult, errors=(401, 403, 429, 502),
+@api.route("/auth/login", "POST", body=LoginBody, response=LoginResult, errors=(401, 403, 429, 502), limit=BUYER_LOGIN,
            summary="log in with a wx.login() code; the first login creates the buyer")
 def login(ctx: Context) -> LoginResult:
     return service.login(ctx.body.code)
@@ -80,3 +94,35 @@ def update_address(ctx: Context, address_id: str) -> Address:
            summary="delete an address; deleting the default promotes the most recent other one")
 def delete_address(ctx: Context, address_id: str) -> None:
     service.delete_address(ctx.user_id, address_id)
+
+
+@api.route("/me/points", "GET", query=PointsQuery, response="chalicelib.members.points:PointsPage", auth=BUYER,
+           summary="the buyer's points balance and ledger, newest first")
+def my_points(ctx: Context):
+    from chalicelib.members import points
+
+    return points.ledger_page(ctx.user_id, ctx.query.cursor, ctx.query.limit)
+
+
+@api.blueprint.on_dynamodb_record(stream_arn=events.stream_arn("orders"), batch_size=EFFECTS_BATCH,
+                                  name="members_order_effects")
+def members_order_effects(event) -> None:
+    """Completed orders earn growth and points; cancelled and refunded ones give back spent points and take
+    back what they earned (each effect once, however often delivered)."""
+    from chalicelib.members.effects import apply_order_changes
+
+    apply_order_changes(event)
+
+
+@api.blueprint.schedule(Rate(10, unit=Rate.MINUTES), name="members_points_schedule")
+def members_points_schedule(event) -> None:
+    """Frozen points whose refund window closed join the balance; points past MALL_POINTS_EXPIRY_DAYS expire."""
+    from chalicelib.members.effects import run_points_schedule
+
+    context = getattr(event, "context", None)
+
+    def out_of_time() -> bool:
+        return context is not None and context.get_remaining_time_in_millis() < SCHEDULE_SAFETY_MILLIS
+
+    report = run_points_schedule(out_of_time=out_of_time)
+    log.info("points: %d released, %d expired", report["released"], report["expired"])

@@ -13,7 +13,7 @@ from pynamodb.exceptions import TransactWriteError
 from chalicelib.core import auth, clock, config, db, ids
 from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable
 from chalicelib.core.schema import Schema
-from chalicelib.members import wechat
+from chalicelib.members import levels, points, wechat
 from chalicelib.members.models import AddressBookModel, AddressModel, OpenidClaim, UserModel
 
 # WeChat no longer hands out nicknames at login; this is the name it shows itself for such users.
@@ -28,9 +28,12 @@ class User(Schema):
     user_id: str
     openid: str
     nickname: str
-    level: int
-    growth: int
-    points: int
+    level: int  # the member level the buyer's growth reaches now (levels follow growth both ways)
+    level_name: str
+    discount_percent: int  # the level's member discount: percent off every line
+    growth: int  # yuan paid for completed orders, less refunded ones
+    points: int  # spendable at checkout, 1 point = 1 fen
+    frozen_points: int  # earned, released when the refund window of their order closes
     created_at: str
 
 
@@ -102,8 +105,13 @@ def _record_login(user_id: str, session: wechat.Session) -> UserModel:
 
 
 def _user_view(user: UserModel) -> User:
-    return User(user_id=user.user_id, openid=user.openid, nickname=user.nickname, level=int(user.level),
-                growth=int(user.growth), points=int(user.points), created_at=clock.iso(user.created_at))
+    account = points.load_account(user.user_id)
+    table, _ = levels.current_levels()
+    level = levels.level_for(int(account.growth or 0), table)
+    return User(user_id=user.user_id, openid=user.openid, nickname=user.nickname, level=level.level,
+                level_name=level.name, discount_percent=level.discount_percent, growth=int(account.growth or 0),
+                points=int(account.points or 0), frozen_points=int(account.frozen or 0),
+                created_at=clock.iso(user.created_at))
 
 
 # --- address book --------------------------------------------------------------

@@ -43,3 +43,10 @@ class AlipayNotification(Schema):
     trade_status: str
     sign_type: str
     sign: str
+
+
+class WeChatPayFailure(Schema):
+    """What the mall answers WeChat Pay when it does not take a notification (WeChat retries it later)."""
+    code: str
+    message: str
+

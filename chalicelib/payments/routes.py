@@ -62,15 +62,23 @@ WECHATPAY_HEADERS = (
 )
 
 
+# What each webhook answers, in its provider's shapes (a mall error body would mean nothing to the provider).
+WECHAT_REPLY_MODEL = "chalicelib.payments.notification_shapes:WeChatPayFailure"
+WECHAT_REPLIES = {204: ("application/json", None),
+                  **{status: ("application/json", WECHAT_REPLY_MODEL) for status in (400, 401, 404, 500)}}
+ALIPAY_REPLIES = {200: ("text/plain", {"type": "string", "enum": ["success", "fail"],
+                                       "description": "`success` takes the notification; `fail` makes Alipay retry"})}
+
+
 @api.route("/payments/wechat/notify", "POST", status=204, headers=WECHATPAY_HEADERS,
-           documented_body="chalicelib.payments.notification_shapes:WeChatPayNotification",
+           documented_body="chalicelib.payments.notification_shapes:WeChatPayNotification", replies=WECHAT_REPLIES,
            summary="WeChat Pay v3 payment and refund notifications (204 when applied; a 4xx or 5xx makes WeChat retry)")
 def wechat_notify(ctx: Context) -> Response:
     return _reply("wechat", ctx)
 
 
 @api.route("/payments/alipay/notify", "POST", content_types=("application/x-www-form-urlencoded",),
-           documented_body="chalicelib.payments.notification_shapes:AlipayNotification",
+           documented_body="chalicelib.payments.notification_shapes:AlipayNotification", replies=ALIPAY_REPLIES,
            summary="Alipay asynchronous notifications (form-encoded; the reply is `success`)")
 def alipay_notify(ctx: Context) -> Response:
     return _reply("alipay", ctx)

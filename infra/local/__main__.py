@@ -189,6 +189,11 @@ def seed_demo_data() -> None:
     created = seed_demo_catalog()
     if created:
         print(f"  seeded the demo catalog: {created} products")
+    from chalicelib.marketing.demo import seed_demo_coupons
+
+    coupons = seed_demo_coupons()
+    if coupons:
+        print(f"  seeded {coupons} demo coupon templates")
 
 
 def print_welcome(port: int, pump) -> None:

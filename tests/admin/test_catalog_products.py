@@ -33,7 +33,8 @@ def test_every_catalog_console_route_wants_a_staff_token(client, frozen_clock, m
     assert client.as_token(None).call(method, path, body).status_code == 401
     assert client.as_token(tampered).call(method, path, body).status_code == 401
     assert client.as_token(buyer_token()).call(method, path, body).status_code == 403
-    assert operator.call(method, path, body).status_code in (200, 201, 404)
+    changes_stock = "/stock" in path and method != "GET"  # stock.adjust: an operator lacks it by default
+    assert operator.call(method, path, body).status_code in ((403,) if changes_stock else (200, 201, 404))
     frozen_clock.advance(hours=13)
     assert client.as_token(token).call(method, path, body).status_code == 401
 

@@ -150,16 +150,20 @@ def test_owner_lists_every_account_sorted_without_secrets(owner, frozen_clock):
     response = owner.get("/admin/staff")
     assert_status(response, 200)
     assert [row["username"] for row in response.data] == ["amy", "boss", "zoe"]
+    from chalicelib.core.permissions import ALL_PERMISSIONS
+
     assert response.data[0] == {"username": "amy", "role": "owner", "disabled": False,
-                                "created_at": "2026-11-25T04:00:00.000Z", "last_login_at": None}
+                                "created_at": "2026-11-25T04:00:00.000Z", "last_login_at": None,
+                                "grants": [], "permissions": sorted(ALL_PERMISSIONS)}
 
 
 def test_owner_routes_refuse_an_operator(operator):
-    assert_status(operator.get("/admin/staff"), 403, "FORBIDDEN")
-    assert_status(operator.get("/admin/staff/clerk"), 403, "FORBIDDEN")
+    assert_status(operator.get("/admin/staff"), 403, "PERMISSION_DENIED")
+    assert_status(operator.get("/admin/staff/clerk"), 403, "PERMISSION_DENIED")
     assert_status(operator.post("/admin/staff", {"username": "eve", "password": "eve-pass-123",
-                                                 "role": "owner"}), 403, "FORBIDDEN")
-    assert_status(operator.put("/admin/staff/clerk", {"role": "owner"}), 403, "FORBIDDEN")
+                                                 "role": "owner"}), 403, "PERMISSION_DENIED")
+    assert_status(operator.put("/admin/staff/clerk", {"role": "owner"}), 403, "PERMISSION_DENIED")
+    assert operator.get("/admin/staff").data["error"]["details"] == {"permission": "staff.manage"}
 
 
 def test_staff_routes_refuse_a_buyer(client):
@@ -183,7 +187,7 @@ def test_an_owner_demoted_since_login_loses_owner_routes_at_once(owner, client):
     add_staff("amy", "owner")
     amy = client.as_token(staff_token("amy", "owner"))
     assert_status(owner.put("/admin/staff/amy", {"role": "operator"}), 200)
-    assert_status(amy.get("/admin/staff"), 403, "FORBIDDEN")
+    assert_status(amy.get("/admin/staff"), 403, "PERMISSION_DENIED")
     assert_status(amy.get("/admin/me"), 200)
 
 
@@ -247,8 +251,8 @@ def test_promoting_an_operator_opens_owner_routes_to_them(owner, operator):
     response = owner.put("/admin/staff/clerk", {"role": "owner"})
     assert_status(response, 200)
     assert response.data["role"] == "owner"
-    # Their old operator token still says operator; a new login gives an owner token.
-    assert_status(operator.get("/admin/staff"), 403)
+    # Permissions follow the account's role now, not the role the token was issued with.
+    assert_status(operator.get("/admin/staff"), 200)
 
 
 def test_resetting_a_password_replaces_the_old_one(owner, client):
@@ -296,7 +300,7 @@ def test_a_disabled_owner_does_not_count_until_enabled_again(owner, client):
     assert_status(owner.put("/admin/staff/amy", {"disabled": False}), 200)
     assert_status(owner.put("/admin/staff/boss", {"role": "operator"}), 200)
     # boss is an operator now: his owner token no longer opens owner routes.
-    assert_status(owner.get("/admin/staff"), 403, "FORBIDDEN")
+    assert_status(owner.get("/admin/staff"), 403, "PERMISSION_DENIED")
 
 
 def test_changing_an_unknown_account_is_404(owner):

@@ -74,3 +74,20 @@ def test_adds_racing_removals_keep_the_line_count_exact(shop, atomic_dynamodb, r
     outcomes = race(removals + adds)
     assert set(outcomes) <= {"ok", "CART_LINE_NOT_FOUND"}, outcomes
     assert header_line_count("U-racer") == service.get_cart("U-racer").line_count
+
+
+
+def test_a_line_that_never_settles_answers_busy_and_adds_nothing(shop, alice):
+    from chalicelib.core.db import connection
+    from tests.faults import failing_calls
+
+    sku = shop.sku()
+    assert alice.post("/cart/items", {"sku_id": sku, "quantity": 1}).status_code == 200
+    # Another request changes the line between every read and conditional update of ours: each update fails.
+    changed = {"Error": {"Code": "ConditionalCheckFailedException", "Message": "The conditional request failed"}}
+    with failing_calls(connection().client, "UpdateItem", [changed] * 50) as updates:
+        response = alice.post("/cart/items", {"sku_id": sku, "quantity": 2})
+    assert response.status_code == 503 and response.data["error"]["code"] == "BUSY", response.data
+    assert response.headers.get("Retry-After"), "a BUSY answer says when to retry"
+    assert len(updates) == service.ADD_ATTEMPTS, f"one update per attempt, then BUSY: {updates}"
+    assert [line["quantity"] for line in alice.get("/cart").data["lines"]] == [1], "nothing was added"

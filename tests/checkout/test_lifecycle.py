@@ -10,8 +10,10 @@ def test_transition_table_only_moves_forward_and_ends_in_final_states():
     from chalicelib.checkout import statuses
 
     assert set(statuses.ALLOWED) == set(statuses.ALL)
-    for final in (statuses.COMPLETED, statuses.CANCELLED, statuses.REFUNDED):
+    for final in (statuses.CANCELLED, statuses.REFUNDED):
         assert statuses.ALLOWED[final] == frozenset(), f"{final} must be final"
+    # a completed order may only be asked to refund (after-sales, within MALL_REFUND_WINDOW_DAYS)
+    assert statuses.ALLOWED[statuses.COMPLETED] == frozenset({statuses.REFUND_REQUESTED})
     assert statuses.allowed(statuses.PENDING_PAYMENT, statuses.PAID)
     assert not statuses.allowed(statuses.PAID, statuses.PENDING_PAYMENT)
     assert not statuses.allowed(statuses.SHIPPED, statuses.PAID)

@@ -201,12 +201,12 @@ def test_units_added_to_the_cart_while_checking_out_are_never_lost(shop, alice, 
     assert stock_of(sku)["reserved"] == ordered
 
 
-def test_coupons_and_points_are_not_applicable_yet(shop, alice):
+def test_an_unknown_coupon_or_points_the_buyer_lacks_reserve_nothing(shop, alice):
     sku = shop.sku()
     coupon = alice.order({sku: 1}, coupon_id="C-1")
     points = alice.order({sku: 1}, points=100)
-    assert coupon.status_code == 422 and coupon.data["error"]["code"] == "COUPON_NOT_APPLICABLE"
-    assert points.status_code == 422 and points.data["error"]["code"] == "POINTS_NOT_APPLICABLE"
+    assert coupon.status_code == 404 and coupon.data["error"]["code"] == "COUPON_NOT_FOUND"
+    assert points.status_code == 422 and points.data["error"]["code"] == "INSUFFICIENT_POINTS"
     assert stock_of(sku)["reserved"] == 0
 
 

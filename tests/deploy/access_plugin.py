@@ -11,6 +11,12 @@ Two ways in:
 
 The recorder is installed after collection, when tests/conftest.py has set the
 test environment, and before the first test runs.
+
+Under pytest-xdist (`make test` runs the in-process suites on two workers) each worker records
+its share; the controller sees every test's report, gathers the workers' recordings and what
+they collected, and writes one merged recording to `MALL_ACCESS_RECORDING`. test_access.py
+then runs in a session of its own that reads it (`MALL_ACCESS_RECORDED`), since no worker
+sees the whole run.
 """
 from __future__ import annotations
 
@@ -22,7 +28,9 @@ import pytest
 
 TESTS = Path(__file__).resolve().parents[1]
 RECORDING_ENV = "MALL_ACCESS_RECORDING"
+RECORDED_ENV = "MALL_ACCESS_RECORDED"  # a recording written by an earlier (xdist) run, for test_access.py to judge
 DERIVATION_TEST = "test_access.py"
+WORKER_OUTPUT = "micromall_access"
 
 
 class State:
@@ -32,6 +40,15 @@ class State:
     deselected = False
     expected_files: set[Path] = set()
     collected_files: set[Path] = set()
+    workers: list[dict] = []  # on an xdist controller: each worker's recording and collection
+
+
+def is_xdist_worker(config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def is_xdist_controller(config) -> bool:
+    return not is_xdist_worker(config) and bool(getattr(config.option, "numprocesses", None))
 
 
 def feature_test_files() -> set[Path]:
@@ -69,7 +86,9 @@ def pytest_deselected(items):
 
 
 def pytest_runtest_logreport(report):
-    if report.nodeid in State.feature_items and (report.when == "call" or report.outcome != "passed"):
+    # An xdist controller learns which tests drive the features only from its workers at the end: it keeps all.
+    known = State.feature_items if State.recorder is not None else None
+    if (known is None or report.nodeid in known) and (report.when == "call" or report.outcome != "passed"):
         State.outcomes[report.nodeid] = State.outcomes.get(report.nodeid, True) and report.outcome != "failed"
 
 
@@ -90,10 +109,52 @@ def session_recording():
 
 
 def pytest_sessionfinish(session, exitstatus):
+    config = session.config
+    if is_xdist_worker(config):
+        if State.recorder is not None:
+            config.workeroutput[WORKER_OUTPUT] = json.dumps({
+                "recording": State.recorder.recording.to_json(), "feature_items": sorted(State.feature_items),
+                "collected_files": sorted(map(str, State.collected_files)), "deselected": State.deselected})
+        return
     target = os.environ.get(RECORDING_ENV)
-    if target and State.recorder is not None:
+    if target and is_xdist_controller(config):
+        _write_merged_recording(Path(target))
+    elif target and State.recorder is not None:
         data = State.recorder.recording.to_json()
         recording, problem = session_recording()
         data["complete"] = recording is not None
         data["problem"] = problem
         Path(target).write_text(json.dumps(data, indent=1), encoding="utf-8")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """xdist controller: a worker finished; keep what its recorder saw and what it collected."""
+    output = getattr(node, "workeroutput", {}).get(WORKER_OUTPUT)
+    if output:
+        State.workers.append(json.loads(output))
+
+
+def _write_merged_recording(target: Path) -> None:
+    from infra.access import Recording
+
+    recording = Recording()
+    feature_items: set[str] = set()
+    collected: set[Path] = set()
+    for worker in State.workers:
+        recording.absorb(Recording.from_json(worker["recording"]))
+        feature_items |= set(worker["feature_items"])
+        collected |= {Path(path) for path in worker["collected_files"]}
+    State.expected_files = feature_test_files()
+    problem = None
+    if not State.workers:
+        problem = "no xdist worker reported a recording"
+    elif any(worker["deselected"] for worker in State.workers) or not State.expected_files <= collected:
+        missing = sorted(str(path.relative_to(TESTS)) for path in State.expected_files - collected)
+        problem = f"the run did not collect every feature test ({', '.join(missing[:5]) or 'some deselected'})"
+    else:
+        not_passed = sorted(nodeid for nodeid in feature_items if not State.outcomes.get(nodeid, False))
+        if not_passed:
+            problem = f"{len(not_passed)} feature test(s) failed or did not run, e.g. {not_passed[0]}"
+    data = {**recording.to_json(), "complete": problem is None, "problem": problem}
+    target.write_text(json.dumps(data, indent=1), encoding="utf-8")

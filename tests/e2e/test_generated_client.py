@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import parse_qsl
 
+import jwt
 import pytest
 
 BIN = Path(sys.executable).parent
@@ -139,6 +140,26 @@ def test_every_documented_operation_is_accepted_through_the_generated_client(sta
     call("admin_staff_list", client=staff)
     call("admin_staff_get", "typed.operator", client=staff)
     call("admin_staff_update", "typed.operator", client=staff, body=models.StaffChangeIn.from_dict({"role": "owner"}))
+    # the operator's own sessions: two logins, one ended by an owner, a password change, a logout
+    def operator_login(password: str):
+        return client.AuthenticatedClient(base_url=stack.url, raise_on_unexpected_status=True, token=call(
+            "admin_staff_login", client=anonymous, body=models.LoginIn(username="typed.operator", password=password)
+        ).token)
+
+    operator_login("typed-password-1")
+    operator = operator_login("typed-password-1")
+    call("admin_sessions_list", client=staff)
+    current = jwt.decode(operator.token, options={"verify_signature": False})["sid"]
+    other = next(session.session_id for session in call("admin_staff_sessions", "typed.operator", client=staff)
+                 if session.session_id != current)
+    call("admin_staff_end_session", "typed.operator", other, client=staff)
+    operator = client.AuthenticatedClient(base_url=stack.url, raise_on_unexpected_status=True, token=call(
+        "admin_staff_change_own_password", client=operator, body=models.PasswordChangeIn(
+            current_password="typed-password-1", new_password="typed-password-2")).token)
+    call("admin_staff_logout", client=operator)
+    operator_login("typed-password-2")
+    call("admin_staff_end_sessions", "typed.operator", client=staff)
+    call("admin_staff_unlock", "typed.operator", client=staff)
     category = call("admin_create_category", client=staff, body=models.NewCategory.from_dict({"name": "生成客户端"}))
     call("admin_edit_category", category.category_id, client=staff,
          body=models.CategoryEdit.from_dict({"name": "生成的客户端"}))
@@ -174,6 +195,26 @@ def test_every_documented_operation_is_accepted_through_the_generated_client(sta
     call("cart_update_item", sku_id, client=buyer, body=models.UpdateItemBody.from_dict({"quantity": 2}))
     call("cart_get_cart", client=buyer)
     call("cart_remove_item", sku_id, client=buyer)
+
+    # marketing: a coupon template claimed and granted, the member levels, points given by staff
+    template_id = call("admin_create_coupon_template", client=staff, body=models.NewTemplate.from_dict(
+        {"name": "满50减5", "kind": "AMOUNT_OFF", "amount_off": 500, "min_spend": 5000, "total": 100,
+         "per_user_limit": 3, "valid_days": 7})).template_id
+    call("admin_list_coupon_templates", client=staff)
+    call("admin_get_coupon_template", template_id, client=staff)
+    call("admin_edit_coupon_template", template_id, client=staff,
+         body=models.TemplateTerms.from_dict({"name": "满50减5元"}))
+    call("marketing_claimable_coupons", client=anonymous)
+    call("marketing_claim_coupon", template_id, client=buyer)
+    buyer_id = call("members_me", client=buyer).user_id
+    call("admin_grant_coupon", template_id, client=staff, body=models.Grant(user_id=buyer_id))
+    call("marketing_my_coupons", client=buyer)
+    levels = call("admin_get_member_levels", client=staff).to_dict()["levels"]
+    call("admin_put_member_levels", client=staff, body=models.LevelsInput.from_dict({"levels": levels}))
+    call("marketing_member_levels", client=anonymous)
+    call("admin_adjust_points", buyer_id, client=staff, body=models.PointsAdjustment(delta=100, note="欢迎礼"))
+    call("members_my_points", client=buyer)
+    call("admin_end_coupon_template", template_id, client=staff)
 
     submission = models.OrderSubmission.from_dict({"items": [{"sku_id": sku_id, "quantity": 1}],
                                                    "address_id": address_id})

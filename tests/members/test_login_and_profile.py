@@ -9,7 +9,8 @@ from chalicelib.members.models import OpenidClaim, UserModel
 from chalicelib.members.wechat import Session
 from tests.conftest import buyer_token, staff_token
 
-USER_FIELDS = {"user_id", "openid", "nickname", "level", "growth", "points", "created_at"}
+USER_FIELDS = {"user_id", "openid", "nickname", "level", "level_name", "discount_percent", "growth", "points",
+               "frozen_points", "created_at"}
 
 
 def login(client, name="alice"):

@@ -38,6 +38,7 @@ def staff(client):
     from chalicelib.admin.passwords import ScryptCost
 
     service.create_staff("cashier", "cashier-password", "operator", cost=ScryptCost(n=2**4, r=8, p=1))
+    service.update_staff("cashier", grants=["refunds.decide"])  # an operator decides refunds only when granted
     return client.as_token(staff_token("cashier", "operator"))
 
 

@@ -153,9 +153,29 @@ def test_buyer_token_on_a_staff_route_is_403_and_staff_on_buyer_route_too(http):
     assert call(http, "POST", "/things", {"sku_id": "S", "quantity": 1}, staff_token())[0] == 403
 
 
-def test_operator_on_an_owner_route_is_403(http):
+def test_operator_on_an_owner_route_is_403(aws, http):
+    from chalicelib.admin import service
+    from chalicelib.admin.passwords import ScryptCost
+
+    for username, role in (("op", "operator"), ("boss", "owner")):
+        service.create_staff(username, f"{username}-password", role, cost=ScryptCost(n=2**4, r=8, p=1))
     assert call(http, "GET", "/owner-only", token=staff_token("op", "operator"))[0] == 403
     assert call(http, "GET", "/owner-only", token=staff_token("boss", "owner"))[0] == 200
+
+
+def test_every_staff_route_goes_through_the_staff_gate(http, monkeypatch):
+    admitted = []
+
+    def gate(principal, requirement):
+        admitted.append((principal.subject, requirement))
+        return principal
+
+    monkeypatch.setattr(auth, "STAFF_GATE", f"{__name__}:recording_gate")
+    monkeypatch.setitem(globals(), "recording_gate", gate)
+    assert call(http, "GET", "/staff-only", token=staff_token("li", "operator"))[0] == 200
+    assert admitted == [("li", auth.STAFF)]
+    assert call(http, "POST", "/things", {"sku_id": "S1", "quantity": 1}, buyer_token("U1"))[0] == 201
+    assert len(admitted) == 1, "a buyer route does not consult the staff gate"
 
 
 def test_typed_errors_choose_the_status(http):

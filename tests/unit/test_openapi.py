@@ -43,3 +43,37 @@ def test_request_bodies_and_responses_reference_component_schemas(client):
                 assert name in [p["name"] for p in operation["parameters"] if p["in"] == "path"]
             if operation.get("security"):
                 assert {"401", "403"} <= set(operation["responses"]), (method, path)
+
+
+def test_webhook_replies_are_documented_in_the_providers_shapes_not_the_malls(client):
+    import json
+
+    from jsonschema import validate as validate_json
+
+    from chalicelib.payments.providers.wechatpay import REJECT_STATUS
+    document = client.get("/openapi.json").data
+    wechat = document["paths"]["/payments/wechat/notify"]["post"]["responses"]
+    alipay = document["paths"]["/payments/alipay/notify"]["post"]["responses"]
+    assert set(wechat) == {"204"} | {str(status) for status in set(REJECT_STATUS.values()) | {500}}, \
+        f"every status the WeChat webhook answers is documented, and only those: {sorted(wechat)}"
+    assert "content" not in wechat["204"]
+    failure = document["components"]["schemas"]["WeChatPayFailure"]
+    for status in set(wechat) - {"204"}:
+        assert wechat[status]["content"]["application/json"]["schema"]["$ref"].endswith("/WeChatPayFailure")
+    sent = json.loads('{"code": "FAIL", "message": "the signature does not match"}')
+    validate_json(sent, failure)
+    assert set(alipay) == {"200"}
+    assert alipay["200"]["content"]["text/plain"]["schema"]["enum"] == ["success", "fail"]
+
+
+def test_what_the_webhooks_answer_a_forged_notification_is_what_the_document_says(client):
+    from jsonschema import validate as validate_json
+
+    document = client.get("/openapi.json").data
+    failure = document["components"]["schemas"]["WeChatPayFailure"]
+    response = client.post("/payments/wechat/notify", raw=b'{"id": "forged"}')
+    assert str(response.status_code) in document["paths"]["/payments/wechat/notify"]["post"]["responses"]
+    validate_json(response.data, failure)
+    response = client._client.http.post("/payments/alipay/notify", body=b"notify_id=forged&sign=x",
+                                        headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert (response.status_code, response.body) == (200, b"fail")

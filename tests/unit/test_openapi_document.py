@@ -24,8 +24,10 @@ def test_placing_an_order_declares_the_idempotency_key_header_the_service_checks
     from chalicelib.checkout.service import IDEMPOTENCY_KEY
 
     document = client.get("/openapi.json").data
-    [header] = [p for p in operation(document, "/orders", "post")["parameters"] if p["in"] == "header"]
-    assert header["name"] == "Idempotency-Key" and header["required"] is True
+    headers = {p["name"]: p for p in operation(document, "/orders", "post")["parameters"] if p["in"] == "header"}
+    assert set(headers) == {"Idempotency-Key", "X-Device-Id"}, "the key, and the device the rate limit counts"
+    header = headers["Idempotency-Key"]
+    assert header["required"] is True and headers["X-Device-Id"]["required"] is False
     assert header["schema"]["pattern"] == IDEMPOTENCY_KEY.pattern
     for key, accepted in [("k" * 8, True), ("order-2026:01.a_b", True), ("short", False), ("no spaces!", False)]:
         assert bool(re.fullmatch(header["schema"]["pattern"], key)) is accepted, key

@@ -1,0 +1,1 @@
+"""marketing feature: coupon templates, the buyers' coupons, and the member levels' public page."""

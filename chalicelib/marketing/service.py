@@ -1,0 +1,140 @@
+"""Coupons for buyers: the claimable list, claiming (or staff granting) one, and the buyer's own coupons.
+
+A claim is one transaction of three writes: the template's `claimed` counter (on condition
+`claimed < total`, the template still active and unedited since read), the buyer's count for
+that template (on condition `held < per_user_limit`), and the new coupon with the template's
+terms copied into it. Thirty buyers claiming the last coupon: one transaction commits, the
+others' conditions fail and a fresh read says why (409 SOLD_OUT). No count-then-insert gap.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pynamodb.exceptions import TransactWriteError
+
+from chalicelib.core import clock
+from chalicelib.core.db import condition_failed, get_or_none, run_transaction, until_committed
+from chalicelib.core.errors import Conflict, NotFound
+from chalicelib.core.ids import new_id
+from chalicelib.core.paging import decode_cursor, encode_cursor
+from chalicelib.marketing.models import (
+    ACTIVE,
+    CLAIMABLE_LISTING,
+    CouponClaimCountModel,
+    CouponModel,
+    CouponTemplateModel,
+)
+from chalicelib.marketing.templates import load_template
+from chalicelib.marketing.views import (
+    ClaimableList,
+    CouponPage,
+    CouponView,
+    claimable_view,
+    coupon_view,
+    shown_status,
+)
+
+CLAIMABLE_LIMIT = 100  # templates on the claim page
+MINE_PAGE = 50  # coupons read per Query page while filtering a buyer's list by status
+
+
+def claimable_coupons() -> ClaimableList:
+    """Active, claimable templates with coupons left and a window not yet over, newest first."""
+    now = clock.now()
+    rows = CouponTemplateModel.claimable_index.query(CLAIMABLE_LISTING, scan_index_forward=False,
+                                                     limit=CLAIMABLE_LIMIT)
+    return ClaimableList(items=[claimable_view(row) for row in rows if row.ends_at is None or row.ends_at > now])
+
+
+def claim(user_id: str, template_id: str) -> CouponView:
+    """The buyer claims one coupon of a claimable template: 201, or 409 SOLD_OUT / LIMIT_REACHED."""
+    return _take(user_id, template_id, source="CLAIM")
+
+
+def grant(user_id: str, template_id: str) -> CouponView:
+    """Staff give a buyer a coupon (granted-only templates too), within the template's total and per-buyer
+    limit. The caller checks the buyer exists."""
+    return _take(user_id, template_id, source="GRANT")
+
+
+def _take(user_id: str, template_id: str, *, source: str) -> CouponView:
+    def attempt() -> CouponView | None:
+        template = load_template(template_id)
+        if source == "CLAIM" and not template.claimable:
+            raise NotFound("coupon template not found", code="COUPON_TEMPLATE_NOT_FOUND")
+        _refuse_unavailable(template, _held(template_id, user_id))
+        coupon = _new_coupon(template, user_id, source)
+        try:
+            run_transaction(lambda tx: _write_claim(tx, template, coupon))
+        except TransactWriteError as exc:
+            if not condition_failed(exc):
+                raise
+            return None  # sold out, limit reached or edited meanwhile: the next read says which
+        return coupon_view(coupon)
+
+    return until_committed(attempt)
+
+
+def _held(template_id: str, user_id: str) -> int:
+    count = get_or_none(CouponClaimCountModel, template_id, user_id)
+    return int(count.held) if count is not None else 0
+
+
+def _refuse_unavailable(template: CouponTemplateModel, held: int) -> None:
+    if template.status != ACTIVE or (template.ends_at is not None and template.ends_at <= clock.now()):
+        raise Conflict("this coupon can no longer be claimed", code="COUPON_ENDED")
+    if int(template.claimed or 0) >= int(template.total):
+        raise Conflict("all of these coupons have been claimed", code="SOLD_OUT")
+    if held >= int(template.per_user_limit):
+        raise Conflict(f"you hold the most of this coupon one buyer may ({template.per_user_limit})",
+                       code="LIMIT_REACHED", details={"per_user_limit": int(template.per_user_limit)})
+
+
+def _write_claim(tx, template: CouponTemplateModel, coupon: CouponModel) -> None:
+    """The claim, top to bottom: the template's counter, the buyer's count, the coupon."""
+    limit = int(template.per_user_limit)
+    tx.update(CouponTemplateModel(template.template_id), actions=[CouponTemplateModel.claimed.add(1)],
+              condition=(CouponTemplateModel.claimed < CouponTemplateModel.total)
+              & (CouponTemplateModel.status == ACTIVE) & (CouponTemplateModel.version == int(template.version)))
+    tx.update(CouponClaimCountModel(template.template_id, coupon.user_id),
+              actions=[CouponClaimCountModel.held.add(1)],
+              condition=CouponClaimCountModel.held.does_not_exist() | (CouponClaimCountModel.held < limit))
+    tx.save(coupon, condition=CouponModel.coupon_id.does_not_exist())
+
+
+def _new_coupon(template: CouponTemplateModel, user_id: str, source: str) -> CouponModel:
+    now = clock.now()
+    valid_from, valid_until = _validity(template, now)
+    return CouponModel(user_id, new_id(), template_id=template.template_id, source=source, status="AVAILABLE",
+                       name=template.name, kind=template.kind, amount_off=template.amount_off,
+                       percent_off=template.percent_off, max_discount=template.max_discount,
+                       min_spend=int(template.min_spend or 0), scope_kind=template.scope_kind,
+                       scope_ids=list(template.scope_ids or []), valid_from=valid_from, valid_until=valid_until,
+                       claimed_at=now)
+
+
+def _validity(template: CouponTemplateModel, now: datetime) -> tuple[datetime, datetime]:
+    if template.valid_days:
+        return now, now + timedelta(days=int(template.valid_days))
+    return template.starts_at, template.ends_at
+
+
+def my_coupons(user_id: str, status: str | None, cursor: str | None, limit: int) -> CouponPage:
+    """The buyer's coupons, newest first, optionally of one shown status (EXPIRED is judged by the clock)."""
+    before = decode_cursor(cursor)
+    found: list[CouponModel] = []
+    last_seen = before
+    while len(found) <= limit:
+        condition = CouponModel.coupon_id < last_seen if last_seen else None
+        page = list(CouponModel.query(user_id, range_key_condition=condition, scan_index_forward=False,
+                                      limit=MINE_PAGE))
+        for coupon in page:
+            if status is None or shown_status(coupon) == status:
+                found.append(coupon)
+            if len(found) > limit:
+                break
+        if len(page) < MINE_PAGE:
+            break
+        last_seen = page[-1].coupon_id
+    next_cursor = encode_cursor(found[limit - 1].coupon_id) if len(found) > limit else None
+    return CouponPage(items=[coupon_view(coupon) for coupon in found[:limit]], next_cursor=next_cursor)

@@ -1,0 +1,27 @@
+"""A buyer's standing as other features need it: level and discount for pricing, points to spend."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chalicelib.members import levels, points
+from chalicelib.members.points import add_redemption
+
+__all__ = ["PricingAccount", "pricing_account", "add_redemption"]
+
+
+@dataclass(frozen=True)
+class PricingAccount:
+    level: int
+    discount_percent: int
+    growth: int
+    points: int
+
+
+def pricing_account(user_id: str) -> PricingAccount:
+    """Two GetItems: the buyer's account (consistent: the points about to be spent) and the level table."""
+    account = points.load_account(user_id)
+    table, _ = levels.current_levels()
+    growth = int(account.growth or 0)
+    level = levels.level_for(growth, table)
+    return PricingAccount(level=level.level, discount_percent=level.discount_percent, growth=growth,
+                          points=int(account.points or 0))
