@@ -264,3 +264,38 @@ def test_a_lost_reply_after_opening_or_joining_commits_returns_that_group_and_or
         held = joined(friend, opened["group_id"])
     assert order(held["order"]["order_id"]).status == "PENDING_PAYMENT"
     assert int(group(opened["group_id"]).holders) == 2
+
+
+def test_a_buyer_cancelling_an_unpaid_group_order_frees_the_place(campaign, buyers):
+    running = campaign(group_size=2)
+    leader, friend, other = buyers(3)
+    opened = open_group(leader, running["campaign_id"])
+    paid(opened["order"]["order_id"])
+    held = joined(friend, opened["group_id"])["order"]["order_id"]
+    cancelled = friend.api.post(f"/orders/{held}/cancel")
+    assert (cancelled.status_code, cancelled.data["cancel_reason"]) == (200, "BUYER")
+    assert joined(other, opened["group_id"])["status"] == "OPEN"
+    assert int(group(opened["group_id"]).holders) == 2
+
+
+def test_a_group_that_ends_is_announced_once_as_a_versioned_event(app, campaign, buyers, monkeypatch):
+    from chalicelib.groupbuy import events
+    from infra.local.pump import EventPump
+
+    announced = []
+    real_announce = events._announce_once
+    monkeypatch.setattr(events, "_announce_once", lambda event: announced.append(event) or real_announce(event))
+    running = campaign(group_size=2)
+    leader, friend = buyers(2)
+    opened = open_group(leader, running["campaign_id"])
+    paid(opened["order"]["order_id"])
+    paid(joined(friend, opened["group_id"])["order"]["order_id"])
+    pump = EventPump(app, raise_errors=True)
+    pump.drain()
+    pump.position_streams("TRIM_HORIZON")
+    pump.drain()
+    assert [(e.type, e.version, e.group_id, e.paid_members) for e in announced] == \
+        [("groupbuy.group.succeeded", 1, opened["group_id"], 2)] * 2, "delivered twice"
+    first = announced[0].as_dict()
+    assert first["closed_at"].endswith("Z") and first["campaign_id"] == running["campaign_id"]
+    assert real_announce(announced[0]) is False, "the second delivery found the marker: announced once"

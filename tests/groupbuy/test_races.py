@@ -197,3 +197,62 @@ def test_the_per_buyer_limit_and_campaign_stock_hold_under_concurrent_openings(c
     assert campaign_left(running["campaign_id"]) == 0
     assert sum(quota_of(running["campaign_id"], b.user_id) for b in crowd) == 5
     assert stock_of(running["sku_id"])["reserved"] == 5
+
+
+def test_the_group_failing_between_a_payments_read_and_its_commit_returns_that_payment(campaign, buyers,
+                                                                                       frozen_clock, monkeypatch):
+    from chalicelib.groupbuy import hooks
+    from chalicelib.groupbuy.settlement import fail_if_expired
+
+    running = campaign(group_size=3, duration_minutes=5)
+    leader, joiner = buyers(2)
+    opened = open_group(leader, running["campaign_id"])
+    paid(opened["order"]["order_id"])
+    holder = joined(joiner, opened["group_id"])["order"]["order_id"]
+    later(frozen_clock, seconds=299)
+    real_payment, interleaved = hooks.payment, []
+
+    def payment_then_the_deadline(order, paid_at):
+        decision = real_payment(order, paid_at)  # read while the group is still open
+        if not interleaved:
+            interleaved.append(True)
+            later(frozen_clock, seconds=1)
+            assert fail_if_expired(opened["group_id"])
+        return decision
+
+    monkeypatch.setattr(hooks, "payment", payment_then_the_deadline)
+    assert pay(holder)[0] < 300
+    returned = order(holder)
+    assert returned.payment is None and [(r.kind, r.status) for r in returned.refunds] == [("RETURN", "SUCCESS")]
+    assert (returned.status, returned.cancel_reason) == ("CANCELLED", "GROUP_FAILED")
+    assert order(opened["order"]["order_id"]).status == "REFUNDED"
+    assert stock_of(running["sku_id"]) == {"available": 50, "reserved": 0, "sold": 0}
+
+
+def test_a_payment_between_the_failures_read_and_its_commit_is_refunded_with_the_group(campaign, buyers,
+                                                                                      frozen_clock, monkeypatch):
+    from chalicelib.groupbuy import settlement
+
+    running = campaign(group_size=3, duration_minutes=5)
+    leader, joiner = buyers(2)
+    opened = open_group(leader, running["campaign_id"])
+    paid(opened["order"]["order_id"])
+    holder = joined(joiner, opened["group_id"])["order"]["order_id"]
+    later(frozen_clock, seconds=300)
+    real_commit, interleaved = settlement.commit_if_conditions_hold, []
+
+    def a_payment_first(build, **kwargs):
+        if not interleaved:
+            interleaved.append(True)
+            later(frozen_clock, seconds=-1)  # the payment reached the mall just before the deadline
+            paid(holder)
+            later(frozen_clock, seconds=1)
+        return real_commit(build, **kwargs)
+
+    monkeypatch.setattr(settlement, "commit_if_conditions_hold", a_payment_first)
+    assert settlement.fail_if_expired(opened["group_id"]), "the failure reads again and commits"
+    assert int(group(opened["group_id"]).paid_members) == 2
+    for order_id in (opened["order"]["order_id"], holder):
+        refunded = order(order_id)
+        assert refunded.status == "REFUNDED" and [r.out_refund_no for r in refunded.refunds] == [f"{order_id}-R1"]
+    assert stock_of(running["sku_id"]) == {"available": 50, "reserved": 0, "sold": 0}
