@@ -112,3 +112,24 @@ def test_moving_the_end_earlier_brings_open_group_deadlines_forward(staff, campa
     sooner = clock.iso(clock.now() + timedelta(minutes=30))
     assert staff.put(f"/admin/groupbuy/campaigns/{running['campaign_id']}", {"ends_at": sooner}).status_code == 200
     assert clock.iso(group(opened["group_id"]).expires_at) == sooner
+
+
+def test_campaign_routes_answer_404_for_unknown_campaigns_and_400_for_bad_edits(client, staff, campaign, buyers):
+    running = campaign()
+    unknown = "01JUNKNOWNCAMPAIGN0000000X"
+    assert staff.post(f"/admin/groupbuy/campaigns/{unknown}/end").status_code == 404
+    assert staff.post("/admin/groupbuy/campaigns/not-an-id!/end").status_code == 404
+    assert client.get(f"/groupbuy/campaigns/{unknown}").status_code == 404
+    path = f"/admin/groupbuy/campaigns/{running['campaign_id']}"
+    for wrong in ({"group_size": 60}, {"group_price": "10"}, {"status": "ENDED"}):
+        assert staff.put(path, wrong).status_code == 400, wrong
+    past = staff.put(path, {"ends_at": "2020-01-01T00:00:00Z"})
+    assert (past.status_code, past.data["error"]["code"]) == (400, "INVALID_CAMPAIGN_WINDOW")
+
+
+def test_a_campaign_that_has_not_started_takes_no_group(campaign, buyers):
+    upcoming = campaign(starts_at=clock.iso(clock.now() + timedelta(hours=1)))
+    (early,) = buyers(1)
+    response = early.api.post("/groupbuy/groups", {"campaign_id": upcoming["campaign_id"],
+                                                   "address_id": early.address_id})
+    assert (response.status_code, response.data["error"]["code"]) == (422, "CAMPAIGN_NOT_RUNNING")

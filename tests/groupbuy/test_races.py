@@ -256,3 +256,49 @@ def test_a_payment_between_the_failures_read_and_its_commit_is_refunded_with_the
         refunded = order(order_id)
         assert refunded.status == "REFUNDED" and [r.out_refund_no for r in refunded.refunds] == [f"{order_id}-R1"]
     assert stock_of(running["sku_id"]) == {"available": 50, "reserved": 0, "sold": 0}
+
+
+@pytest.mark.parametrize("round_number", range(ROUNDS))
+def test_a_price_edit_racing_openings_never_mixes_terms(campaign, buyers, atomic_dynamodb, round_number):
+    from chalicelib.groupbuy import campaigns, service
+    from chalicelib.groupbuy.inputs import CampaignEdit, GroupOpening
+
+    running = campaign(group_price=2990)
+    crowd = buyers(4)
+    made = []
+
+    def opener(buyer):
+        return lambda: made.append(service.open_group(buyer.user_id, GroupOpening(
+            campaign_id=running["campaign_id"], address_id=buyer.address_id)))
+
+    def edit():
+        campaigns.edit_campaign(running["campaign_id"], CampaignEdit(group_price=1990), actor="racer")
+
+    run_together(*[opener(b) for b in crowd], edit)
+    assert len(made) == 4
+    for opened in made:
+        price = int(group(opened.group_id).group_price)
+        assert price in (2990, 1990) and opened.order.items_total == price, (price, opened.order.items_total)
+
+
+@pytest.mark.parametrize("round_number", range(ROUNDS))
+def test_ending_a_campaign_racing_the_leaders_payment_ends_with_the_leader_refunded(campaign, buyers, staff,
+                                                                                    frozen_clock, atomic_dynamodb,
+                                                                                    round_number):
+    from chalicelib.groupbuy import campaigns
+
+    running = campaign(group_size=3)
+    (leader,) = buyers(1)
+    opened = open_group(leader, running["campaign_id"])
+    leader_order = opened["order"]["order_id"]
+    run_together(lambda: pay(leader_order), lambda: campaigns.end_campaign(running["campaign_id"], actor="racer"))
+    later(frozen_clock, seconds=1)
+    run_group_jobs()
+    ended = order(leader_order)
+    assert group(opened["group_id"]).status == "FAILED"
+    if ended.payment is not None:  # paid first: the group opened, then failed at the end, refunded
+        assert ended.status == "REFUNDED" and [r.kind for r in ended.refunds] == ["BUYER"]
+    else:  # the end first: the payment could not open the group and was returned
+        assert (ended.status, [r.kind for r in ended.refunds]) == ("CANCELLED", ["RETURN"])
+    assert len(provider_refunds(leader_order)) == 1
+    assert stock_of(running["sku_id"]) == {"available": 50, "reserved": 0, "sold": 0}
