@@ -1,10 +1,12 @@
-"""Admin routes: staff login and accounts, the catalog console, the orders console and refund decisions.
+"""Admin routes: staff login and accounts, the catalog console, the orders console and refund decisions,
+group-buy campaigns.
 
 Each module below registers its routes on the one admin Api, so the admin
 feature deploys as one function.
 """
 from chalicelib.admin import (  # noqa: F401  (they register routes)
     catalog_routes,
+    groupbuy_routes,
     marketing_routes,
     order_routes,
     payment_routes,
