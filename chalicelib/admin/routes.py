@@ -1,9 +1,16 @@
-"""Admin routes: staff login and accounts, the catalog console, the orders console and refund decisions.
+"""Admin routes: staff login and accounts, the catalog console, the orders console and refund decisions,
+the notifications console.
 
 Each module below registers its routes on the one admin Api, so the admin
 feature deploys as one function.
 """
-from chalicelib.admin import catalog_routes, order_routes, payment_routes, staff_routes  # noqa: F401  (they register routes)
+from chalicelib.admin import (  # noqa: F401  (they register routes)
+    catalog_routes,
+    notify_routes,
+    order_routes,
+    payment_routes,
+    staff_routes,
+)
 from chalicelib.admin.api import api
 
 __all__ = ["api"]

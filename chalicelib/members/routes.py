@@ -80,3 +80,13 @@ def update_address(ctx: Context, address_id: str) -> Address:
            summary="delete an address; deleting the default promotes the most recent other one")
 def delete_address(ctx: Context, address_id: str) -> None:
     service.delete_address(ctx.user_id, address_id)
+
+
+@api.route("/me/subscriptions", "POST", body="chalicelib.notify.inputs:SubscriptionResults",
+           response="chalicelib.notify.inputs:Subscriptions", auth=BUYER, errors=(400,),
+           summary="record what wx.requestSubscribeMessage answered: each accept is one message's credit")
+def record_subscriptions(ctx: Context):
+    # The notify feature owns the credits; /me is this function's base path, so the route lives here.
+    from chalicelib.notify import service as notify
+
+    return notify.record_subscriptions(ctx.user_id, ctx.body.results)
