@@ -58,6 +58,8 @@ def _fresh(name: str) -> str | None:
 def _take_lease(name: str, owner: str) -> bool:
     now = clock.now()
     free = NotifySetting.lease_until.does_not_exist() | (NotifySetting.lease_until < now)
+    # ... and still due: a sender that read the old token just before another stored the new one must not refresh.
+    free &= NotifySetting.refresh_at.does_not_exist() | (NotifySetting.refresh_at <= now)
     try:
         NotifySetting(name).update(actions=[NotifySetting.lease_until.set(now + timedelta(seconds=LEASE_SECONDS)),
                                             NotifySetting.lease_owner.set(owner)], condition=free)

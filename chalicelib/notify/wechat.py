@@ -81,7 +81,8 @@ class WeChatSubscribeClient:
         appid = config.env("MALL_WECHAT_APPID")
         if appid is None:
             raise config.ConfigError("MALL_WECHAT_APPID is required when MALL_PROVIDERS=live")
-        return cls(appid, config.secret("wechat_app_secret"), config.env("MALL_WECHAT_API_BASE", DEFAULT_API_BASE))
+        return cls(appid, config.secret("wechat_app_secret"), config.env("MALL_WECHAT_API_BASE", DEFAULT_API_BASE),
+                   timeout=TIMEOUT_SECONDS)
 
     def stable_token(self) -> Token:
         try:
