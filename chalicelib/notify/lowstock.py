@@ -8,6 +8,11 @@ outbox items in one transaction, on condition that it was not low: a redelivered
 record finds it low already and raises nothing, and no second alert comes until a
 record shows the stock back at or above the threshold (which moves it to not low).
 Setting a threshold above the current stock is a crossing too: it alerts at once.
+
+Each move also stores the stream record's sequence number and is conditioned on it
+being newer: a retried batch replays records after the state has moved on (a crossing
+below, then the recovery, then the batch fails on a later record), and the old
+crossing must not alert again.
 """
 from __future__ import annotations
 
@@ -25,6 +30,7 @@ from chalicelib.notify.templates import TemplateCache
 log = logging.getLogger("micromall.notify")
 
 MAIN_SHARD = 0
+SEQUENCE_WIDTH = 48  # stream sequence numbers are up to 40 digits: zero-padded, they compare as strings
 
 
 def is_low(stock: dict[str, Any] | None) -> bool:
@@ -42,14 +48,19 @@ def watch(records: Iterable[Any]) -> int:
         stock = new or old
         if stock is None or int(stock.get("shard", MAIN_SHARD)) != MAIN_SHARD or is_low(old) == is_low(new):
             continue
+        sequence = str(record.sequence_number).zfill(SEQUENCE_WIDTH)
         if is_low(new):
-            raised += _raise(new, templates)
+            raised += _raise(new, sequence, templates)
         else:
-            _recover(stock["sku_id"])
+            _recover(stock["sku_id"], sequence)
     return raised
 
 
-def _raise(stock: dict[str, Any], templates: TemplateCache) -> int:
+def _newer(sequence: str) -> Any:
+    return LowStockModel.sequence.does_not_exist() | (LowStockModel.sequence < sequence)
+
+
+def _raise(stock: dict[str, Any], sequence: str, templates: TemplateCache) -> int:
     now = clock.now()
     alert_id = ids.new_id()
     title = " ".join([str(stock.get("title") or ""), *map(str, (stock.get("specs") or {}).values())]).strip()
@@ -63,22 +74,25 @@ def _raise(stock: dict[str, Any], templates: TemplateCache) -> int:
 
     def build(tx: Any) -> None:
         tx.update(LowStockModel(stock["sku_id"], STATE),
-                  actions=[LowStockModel.low.set(True), LowStockModel.alerts.add(1), LowStockModel.at.set(now)],
-                  condition=not_low)
+                  actions=[LowStockModel.low.set(True), LowStockModel.alerts.add(1), LowStockModel.at.set(now),
+                           LowStockModel.sequence.set(sequence)],
+                  condition=not_low & _newer(sequence))
         tx.save(alert, condition=LowStockModel.alert_id.does_not_exist())
         outbox.add_to(tx, items)
 
     if not db.commit_if_conditions_hold(build):
-        log.info("SKU %s is low already: no second alert", stock["sku_id"])
+        log.info("SKU %s is low already, or this record is older than its state: no alert", stock["sku_id"])
         return 0
     metrics.count("LowStockAlerts")
     return 1
 
 
-def _recover(sku_id: str) -> None:
+def _recover(sku_id: str, sequence: str) -> None:
     try:
-        LowStockModel(sku_id, STATE).update(actions=[LowStockModel.low.set(False), LowStockModel.at.set(clock.now())],
-                                            condition=LowStockModel.low == True)  # noqa: E712
+        LowStockModel(sku_id, STATE).update(
+            actions=[LowStockModel.low.set(False), LowStockModel.at.set(clock.now()),
+                     LowStockModel.sequence.set(sequence)],
+            condition=(LowStockModel.low == True) & _newer(sequence))  # noqa: E712
     except Exception as exc:
         if not db.condition_failed(exc):
             raise

@@ -133,6 +133,7 @@ class LowStockModel(Model):
     alert_id = UnicodeAttribute(range_key=True)  # STATE, or the alert's ULID
     low = BooleanAttribute(null=True)  # STATE: below its threshold now
     alerts = NumberAttribute(null=True)  # STATE: alerts raised so far
+    sequence = UnicodeAttribute(null=True)  # STATE: the stream record that last moved it (zero-padded)
     listing = UnicodeAttribute(null=True)
     product_id = UnicodeAttribute(null=True)
     title = UnicodeAttribute(null=True)

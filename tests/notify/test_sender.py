@@ -24,7 +24,8 @@ def queue_depths() -> tuple[int, int]:
     for name in ("notify-sends", "notify-sends-dlq"):
         url = sqs.get_queue_url(QueueName=queue_name(name))["QueueUrl"]
         attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-        depths.append(int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"]))
+        depths.append(int(attributes["ApproximateNumberOfMessages"])
+                      + int(attributes["ApproximateNumberOfMessagesNotVisible"]))
     return depths[0], depths[1]
 
 
