@@ -149,6 +149,8 @@ def _claim(item: NotificationModel, claim: str) -> bool:
         except Exception as exc:
             if not db.condition_failed(exc):
                 raise
+            if _claimed_by(item.event_key, claim):  # our own write, resent after its reply was lost
+                return True
             raise RetryLater("another attempt claimed it first") from None
 
     def build(tx: Any) -> None:
@@ -158,7 +160,13 @@ def _claim(item: NotificationModel, claim: str) -> bool:
         tx.update(item, actions=[*claimed, NotificationModel.credit_spent.set(True)],
                   condition=unclaimed & (NotificationModel.credit_spent == False))  # noqa: E712 - PynamoDB condition
 
-    return db.commit_if_conditions_hold(build)
+    return db.commit_if_conditions_hold(build, committed_already=lambda: _claimed_by(item.event_key, claim))
+
+
+def _claimed_by(key: str, claim: str) -> bool:
+    """Whether the claim on the item is `claim`: a resent write that failed its condition on its own commit."""
+    current = db.get_or_none(NotificationModel, key)
+    return current is not None and current.claim == claim
 
 
 def _mark_not_subscribed(item: NotificationModel) -> bool:

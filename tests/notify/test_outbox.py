@@ -137,3 +137,47 @@ def test_refund_settled_is_derived_when_an_order_becomes_refunded_and_only_then(
     paid = KINDS["ORDER_PAID"]
     assert paid.happened({"status": "PENDING_PAYMENT"}, {"status": "AWAITING_GROUP"})
     assert not paid.happened({"status": "AWAITING_GROUP"}, {"status": "PAID"}), "a group completing is no payment"
+
+
+def test_a_lost_reply_to_the_claim_still_sends_once_on_the_credit_it_spent(shop, admin, alice, pump, sandbox_wechat,
+                                                                          monkeypatch):
+    from chalicelib.notify import sender, wechat
+    from tests.faults import reply_lost_after_commit
+
+    enable_order_paid(admin)
+    subscribe(alice, times=2)
+    order_id = paid_order(shop, alice)
+    real_send = sender.send
+
+    def not_yet(key, api):
+        raise sender.RetryLater("held back by the test")
+
+    monkeypatch.setattr(sender, "send", not_yet)
+    pump.drain()  # derived and queued; the message waits out its backoff
+    monkeypatch.setattr(sender, "send", real_send)
+
+    with reply_lost_after_commit("TransactWriteItems") as lost:
+        outcome = sender.send(f"ORDER_PAID#{order_id}#{alice.user_id}", wechat.client())
+
+    assert lost == ["TransactWriteItems"]
+    assert (outcome.status, outcome.called) == ("SENT", True)
+    assert len(sandbox_wechat.deliveries) == 1
+    assert alice.api.post("/me/subscriptions", {"results": {PAID_TEMPLATE: "reject"}}).data[
+        "subscriptions"][0]["credits"] == 1, "the resent claim spent a second credit"
+
+
+def test_a_recipient_without_an_openid_is_failed_without_spending_a_credit(client, shop, admin, pump, sandbox_wechat):
+    from tests.checkout.conftest import Buyer
+
+    ghost = Buyer(client, "U-never-logged-in")  # a token, but no WeChat login: no openid
+    enable_order_paid(admin)
+    subscribe(ghost)
+    order_id = paid_order(shop, ghost)
+
+    pump.drain()
+
+    [paid] = notifications("ORDER_PAID", order_id)
+    assert (paid.status, paid.error_code) == ("FAILED", "NO_OPENID")
+    assert sandbox_wechat.deliveries == []
+    assert ghost.api.post("/me/subscriptions", {"results": {PAID_TEMPLATE: "reject"}}).data[
+        "subscriptions"][0]["credits"] == 1
