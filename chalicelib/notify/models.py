@@ -84,6 +84,8 @@ class SubscriptionModel(Model):
     credits = NumberAttribute(default=0)
     banned = BooleanAttribute(default=False)  # "ban": the user turned the template off; an accept turns it on
     accepted = NumberAttribute(default=0)  # accepts ever recorded
+    version = NumberAttribute(default=0)  # each answer is conditioned on the version it read
+    last_change = UnicodeAttribute(null=True)  # the answer that last committed: a resent one knows its own
     updated_at = UTCDateTimeAttribute()
 
 

@@ -10,7 +10,8 @@ import heapq
 from itertools import islice
 from typing import Any
 
-from chalicelib.core import clock
+from chalicelib.core import clock, db, ids
+from chalicelib.core.errors import ServiceUnavailable
 from chalicelib.core.paging import decode_cursor, encode_cursor
 from chalicelib.notify import templates
 from chalicelib.notify.inputs import (
@@ -34,18 +35,47 @@ ACCEPT, REJECT, BAN = "accept", "reject", "ban"
 
 def record_subscriptions(user_id: str, results: dict[str, str]) -> Subscriptions:
     """Each `accept` adds one credit for (user, template); `ban` turns the template off (credits to 0),
-    as WeChat itself stops delivering it; `reject` changes nothing. Each answer is one atomic write,
-    so concurrent answers from two phones add up."""
-    now = clock.now()
+    as WeChat itself stops delivering it; `reject` changes nothing.
+
+    An answer is a write conditioned on the version it read, carrying a token of its own: a resend
+    after a lost reply finds its own commit instead of adding a second credit, and two phones
+    answering at once both count (the loser reads again)."""
     for template_id, answer in results.items():
-        item = SubscriptionModel(user_id, template_id)
-        if answer == ACCEPT:
-            item.update(actions=[SubscriptionModel.credits.add(1), SubscriptionModel.accepted.add(1),
-                                 SubscriptionModel.banned.set(False), SubscriptionModel.updated_at.set(now)])
-        elif answer == BAN:
-            item.update(actions=[SubscriptionModel.credits.set(0), SubscriptionModel.banned.set(True),
-                                 SubscriptionModel.updated_at.set(now)])
+        if answer in (ACCEPT, BAN):
+            _answer(user_id, template_id, answer)
     return Subscriptions(subscriptions=[_subscription_view(row) for row in SubscriptionModel.query(user_id)])
+
+
+def _answer(user_id: str, template_id: str, answer: str) -> None:
+    token = ids.new_id()
+
+    def attempt() -> bool | None:
+        current = db.get_or_none(SubscriptionModel, user_id, template_id)
+        version = int(current.version or 0) if current is not None else 0
+        now = clock.now()
+        actions = [SubscriptionModel.version.set(version + 1), SubscriptionModel.last_change.set(token),
+                   SubscriptionModel.updated_at.set(now)]
+        if answer == ACCEPT:
+            actions += [SubscriptionModel.credits.add(1), SubscriptionModel.accepted.add(1),
+                        SubscriptionModel.banned.set(False)]
+        else:
+            actions += [SubscriptionModel.credits.set(0), SubscriptionModel.banned.set(True)]
+        # credits moves under senders too (a send spends one): the condition is the version alone, and
+        # ADD keeps a concurrent spend; a ban's SET 0 is what a ban means whatever was spent meanwhile.
+        unchanged = SubscriptionModel.user_id.does_not_exist() if current is None \
+            else SubscriptionModel.version == version
+        committed = db.commit_if_conditions_hold(
+            lambda tx: tx.update(SubscriptionModel(user_id, template_id), actions=actions, condition=unchanged),
+            committed_already=lambda: _answered(user_id, template_id, token))
+        return True if committed else None
+
+    db.until_committed(attempt, gives_up=lambda: ServiceUnavailable(
+        "the subscriptions are changing fast, retry shortly", code="BUSY"))
+
+
+def _answered(user_id: str, template_id: str, token: str) -> bool:
+    current = db.get_or_none(SubscriptionModel, user_id, template_id)
+    return current is not None and current.last_change == token
 
 
 def _subscription_view(row: SubscriptionModel) -> Subscription:

@@ -71,6 +71,11 @@ def save(kind_name: str, template_id: str, page: str | None, field_map: list[tup
         problems.append(f"{kind.name} goes to the buyer the event names; recipients are for staff kinds")
     if len(recipients) > MAX_RECIPIENTS:
         problems.append(f"at most {MAX_RECIPIENTS} recipients")
+    elif recipients and kind.audience == STAFF:
+        from chalicelib.members import service as members  # lazy: only a staff kind's settings read users
+
+        problems += [f"{user_id}: no such user (a recipient logs in to the mini-program once first)"
+                     for user_id in dict.fromkeys(recipients) if members.openid_of(user_id) is None]
     if problems:
         raise BadRequest("; ".join(problems), code="INVALID_TEMPLATE",
                          details=[{"message": problem} for problem in problems])

@@ -90,3 +90,10 @@ def test_threshold_route_errors(client, shop, admin):
     assert client.as_token(buyer_token()).put(path, {"threshold": 3}).status_code == 403
     assert client.get("/admin/low-stock-alerts").status_code == 401
     assert admin.get("/admin/low-stock-alerts?cursor=bad").status_code == 400
+
+
+def test_a_staff_recipient_must_be_a_user_of_the_mini_program(admin):
+    response = admin.put("/admin/notification-templates/LOW_STOCK", {
+        "template_id": "tmpl-low-stock", "fields": [{"key": "thing1", "source": "product_title"}],
+        "recipients": ["U-nobody"]})
+    assert response.status_code == 400 and "U-nobody" in response.data["error"]["message"], response.data

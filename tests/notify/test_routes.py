@@ -1,6 +1,8 @@
 """The notify routes' contract: subscriptions under /me, templates and notifications under /admin, every error."""
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import buyer_token
 from tests.notify.conftest import PAID_FIELDS, enable_order_paid, paid_order, subscribe
 
@@ -82,3 +84,33 @@ def test_notifications_errors(client, admin):
     assert admin.get("/admin/notifications?limit=0").status_code == 400
     assert client.get("/admin/notifications").status_code == 401
     assert client.as_token(buyer_token()).get("/admin/notifications").status_code == 403
+
+
+def test_a_resent_accept_after_a_lost_reply_adds_one_credit(alice):
+    from tests.faults import reply_lost_after_commit
+
+    with reply_lost_after_commit("TransactWriteItems") as lost:
+        answer = alice.api.post("/me/subscriptions", {"results": {"t-a": "accept"}})
+    assert lost and answer.status_code == 200, answer.data
+    assert answer.data["subscriptions"] == [{"template_id": "t-a", "credits": 1, "banned": False}]
+
+
+@pytest.mark.parametrize("round_", range(5))
+def test_accepts_from_two_phones_at_once_both_count(alice, atomic_dynamodb, round_):
+    import threading
+
+    from chalicelib.notify import service
+
+    start = threading.Barrier(4)
+
+    def phone():
+        start.wait()
+        service.record_subscriptions(alice.user_id, {"t-race": "accept"})
+
+    threads = [threading.Thread(target=phone) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    credits = service.record_subscriptions(alice.user_id, {"t-race": "reject"}).subscriptions[0].credits
+    assert credits == 4, f"4 accepts made {credits} credits"
