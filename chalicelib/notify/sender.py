@@ -116,8 +116,8 @@ def _call(item: NotificationModel, claim: str, openid: str, api: wechat.Subscrib
         message["page"] = item.page
     try:
         token = tokens.access_token(api)
-    except wechat.Refused as exc:
-        _release(item, claim, exc)
+    except Exception as exc:  # WeChat or DynamoDB: WeChat was not called, so the claim must not stay
+        _release(item, claim, str(getattr(exc, "errcode", "TOKEN")), str(exc))
         raise RetryLater(f"no access token: {exc}") from None
     try:
         msgid = api.send(token, message)
@@ -125,7 +125,7 @@ def _call(item: NotificationModel, claim: str, openid: str, api: wechat.Subscrib
         if exc.token_invalid:
             tokens.forget(api, token)
         if not exc.permanent:
-            _release(item, claim, exc)
+            _release(item, claim, str(exc.errcode), exc.errmsg or str(exc))
             raise RetryLater(str(exc)) from None
         metrics.count("NotificationFailed", kind=item.kind, reason=str(exc.errcode))
         return _finish(item, claim, FAILED, error=(str(exc.errcode), exc.errmsg), called=True)
@@ -220,12 +220,12 @@ def _finish(item: NotificationModel, claim: str | None, status: str, *, error: t
     return Outcome(status, called)
 
 
-def _release(item: NotificationModel, claim: str, exc: wechat.Refused) -> None:
+def _release(item: NotificationModel, claim: str, error_code: str, error_message: str) -> None:
     """Nothing was sent: drop the claim (keeping the credit spent), note why, and let the queue retry."""
     try:
         item.update(actions=[NotificationModel.claim.remove(), NotificationModel.claimed_at.remove(),
-                             NotificationModel.error_code.set(str(exc.errcode)),
-                             NotificationModel.error_message.set(exc.errmsg[:200] or str(exc)[:200]),
+                             NotificationModel.error_code.set(error_code),
+                             NotificationModel.error_message.set(error_message[:200]),
                              NotificationModel.updated_at.set(clock.now())],
                     condition=(NotificationModel.status == PENDING) & (NotificationModel.claim == claim))
     except Exception as err:

@@ -218,3 +218,16 @@ def test_backoff_doubles_from_the_configured_base_up_to_fifteen_minutes(monkeypa
     assert backoff_seconds(9) == 900
     monkeypatch.setenv("MALL_NOTIFY_RETRY_SECONDS", "5")
     assert backoff_seconds(2) == 10
+
+
+def test_no_access_token_leaves_the_item_to_retry_without_a_claim(shop, admin, alice, pump, live_wechat, retry_at_once):
+    enable_order_paid(admin)
+    subscribe(alice)
+    live_wechat.token_answers = [{"errcode": 40125, "errmsg": "invalid appsecret"}]
+    order_id = paid_order(shop, alice)
+
+    pump.drain()
+
+    [paid] = notifications("ORDER_PAID", order_id)
+    assert paid.status == "SENT" and len(live_wechat.sends) == 1, "the send after a failed token fetch never came"
+    assert len(live_wechat.token_calls) == 2
