@@ -231,3 +231,38 @@ def test_no_access_token_leaves_the_item_to_retry_without_a_claim(shop, admin, a
     [paid] = notifications("ORDER_PAID", order_id)
     assert paid.status == "SENT" and len(live_wechat.sends) == 1, "the send after a failed token fetch never came"
     assert len(live_wechat.token_calls) == 2
+
+
+@pytest.mark.parametrize("round_", range(5))
+def test_senders_racing_on_duplicate_messages_send_once(shop, admin, alice, pump, sandbox_wechat, atomic_dynamodb,
+                                                        monkeypatch, round_):
+    from chalicelib.notify import sender, wechat
+
+    enable_order_paid(admin)
+    subscribe(alice, times=3)
+    order_id = paid_order(shop, alice)
+    real_send = sender.send
+    monkeypatch.setattr(sender, "send", lambda key, api: (_ for _ in ()).throw(sender.RetryLater("held back")))
+    pump.drain()  # derived and queued, not sent
+    monkeypatch.setattr(sender, "send", real_send)
+    outcomes: list[str] = []
+    start = threading.Barrier(4)
+
+    def racing_sender():
+        start.wait()
+        try:
+            outcomes.append(sender.send(f"ORDER_PAID#{order_id}#{alice.user_id}", wechat.client()).status)
+        except sender.RetryLater:
+            outcomes.append("RETRY")
+
+    threads = [threading.Thread(target=racing_sender) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(sandbox_wechat.deliveries) == 1, f"{len(sandbox_wechat.deliveries)} deliveries: {outcomes}"
+    assert "SENT" in outcomes and set(outcomes) <= {"SENT", "RETRY"}, outcomes
+    assert notifications("ORDER_PAID", order_id)[0].status == "SENT"
+    credits = alice.api.post("/me/subscriptions", {"results": {"tmpl-order-paid": "reject"}}).data
+    assert credits["subscriptions"][0]["credits"] == 2, "racing senders spent more than one credit"
