@@ -100,7 +100,7 @@ def derive(records: Iterable[Any], kinds: list[Kind]) -> int:
 
 # --- the queue ------------------------------------------------------------------
 
-_queue_url: dict[str, str] = {}
+_queue_url: dict[tuple[str | None, str], str] = {}
 
 
 def sqs():
@@ -110,10 +110,10 @@ def sqs():
 
 
 def queue_url(client: Any) -> str:
-    name = events.queue_name(SEND_QUEUE)
-    if name not in _queue_url:
-        _queue_url[name] = client.get_queue_url(QueueName=name)["QueueUrl"]
-    return _queue_url[name]
+    key = (config.dynamodb_endpoint(), events.queue_name(SEND_QUEUE))  # per endpoint: tests switch between two
+    if key not in _queue_url:
+        _queue_url[key] = client.get_queue_url(QueueName=key[1])["QueueUrl"]
+    return _queue_url[key]
 
 
 def relay(records: Iterable[Any]) -> int:

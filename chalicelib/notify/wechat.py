@@ -28,6 +28,7 @@ from chalicelib.core import config
 DEFAULT_API_BASE = "https://api.weixin.qq.com"
 TIMEOUT_SECONDS = 5.0
 SANDBOX_APPID = "wx-sandbox-appid"
+KEPT_DELIVERIES = 1000
 TRANSIENT_ERRCODES = frozenset({-1, 45009, 40001, 42001, 40014})
 TOKEN_ERRCODES = frozenset({40001, 42001, 40014})  # the token is invalid or expired: fetch it again
 
@@ -145,6 +146,7 @@ class SandboxSubscribeApi:
     _lock = threading.Lock()
     deliveries: list[dict[str, Any]] = []
     token_fetches = 0
+    sent = 0
     _scripts: dict[str, list[Any]] = {}
 
     def stable_token(self) -> Token:
@@ -158,8 +160,10 @@ class SandboxSubscribeApi:
             outcome = script.pop(0) if script else 0
             if outcome not in (0, "UNKNOWN"):
                 raise refused(outcome, "sandbox scripted")
-            msgid = f"sandbox-msg-{len(self.deliveries) + 1}"
+            SandboxSubscribeApi.sent += 1
+            msgid = f"sandbox-msg-{SandboxSubscribeApi.sent}"
             self.deliveries.append({**message, "msgid": msgid, "access_token": access_token})
+            del self.deliveries[:-KEPT_DELIVERIES]  # a local stack runs for days: keep the latest
         if outcome == "UNKNOWN":
             raise OutcomeUnknown("sandbox scripted: delivered, answer lost")
         return msgid
@@ -175,6 +179,7 @@ class SandboxSubscribeApi:
             cls.deliveries.clear()
             cls._scripts.clear()
             cls.token_fetches = 0
+            cls.sent = 0
 
 
 def client() -> SubscribeApi:
