@@ -11,8 +11,8 @@ what the mall can know about the message:
 - `Refused(permanent=False)`: WeChat answered and did not send (-1 busy, 45009 rate
   limit, 40001/42001 token invalid or expired), or the request never left (refused
   connection, DNS, connect timeout): nothing was sent, so it can be tried again;
-- `OutcomeUnknown`: the request was sent and no answer came (timeout, reset): it may
-  have been delivered.
+- `OutcomeUnknown`: the request was sent and no answer came (timeout, reset), or a
+  gateway failed after forwarding it (HTTP 500, 502, 504): it may have been delivered.
 """
 from __future__ import annotations
 
@@ -124,7 +124,9 @@ class WeChatSubscribeClient:
                 raise OutcomeUnknown(f"no answer from WeChat: {type(exc).__name__}") from None
         finally:
             connection.close()
-        if status != 200:
+        if status >= 500 and status != 503:  # a gateway error after forwarding: it may have been delivered
+            raise OutcomeUnknown(f"WeChat answered HTTP {status}")
+        if status != 200:  # refused at the door (503, 429, 4xx): nothing was sent
             raise Refused(f"HTTP{status}", "WeChat answered an HTTP error", permanent=False)
         try:
             payload = json.loads(raw)

@@ -122,6 +122,8 @@ class FakeSubscribeApi:
                 answer = self.send_answers.pop(0) if self.send_answers else 0
                 if answer == "HANG":
                     return {"errcode": 0, "errmsg": "ok", "msgid": 1}, self.hang_seconds
+                if isinstance(answer, str) and answer.startswith("HTTP"):
+                    return {"http_status": int(answer[4:])}, 0.0
                 return ({"errcode": 0, "errmsg": "ok", "msgid": 1000 + len(self.sends)} if answer == 0
                         else {"errcode": answer, "errmsg": f"fake {answer}"}), 0.0
             return {"errcode": 404, "errmsg": "no such API"}, 0.0
@@ -138,9 +140,10 @@ def _serve(fake: FakeSubscribeApi) -> ThreadingHTTPServer:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
             answer, delay = fake.handle(url.path, dict(parse_qsl(url.query)), body)
             time.sleep(delay)
+            status = answer.pop("http_status", 200)
             payload = json.dumps(answer).encode()
             try:
-                self.send_response(200)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()

@@ -49,3 +49,15 @@ def test_stable_token_errors_are_transient_and_never_show_the_secret(fake_wechat
             client.stable_token()
         assert not refused.value.permanent and "top-secret-value" not in str(refused.value)
     assert client.stable_token().access_token == "token-1"
+
+
+@pytest.mark.parametrize(("status", "known_not_sent"), [(503, True), (429, True), (404, True),
+                                                       (500, False), (502, False), (504, False)])
+def test_an_http_error_is_not_sent_when_refused_at_the_door_and_unknown_after_a_gateway(fake_wechat, status,
+                                                                                        known_not_sent):
+    fake_wechat.send_answers = [f"HTTP{status}"]
+    client = WeChatSubscribeClient("wx-app", "secret", fake_wechat.base_url)
+    with pytest.raises(Refused if known_not_sent else OutcomeUnknown) as raised:
+        client.send("token", MESSAGE)
+    if known_not_sent:
+        assert not raised.value.permanent
