@@ -266,3 +266,18 @@ def test_senders_racing_on_duplicate_messages_send_once(shop, admin, alice, pump
     assert notifications("ORDER_PAID", order_id)[0].status == "SENT"
     credits = alice.api.post("/me/subscriptions", {"results": {"tmpl-order-paid": "reject"}}).data
     assert credits["subscriptions"][0]["credits"] == 2, "racing senders spent more than one credit"
+
+
+def test_a_refresh_lease_left_by_a_dead_sender_lapses(app, frozen_clock, sandbox_wechat):
+    from chalicelib.notify import tokens, wechat
+
+    api = wechat.client()
+    assert tokens._take_lease(tokens._name(api), "a-sender-that-died")  # and never stored a token
+    slept: list[float] = []
+
+    assert tokens.access_token(api, sleep=slept.append) == "sandbox-token-1"  # waited, then asked itself
+    assert len(slept) == tokens.WAIT_ROUNDS and sandbox_wechat.token_fetches == 1
+    frozen_clock.advance(seconds=tokens.LEASE_SECONDS + 1)
+    assert tokens.access_token(api, sleep=slept.append) == "sandbox-token-2"  # the lease lapsed: refreshed and stored
+    assert tokens.access_token(api, sleep=slept.append) == "sandbox-token-2"
+    assert sandbox_wechat.token_fetches == 2 and len(slept) == tokens.WAIT_ROUNDS
