@@ -67,7 +67,8 @@ def _take_lease(name: str, owner: str) -> bool:
     except Exception as exc:
         if not db.condition_failed(exc):
             raise
-        return False
+        held = db.get_or_none(NotifySetting, name)  # our own lease, resent after its reply was lost?
+        return held is not None and held.lease_owner == owner
 
 
 def _refresh(api: SubscribeApi, name: str, owner: str) -> str:
