@@ -36,13 +36,15 @@ def fit(key: str, value: Any) -> str:
     kind = field_type(key)
     if kind is None:
         raise ValueError(f"{key!r} is not a WeChat subscribe-message data key")
+    if value is None or value == "":  # an event without that variable (no shipment yet): an empty field,
+        return ""                     # never a failing stream batch
     if kind == "amount":
         return amount(value)
     if kind == "time":
         return _moment(value).strftime("%Y-%m-%d %H:%M")
     if kind == "date":
         return _moment(value).strftime("%Y-%m-%d")
-    text = "" if value is None else str(value)
+    text = str(value)
     if kind == "thing":
         return shorten(text, LIMITS["thing"])
     return text if len(text) <= LIMITS[kind] else _prefix(text, LIMITS[kind])

@@ -48,3 +48,8 @@ def test_values_are_fitted_to_their_types(key, value, expected):
 def test_a_key_that_names_no_wechat_type_is_refused():
     with pytest.raises(ValueError):
         fit("title1", "x")
+
+
+@pytest.mark.parametrize("key", ["thing1", "amount2", "time3", "date4", "number5"])
+def test_a_missing_variable_is_an_empty_field_not_an_error(key):
+    assert fit(key, None) == ""
