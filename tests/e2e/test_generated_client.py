@@ -289,6 +289,17 @@ def test_every_documented_operation_is_accepted_through_the_generated_client(sta
          body=models.GroupJoining.from_dict({"address_id": friend_address}))
     call("groupbuy_get_group", opened.group_id, client=anonymous)
     call("admin_end_groupbuy_campaign", campaign.campaign_id, client=staff)
+    # notifications: a template per kind, the buyer's subscription answers, a SKU's threshold, what was sent
+    call("admin_list_templates", client=staff)
+    call("admin_put_template", "ORDER_SHIPPED", client=staff, body=models.TemplateBody.from_dict(
+        {"template_id": "typed-shipped", "fields": [{"key": "thing1", "source": "product_title"}]}))
+    call("admin_delete_template", "ORDER_SHIPPED", client=staff)
+    call("members_record_subscriptions", client=buyer, body=models.SubscriptionResults.from_dict(
+        {"results": {"typed-shipped": "accept"}}))
+    call("admin_put_low_stock_threshold", sku_id, client=staff,
+         body=models.ThresholdBody.from_dict({"threshold": 3}))
+    call("admin_list_low_stock_alerts", client=staff)
+    call("admin_list_notifications", client=staff)
 
     call("checkout_list_orders", client=buyer)
     call("admin_list_orders", client=staff)
