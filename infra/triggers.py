@@ -115,7 +115,7 @@ def queue_mapping_settings(settings: TriggerSettings) -> dict[str, Any]:
 def event_source_overrides(stage: str) -> dict[str, dict[str, Any]]:
     """SAM function resource -> {event name: {"Properties": ...}} for the stage's stream triggers.
 
-    Chalice names a handler's function resource after the handler (`checkout_sales_counter`
+    Chalice names a handler's function resource after the handler (`checkout_order_stream`
     -> `CheckoutSalesCounter`) and its stream event `<Resource>DynamodbEventSource`.
     """
     from infra.stages import environment, table_prefix

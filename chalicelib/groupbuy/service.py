@@ -31,6 +31,7 @@ from chalicelib.groupbuy.models import (
     EXPIRE,
     HELD,
     OPEN,
+    PAID,
     PENDING,
     BuyerQuotaModel,
     CampaignModel,
@@ -261,3 +262,10 @@ def group_page_of(group_id: str) -> GroupPage:
     if group is None:
         raise NotFound("group not found", code="GROUP_NOT_FOUND")
     return group_page(group, list(MemberModel.query(group_id)))
+
+
+def paid_member_ids(group_id: str) -> list[str]:
+    """The buyers holding a paid place in the group, leader first: whom its end is news to."""
+    members = MemberModel.query(group_id, consistent_read=True)
+    paid = [member for member in members if member.state == PAID]
+    return [member.user_id for member in sorted(paid, key=lambda member: (not member.is_leader, member.joined_at))]

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from chalice import Rate
 from pydantic import ConfigDict, Field, StrictBool, StringConstraints
 
-from chalicelib.core import events
 from chalicelib.core.auth import BUYER
 from chalicelib.core.http import Api, Context
 from chalicelib.core.limits import BUYER_LOGIN
@@ -19,7 +18,6 @@ api = Api(__name__, tag="members")
 log = logging.getLogger("micromall.members")
 
 SCHEDULE_SAFETY_MILLIS = 5_000
-EFFECTS_BATCH = 50
 
 
 def _text(max_length: int, **constraints: Any) -> Any:
@@ -102,16 +100,6 @@ def my_points(ctx: Context):
     from chalicelib.members import points
 
     return points.ledger_page(ctx.user_id, ctx.query.cursor, ctx.query.limit)
-
-
-@api.blueprint.on_dynamodb_record(stream_arn=events.stream_arn("orders"), batch_size=EFFECTS_BATCH,
-                                  name="members_order_effects")
-def members_order_effects(event) -> None:
-    """Completed orders earn growth and points; cancelled and refunded ones give back spent points and take
-    back what they earned (each effect once, however often delivered)."""
-    from chalicelib.members.effects import apply_order_changes
-
-    apply_order_changes(event)
 
 
 @api.blueprint.schedule(Rate(10, unit=Rate.MINUTES), name="members_points_schedule")

@@ -5,8 +5,8 @@ and new images), what identifies that one event (the same for every delivery of 
 record, so the outbox item is written once), who gets it, and the variables the
 merchant may map onto a template's fields. Adding a kind is adding an entry here
 (and, for a new source table, one stream handler in routes.py that calls
-`outbox.derive(records, kinds_of(<table>))`). The group-buy kinds (GROUP_SUCCEEDED,
-GROUP_FAILED, source `groupbuys`) join this way when that feature lands.
+`outbox.derive(records, kinds_of(<table>))`). The group-buy kinds read the groupbuys
+stream; their recipients are the group's paid members, asked of the groupbuy feature.
 """
 from __future__ import annotations
 
@@ -76,6 +76,30 @@ def _refunded(order: Image) -> dict[str, Any]:
             "refunded_at": order.get("updated_at"), "status_text": "已退款"}
 
 
+def _group_values(group: Image) -> dict[str, Any]:
+    return {"group_id": group["group_id"], "product_title": group.get("title", ""),
+            "group_size": int(group.get("group_size", 0)), "paid_members": int(group.get("paid_members", 0)),
+            "group_price": int(group.get("group_price", 0)), "closed_at": group.get("closed_at")}
+
+
+def _group_succeeded(group: Image) -> dict[str, Any]:
+    return {**_group_values(group), "status_text": "拼团成功"}
+
+
+def _group_failed(group: Image) -> dict[str, Any]:
+    return {**_group_values(group), "status_text": "拼团失败"}  # a phrase field holds 5 characters
+
+
+def _group_members(group: Image) -> list[str]:
+    from chalicelib.groupbuy.service import paid_member_ids
+
+    return paid_member_ids(group["group_id"])
+
+
+GROUP_VARIABLES = ("group_id", "product_title", "group_size", "paid_members", "group_price", "closed_at",
+                   "status_text")
+
+
 def _low_stock(alert: Image) -> dict[str, Any]:
     return {key: alert.get(key) for key in ("sku_id", "product_title", "available", "threshold", "raised_at")}
 
@@ -94,6 +118,11 @@ KINDS: dict[str, Kind] = {kind.name: kind for kind in (
     Kind("REFUND_SETTLED", BUYER, ORDER_VARIABLES + ("refund_amount", "refunded_at"), _refunded,
          source="orders", happened=_status_moved((statuses.REFUNDED,)),
          occurrence=lambda order: order["order_id"]),
+    # A group's end, news to each paid member: complete (their orders go to fulfilment) or failed (each is refunded).
+    Kind("GROUP_SUCCEEDED", BUYER, GROUP_VARIABLES, _group_succeeded, source="groupbuys",
+         happened=_status_moved(("SUCCEEDED",)), occurrence=lambda group: group["group_id"], buyers=_group_members),
+    Kind("GROUP_FAILED", BUYER, GROUP_VARIABLES, _group_failed, source="groupbuys",
+         happened=_status_moved(("FAILED",)), occurrence=lambda group: group["group_id"], buyers=_group_members),
     # Raised by lowstock.py when a SKU's available stock crosses below its threshold; the alert is the event.
     Kind("LOW_STOCK", STAFF, ("sku_id", "product_title", "available", "threshold", "raised_at"), _low_stock),
 )}

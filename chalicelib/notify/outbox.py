@@ -78,6 +78,13 @@ def write(items: Iterable[NotificationModel]) -> int:
     return written
 
 
+def derive_from_orders(records: Iterable[Any]) -> int:
+    """The notifications order changes announce (paid, shipped, refund settled): the orders stream's reader calls it."""
+    from chalicelib.notify.kinds import kinds_of
+
+    return derive(records, kinds_of("orders"))
+
+
 def derive(records: Iterable[Any], kinds: list[Kind]) -> int:
     """The notifications a batch of source stream records announce; returns those written now."""
     templates = TemplateCache()

@@ -1,5 +1,7 @@
-"""notify's event handlers: the outbox derived from the orders stream, low-stock alerts from the
-inventory stream, the outbox's own stream onto the send queue, and the sender on that queue.
+"""notify's event handlers: group-buy ends from the groupbuys stream, low-stock alerts from the
+inventory stream, the outbox's own stream onto the send queue, and the sender on that queue. The
+outbox items order changes announce are derived by the orders stream's one reader
+(chalicelib/checkout/order_stream.py), through `outbox.derive_from_orders`.
 
 Its HTTP routes live where their base paths do: `POST /me/subscriptions` in members,
 the merchant's pages under `/admin` in admin (chalicelib/admin/notify_routes.py); both
@@ -12,20 +14,20 @@ from chalicelib.core.http import Api
 
 api = Api(__name__, tag="notify")
 
-ORDERS_BATCH = 100
+GROUPS_BATCH = 25  # each group's members are read once per record
 INVENTORY_BATCH = 100
 OUTBOX_BATCH = 100
 SEND_BATCH = 10  # SQS's most per receive; each message is one WeChat call
 
 
-@api.blueprint.on_dynamodb_record(stream_arn=events.stream_arn("orders"), batch_size=ORDERS_BATCH,
-                                  name="notify_order_events")
-def notify_order_events(event) -> None:
-    """Paid, shipped and refunded orders become outbox items (once each, however often delivered)."""
+@api.blueprint.on_dynamodb_record(stream_arn=events.stream_arn("groupbuys"), batch_size=GROUPS_BATCH,
+                                  name="notify_group_events")
+def notify_group_events(event) -> None:
+    """Groups that succeeded or failed become one outbox item per paid member (once each, however often delivered)."""
     from chalicelib.notify import outbox
     from chalicelib.notify.kinds import kinds_of
 
-    outbox.derive(event, kinds_of("orders"))
+    outbox.derive(event, kinds_of("groupbuys"))
 
 
 @api.blueprint.on_dynamodb_record(stream_arn=events.stream_arn("inventory"), batch_size=INVENTORY_BATCH,

@@ -5,7 +5,7 @@ from infra.triggers import DEFAULT, SCHEDULE, stream_dead_letter_queues, trigger
 
 
 def test_stream_triggers_retry_a_few_times_split_batches_and_name_their_dead_letter_queue():
-    for handler, table in [("checkout_sales_counter", "orders"), ("catalog_search_indexer", "products")]:
+    for handler, table in [("checkout_order_stream", "orders"), ("catalog_search_indexer", "products")]:
         settings = trigger_settings(handler)
         assert settings.kind == "stream" and settings.source == table
         assert 1 <= settings.maximum_retry_attempts <= 10 and settings.bisect_batch_on_function_error
