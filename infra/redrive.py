@@ -72,7 +72,7 @@ def _prefix(stage: str | None) -> str:
 
 
 def redrive(queue: str, *, stage: str | None = None, region: str | None = None, say: Say = print) -> Report:
-    """Replay every message of the dead-letter queue `queue` (its logical name, e.g. `checkout_sales_counter-dlq`)."""
+    """Replay every message of the dead-letter queue `queue` (its logical name, e.g. `checkout_order_stream-dlq`)."""
     from infra.template import dead_letter_queue_name, discovered_queues
     from infra.triggers import stream_dead_letter_queues, trigger_settings
 

@@ -175,6 +175,7 @@ class OrderModel(Model):
     version = NumberAttribute(default=1)
     flash_sale_id = UnicodeAttribute(null=True)  # a flash sale's order: its units are that sale's pool (marketing)
     last_change = UnicodeAttribute(null=True)  # the move that last committed: a resent move knows its own commit
+    group_id = UnicodeAttribute(null=True)  # a group-buy order's group (groupbuy); paid, it waits in AWAITING_GROUP
 
     buyer_status = UnicodeAttribute()
     status_shard = UnicodeAttribute()

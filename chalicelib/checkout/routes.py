@@ -18,7 +18,7 @@ SUBMISSION = "chalicelib.checkout.inputs:OrderSubmission"
 ORDER = "chalicelib.checkout.views:OrderView"
 # Leave this much of the sweeper's Lambda time unused, so a run never ends mid-transaction.
 SWEEP_SAFETY_MILLIS = 5_000
-SALES_BATCH = 45  # orders per stream batch: their markers and product counters fit one transaction (100 items)
+ORDER_STREAM_BATCH = 45  # order changes per stream batch: their sales markers and counters fit one transaction
 
 
 @api.route("/orders/preview", "POST", body=SUBMISSION, response="chalicelib.checkout.views:OrderPreview",
@@ -79,10 +79,11 @@ def checkout_sweeper(event) -> None:
              report.expired, report.completed, report.lost_races)
 
 
-@api.blueprint.on_dynamodb_record(stream_arn=events.stream_arn("orders"), batch_size=SALES_BATCH,
-                                  name="checkout_sales_counter")
-def checkout_sales_counter(event) -> None:
-    """Paid orders add their units to their products' `sales` (once each, however often delivered)."""
-    from chalicelib.checkout.events import count_sales
+@api.blueprint.on_dynamodb_record(stream_arn=events.stream_arn("orders"), batch_size=ORDER_STREAM_BATCH,
+                                  name="checkout_order_stream")
+def checkout_order_stream(event) -> None:
+    """The orders stream's one reader: sales counters, members' growth and points, notifications
+    (checkout/order_stream.py; each effect once, however often delivered)."""
+    from chalicelib.checkout.order_stream import deliver
 
-    count_sales(event)
+    log.info("orders stream: %s", deliver(event))

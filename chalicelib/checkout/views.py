@@ -115,6 +115,7 @@ class OrderView(Schema):
     payment: PaymentView | None
     refunds: list[RefundView]
     flash_sale_id: str | None = None  # the flash sale it was bought in
+    group_id: str | None = None  # a group-buy order's group: AWAITING_GROUP once paid until the group completes
 
 
 class OrderPage(Schema):
@@ -185,7 +186,7 @@ def order_view(order: OrderModel) -> OrderView:
         paid_at=_iso(order.paid_at), cancelled_at=_iso(order.cancelled_at), completed_at=_iso(order.completed_at),
         shipment=_shipment_view(order.shipment), refund_request=_refund_request_view(order.refund_request),
         payment=_payment_view(order.payment), refunds=[_refund_view(refund) for refund in order.refunds or []],
-        flash_sale_id=order.flash_sale_id)
+        flash_sale_id=order.flash_sale_id, group_id=order.group_id)
 
 
 def _shipment_view(shipment) -> ShipmentView | None:

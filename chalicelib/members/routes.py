@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from chalice import Rate
 from pydantic import ConfigDict, Field, StrictBool, StringConstraints
 
-from chalicelib.core import events
 from chalicelib.core.auth import BUYER
 from chalicelib.core.http import Api, Context
 from chalicelib.core.limits import BUYER_LOGIN
@@ -19,7 +18,6 @@ api = Api(__name__, tag="members")
 log = logging.getLogger("micromall.members")
 
 SCHEDULE_SAFETY_MILLIS = 5_000
-EFFECTS_BATCH = 50
 
 
 def _text(max_length: int, **constraints: Any) -> Any:
@@ -104,16 +102,6 @@ def my_points(ctx: Context):
     return points.ledger_page(ctx.user_id, ctx.query.cursor, ctx.query.limit)
 
 
-@api.blueprint.on_dynamodb_record(stream_arn=events.stream_arn("orders"), batch_size=EFFECTS_BATCH,
-                                  name="members_order_effects")
-def members_order_effects(event) -> None:
-    """Completed orders earn growth and points; cancelled and refunded ones give back spent points and take
-    back what they earned (each effect once, however often delivered)."""
-    from chalicelib.members.effects import apply_order_changes
-
-    apply_order_changes(event)
-
-
 @api.blueprint.schedule(Rate(10, unit=Rate.MINUTES), name="members_points_schedule")
 def members_points_schedule(event) -> None:
     """Frozen points whose refund window closed join the balance; points past MALL_POINTS_EXPIRY_DAYS expire."""
@@ -126,3 +114,11 @@ def members_points_schedule(event) -> None:
 
     report = run_points_schedule(out_of_time=out_of_time)
     log.info("points: %d released, %d expired", report["released"], report["expired"])
+@api.route("/me/subscriptions", "POST", body="chalicelib.notify.inputs:SubscriptionResults",
+           response="chalicelib.notify.inputs:Subscriptions", auth=BUYER, errors=(400,),
+           summary="record what wx.requestSubscribeMessage answered: each accept is one message's credit")
+def record_subscriptions(ctx: Context):
+    # The notify feature owns the credits; /me is this function's base path, so the route lives here.
+    from chalicelib.notify import service as notify
+
+    return notify.record_subscriptions(ctx.user_id, ctx.body.results)

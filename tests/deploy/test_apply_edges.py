@@ -70,7 +70,7 @@ def test_edges_set_gateway_responses_and_bound_every_stream_trigger(cloud_env, c
         url = sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[1])["QueueUrl"]  # the stack created it
         assert sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"] == queue_arn
         assert queue_arn.endswith(f":micromall-prod-{settings.on_failure_queue}")
-    assert any(settings_line.startswith(lambda_name(STAGE, "checkout_sales_counter")) for settings_line in lines)
+    assert any(settings_line.startswith(lambda_name(STAGE, "checkout_order_stream")) for settings_line in lines)
 
 
 def test_edges_before_deploying_say_what_to_run_first(cloud_env, chalice_dir):  # noqa: F811

@@ -75,6 +75,6 @@ def test_every_function_that_closes_trades_or_refunds_reaches_the_provider_secre
 
 
 @pytest.mark.parametrize("feature, function", [("cart", "api_handler"), ("catalog", "api_handler"),
-                                               ("checkout", "checkout_sales_counter")])
+                                               ("checkout", "checkout_order_stream")])
 def test_functions_that_never_pay_reach_no_provider_secret(feature, function):
     assert not PROVIDER_SECRETS & reached(feature)[function]
