@@ -82,12 +82,13 @@ def submit_flash_order(user_id: str, request: OrderSubmission, idempotency_key: 
             continue
         if flash_stock.quota_bought(sale.sale_id, user_id, consistent=True) + quantity > int(sale.per_user_limit):
             raise _limit_reached(sale)
-        shard = _next_shard(sale, quantity)
+        shard, units_left = _next_shard(sale, quantity)
         if shard is None:
             break
     else:
         raise ServiceUnavailable("the order could not be placed while the sale is this busy, retry", code="BUSY")
-    flash_stock.mark_sold_out_here(sale)
+    if not units_left:
+        flash_stock.mark_sold_out_here(sale)
     raise _sold_out()
 
 
@@ -114,16 +115,17 @@ def _other_shard(sale: FlashSaleModel, shard: int) -> int:
     return shard if shards == 1 else (shard + random.randrange(1, shards)) % shards
 
 
-def _next_shard(sale: FlashSaleModel, quantity: int) -> int | None:
+def _next_shard(sale: FlashSaleModel, quantity: int) -> tuple[int | None, bool]:
     """After a failed reservation: one consistent read of the whole pool; a random shard still holding
-    `quantity`, or None when none does (sold out). A closed pool or a window passed is 422."""
+    `quantity` (None when none does), and whether any unit is left at all. A closed pool or a window passed
+    is 422."""
     shards = flash_stock.pool_shards(sale, consistent=True)
     now = clock.now()
     if any(row.closed or not row.opens_at <= now < row.closes_at for row in shards):
         _refuse_not_running(flash_stock.reload_sale(sale.sale_id))
         raise Unprocessable("this flash sale is not running", code="SALE_NOT_RUNNING")
     candidates = [int(row.shard) for row in shards if int(row.available) >= quantity]
-    return random.choice(candidates) if candidates else None
+    return (random.choice(candidates) if candidates else None), any(int(row.available) > 0 for row in shards)
 
 
 def _write_order(tx, sale: FlashSaleModel, order: OrderModel, key_record, quantity: int) -> None:

@@ -67,7 +67,8 @@ def create_sale(request: NewFlashSale, *, actor: str) -> FlashSaleAdminView:
         raise NotFound("SKU not found", code="SKU_NOT_FOUND")
     if not card.on_sale:
         raise Conflict("the SKU is not on sale", code="SKU_NOT_ON_SALE")
-    shards = min(request.shards or default_shards(), request.stock)
+    # an order's units come from one shard: every shard starts with at least a buyer's whole limit
+    shards = max(1, min(request.shards or default_shards(), request.stock // request.per_user_limit))
     now = clock.now()
     sale = FlashSaleModel(
         new_id(), sku_id=card.sku_id, product_id=card.product_id, title=card.title,

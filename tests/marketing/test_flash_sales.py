@@ -258,3 +258,22 @@ def test_conflicts_on_every_attempt_are_503_busy_and_reserve_nothing(owner, shop
     assert (response.status_code, response.data["error"]["code"]) == (503, "BUSY")
     assert totals(sale["sale_id"])["reserved"] == 0 and quota(sale["sale_id"], alice.user_id) == 0
     assert flash_order(alice, sale).status_code == 201, "the same buyer succeeds once the shop is calm"
+
+
+def test_units_left_only_for_smaller_quantities_refuse_the_larger_one_without_stopping_the_rest(owner, shop, client,
+                                                                                                monkeypatch):
+    from chalicelib.checkout import flash
+
+    monkeypatch.setattr(flash.random, "randrange", lambda *args: 0)  # every first try on shard 0
+    sale = new_sale(owner, shop.sku(), stock=5, shards=2, per_user_limit=2)
+    assert [shard["allotted"] for shard in pool(sale["sale_id"])] == [3, 2]
+    assert flash_order(Buyer(client, "U-first"), sale, 2).status_code == 201  # shard 0: 1 left
+    assert flash_order(Buyer(client, "U-second"), sale, 2).status_code == 201  # shard 0 short: shard 1
+    response = flash_order(Buyer(client, "U-third"), sale, 2)
+    assert (response.status_code, response.data["error"]["code"]) == (409, "SOLD_OUT")
+    assert flash_order(Buyer(client, "U-fourth"), sale, 1).status_code == 201, "the last unit still sells"
+
+
+def test_each_shard_starts_with_at_least_a_buyers_whole_limit(owner, shop):
+    sale = new_sale(owner, shop.sku(), stock=10, shards=8, per_user_limit=3)
+    assert [shard["allotted"] for shard in pool(sale["sale_id"])] == [4, 3, 3]
