@@ -277,3 +277,15 @@ def test_units_left_only_for_smaller_quantities_refuse_the_larger_one_without_st
 def test_each_shard_starts_with_at_least_a_buyers_whole_limit(owner, shop):
     sale = new_sale(owner, shop.sku(), stock=10, shards=8, per_user_limit=3)
     assert [shard["allotted"] for shard in pool(sale["sale_id"])] == [4, 3, 3]
+
+
+def test_a_preview_prices_the_flash_order_without_reserving(owner, shop, alice):
+    sale = new_sale(owner, shop.sku(price=5000), stock=3, per_user_limit=2)
+    body = {"address_id": alice.address_id, "flash_sale_id": sale["sale_id"],
+            "items": [{"sku_id": sale["sku_id"], "quantity": 2}]}
+    response = alice.api.post("/orders/preview", body)
+    assert response.status_code == 200, response.data
+    assert (response.data["items_total"], response.data["shipping_fee"], response.data["payable"]) == (1980, 1000, 2980)
+    assert response.data["coupons"] == [] and totals(sale["sale_id"])["reserved"] == 0
+    response = alice.api.post("/orders/preview", {**body, "coupon_id": "01JCOUPON000000000000000AA"})
+    assert (response.status_code, response.data["error"]["code"]) == (422, "FLASH_SALE_NO_DISCOUNTS")
