@@ -22,7 +22,14 @@ from typing import Any
 
 from chalicelib.catalog import reservations
 from chalicelib.core import clock, metrics
-from chalicelib.core.db import batch_get, commit_if_conditions_hold, connection, get_or_none, until_committed
+from chalicelib.core.db import (
+    batch_get,
+    commit_if_conditions_hold,
+    condition_failed,
+    connection,
+    get_or_none,
+    until_committed,
+)
 from chalicelib.core.errors import NotFound
 from chalicelib.core.ids import looks_like_id
 from chalicelib.marketing.flash_models import FlashPoolModel, FlashQuotaModel, FlashSaleModel, pool_key, quota_key
@@ -117,11 +124,6 @@ def quota_bought(sale_id: str, user_id: str, *, consistent: bool = False) -> int
     return int(row.bought) if row is not None else 0
 
 
-def shard_available(sale_id: str, shard: int) -> int:
-    row = get_or_none(FlashPoolModel, pool_key(sale_id, shard))
-    return int(row.available) if row is not None else 0
-
-
 # --- the pool as a whole --------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -179,8 +181,6 @@ def refresh_sold_out(sale_id: str) -> bool | None:
         sale.update(actions=[FlashSaleModel.sold_out.set(sold_out), FlashSaleModel.pool_version.set(version)],
                     condition=FlashSaleModel.pool_version.does_not_exist() | (FlashSaleModel.pool_version < version))
     except Exception as exc:  # noqa: BLE001 - only a failed condition means "a newer snapshot was written first"
-        from chalicelib.core.db import condition_failed
-
         if not condition_failed(exc):
             raise
         return None
@@ -188,17 +188,13 @@ def refresh_sold_out(sale_id: str) -> bool | None:
 
 
 def _pool_snapshot(sale: FlashSaleModel) -> list[FlashPoolModel]:
-    """Every shard as of one moment (TransactGetItems is serializable with the order transactions)."""
+    """Every shard as of one moment: one TransactGetItems (serializable with the order transactions; a sale
+    has at most 64 shards, within its 100 items)."""
     from pynamodb.transactions import TransactGet
 
-    shards = int(sale.shards)
-    rows: list[FlashPoolModel] = []
-    for start in range(0, shards, 100):
-        with TransactGet(connection=connection()) as tx:
-            futures = [tx.get(FlashPoolModel, pool_key(sale.sale_id, shard))
-                       for shard in range(start, min(shards, start + 100))]
-        rows.extend(future.get() for future in futures)
-    return rows
+    with TransactGet(connection=connection()) as tx:
+        futures = [tx.get(FlashPoolModel, pool_key(sale.sale_id, shard)) for shard in range(int(sale.shards))]
+    return [future.get() for future in futures]
 
 
 def on_pool_changes(images: list[dict[str, Any]]) -> None:
