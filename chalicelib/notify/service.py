@@ -19,12 +19,12 @@ from chalicelib.notify.inputs import (
     AlertView,
     FieldMapping,
     NotificationPage,
+    NotificationTemplateBody,
+    NotificationTemplateList,
+    NotificationTemplateView,
     NotificationView,
     Subscription,
     Subscriptions,
-    TemplateBody,
-    TemplateList,
-    TemplateView,
 )
 from chalicelib.notify.models import ALERTS, SHARDS, LowStockModel, NotificationModel, SubscriptionModel
 
@@ -109,11 +109,11 @@ def _notification_view(row: NotificationModel) -> NotificationView:
 
 # --- templates -------------------------------------------------------------------
 
-def template_list() -> TemplateList:
-    return TemplateList(items=[_template_view(kind, template) for kind, template in templates.every_kind()])
+def template_list() -> NotificationTemplateList:
+    return NotificationTemplateList(items=[_template_view(kind, template) for kind, template in templates.every_kind()])
 
 
-def save_template(kind: str, body: TemplateBody, actor: str) -> TemplateView:
+def save_template(kind: str, body: NotificationTemplateBody, actor: str) -> NotificationTemplateView:
     saved = templates.save(kind, body.template_id, body.page, [(f.key, f.source) for f in body.fields],
                            list(body.recipients), actor)
     return _template_view(templates.kind_named(kind), saved)
@@ -123,8 +123,8 @@ def remove_template(kind: str) -> None:
     templates.remove(kind)
 
 
-def _template_view(kind: Any, template: templates.Template | None) -> TemplateView:
-    view = TemplateView(kind=kind.name, audience=kind.audience, variables=list(kind.variables),
+def _template_view(kind: Any, template: templates.Template | None) -> NotificationTemplateView:
+    view = NotificationTemplateView(kind=kind.name, audience=kind.audience, variables=list(kind.variables),
                         enabled=template is not None)
     if template is not None:
         view.template_id, view.page = template.template_id, template.page

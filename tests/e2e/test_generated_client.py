@@ -291,7 +291,7 @@ def test_every_documented_operation_is_accepted_through_the_generated_client(sta
     call("admin_end_groupbuy_campaign", campaign.campaign_id, client=staff)
     # notifications: a template per kind, the buyer's subscription answers, a SKU's threshold, what was sent
     call("admin_list_templates", client=staff)
-    call("admin_put_template", "ORDER_SHIPPED", client=staff, body=models.TemplateBody.from_dict(
+    call("admin_put_template", "ORDER_SHIPPED", client=staff, body=models.NotificationTemplateBody.from_dict(
         {"template_id": "typed-shipped", "fields": [{"key": "thing1", "source": "product_title"}]}))
     call("admin_delete_template", "ORDER_SHIPPED", client=staff)
     call("members_record_subscriptions", client=buyer, body=models.SubscriptionResults.from_dict(
