@@ -13,6 +13,7 @@ from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.core.db import index_meta, register, table_meta
+from chalicelib.core.pii import EncryptedUnicodeAttribute, OwnsPii
 
 
 class LevelEntry(MapAttribute):
@@ -55,18 +56,21 @@ class OpenidClaim(Model):
 
 
 @register
-class AddressModel(Model):
-    """One address of a buyer's book; `address_id` is a ULID, so it sorts by creation."""
+class AddressModel(OwnsPii, Model):
+    """One address of a buyer's book; `address_id` is a ULID, so it sorts by creation.
+
+    The recipient's name, phone and street line are sealed (core/pii.py); province, city and
+    district stay readable (coarse, and what logistics and reports group by)."""
     Meta = table_meta("addresses")
 
     user_id = UnicodeAttribute(hash_key=True)
     address_id = UnicodeAttribute(range_key=True)
-    name = UnicodeAttribute()
-    phone = UnicodeAttribute()
+    name = EncryptedUnicodeAttribute("addresses.name")
+    phone = EncryptedUnicodeAttribute("addresses.phone")
     province = UnicodeAttribute()
     city = UnicodeAttribute()
     district = UnicodeAttribute()
-    detail = UnicodeAttribute()
+    detail = EncryptedUnicodeAttribute("addresses.detail")
     is_default = BooleanAttribute()
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
