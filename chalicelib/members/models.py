@@ -39,6 +39,9 @@ class UserModel(Model):
     points = NumberAttribute()
     created_at = UTCDateTimeAttribute()
     last_login_at = UTCDateTimeAttribute()
+    # set when the buyer deleted their account (members/privacy.py): openid, unionid, session_key and
+    # nickname are anonymised then and the openid claim removed, so the next login is a new user
+    deleted_at = UTCDateTimeAttribute(null=True)
 
 
 @register
@@ -91,6 +94,7 @@ class AddressBookModel(Model):
     default_address_id = UnicodeAttribute(null=True)
     version = NumberAttribute()
     last_change = UnicodeAttribute(null=True)  # the change that last committed: a resent change knows its own
+    closed = BooleanAttribute(null=True)  # the buyer deleted their account: no address is added again
 
 
 @register
