@@ -354,3 +354,51 @@ def test_another_buyers_token_cannot_export_or_delete_someone_else(client, shop)
     assert stranger.get("/me/export").status_code == 404
     assert stranger.delete("/me").status_code == 204  # nothing of theirs to delete; the victim is untouched
     assert victim_api.get("/me").status_code == 200 and len(victim_api.get("/me/addresses").data) == 1
+
+
+def test_an_order_snapshot_written_before_encryption_still_reads_for_buyer_and_staff(client, shop, staff):  # noqa: F811
+    user_id, api, address_id = buyer_with_address(client, "veteran")
+    order = place_order(api, shop, address_id)
+    boto3.client("dynamodb", region_name=config.region()).update_item(
+        TableName=config.table_name("orders"), Key={"order_id": {"S": order["order_id"]}},
+        UpdateExpression="SET address.phone = :p, address.detail = :d",
+        ExpressionAttributeValues={":p": {"S": "13700001111"}, ":d": {"S": "旧数据 1 号楼"}})
+    assert api.get(f"/orders/{order['order_id']}").data["address"]["phone"] == "13700001111"
+    assert staff.get(f"/admin/orders/{order['order_id']}").data["address"]["phone"] == "137****1111"
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_addresses_added_while_the_account_is_deleted_never_survive_it(client, atomic_dynamodb, attempt):
+    import threading
+
+    from chalicelib.core.errors import Conflict
+    from chalicelib.members import privacy, service
+
+    user_id, api, _ = buyer_with_address(client, f"racer{attempt}")
+    fields = service.AddressFields(name=NAME, phone=PHONE, province="北京市", city="北京市", district="朝阳区",
+                                   detail=DETAIL)
+    start = threading.Barrier(5)
+    outcomes: list[str] = []
+
+    def add() -> None:
+        start.wait()
+        for _ in range(3):
+            try:
+                service.add_address(user_id, fields)
+                outcomes.append("added")
+            except Conflict as refused:
+                outcomes.append(refused.code)
+
+    def delete() -> None:
+        start.wait()
+        privacy.delete_account(user_id)
+        outcomes.append("deleted")
+
+    threads = [threading.Thread(target=add) for _ in range(4)] + [threading.Thread(target=delete)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert "deleted" in outcomes, outcomes
+    assert [item for item in raw_items("addresses") if item["user_id"]["S"] == user_id] == [], outcomes
+    assert api.get("/me").status_code == 404
