@@ -145,10 +145,10 @@ def _local_key_text(path: Path) -> str:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-            handle.write(_b64(secrets.token_bytes(32)) + "\n")
         try:
-            os.link(temporary, path)  # another process's key, if it won, stays
+            with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+                handle.write(_b64(secrets.token_bytes(32)) + "\n")
+            os.link(temporary, path)  # fails if the file exists: another process's key, if it won, stays
         except FileExistsError:
             pass
         finally:

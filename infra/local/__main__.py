@@ -185,6 +185,9 @@ def seed_demo_data() -> None:
     from chalicelib.catalog.demo import seed_demo_catalog
 
     print(f"  payment sandbox keys: {ensure_payment_sandbox()}")
+    from chalicelib.core import pii
+
+    print(f"  personal data sealed under: {pii.envelope().keys.key_id} (local key, chalicelib/core/pii.py)")
     password = os.environ.get("MALL_ADMIN_PASSWORD", "admin")
     if ensure_admin("admin", password):
         print("  created staff account admin (owner)")

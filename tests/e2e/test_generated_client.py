@@ -282,5 +282,13 @@ def test_every_documented_operation_is_accepted_through_the_generated_client(sta
     assert call("members_export_my_data", client=leaver).addresses[0].phone == address["phone"]
     call("members_delete_me", client=leaver)
 
+    # what reached the disk (the embedded DynamoDB's journal and snapshot) and the stack's log holds no
+    # buyer's phone or street line in the clear
+    written = [path for path in (stack.local_dir / "data").rglob("*") if path.is_file()] + [stack.log_path]
+    for path in written:
+        text = path.read_bytes().decode("utf-8", "replace")
+        for secret in (address["phone"], address["detail"], json.dumps(address["detail"])[1:-1]):
+            assert secret not in text, f"{secret!r} readable in {path}"
+
     assert call.called == documented, {"documented, never called": sorted(documented - call.called),
                                        "called, not documented": sorted(call.called - documented)}
