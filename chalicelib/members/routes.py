@@ -107,7 +107,7 @@ def update_address(ctx: Context, address_id: str) -> Address:
     return service.update_address(ctx.user_id, address_id, ctx.body.fields(), ctx.body.is_default)
 
 
-@api.route("/me/addresses/{address_id}", "DELETE", status=204, auth=BUYER, errors=(404,),
+@api.route("/me/addresses/{address_id}", "DELETE", status=204, auth=BUYER, errors=(404, 409),
            summary="delete an address; deleting the default promotes the most recent other one")
 def delete_address(ctx: Context, address_id: str) -> None:
     service.delete_address(ctx.user_id, address_id)

@@ -308,6 +308,9 @@ def test_delete_redacts_orders_anonymises_the_profile_and_the_next_login_is_a_ne
     assert api.get("/me").status_code == 404
     assert raw_items("addresses") == []
     assert api.post("/me/addresses", ADDRESS).data["error"]["code"] == "ACCOUNT_DELETED"
+    assert api.put(f"/me/addresses/{address_id}", ADDRESS).data["error"]["code"] == "ACCOUNT_DELETED"
+    assert api.delete(f"/me/addresses/{address_id}").status_code == 409
+    assert api.get("/me/addresses").data == []
     after = staff.get(f"/admin/orders/{order['order_id']}").data
     assert after["address"] == {"address_id": REDACTED, "name": REDACTED, "phone": REDACTED,
                                 "province": REDACTED, "city": REDACTED, "district": REDACTED, "detail": REDACTED}
