@@ -7,7 +7,8 @@
   is a JSON 404 (API Gateway's own answer is a 403 "Missing Authentication Token").
 - The event source mapping settings of each stream trigger (`infra.triggers`): bounded
   retries, bisecting a failing batch, a maximum record age, the on-failure dead-letter
-  queue and partial-batch responses.
+  queue and partial-batch responses; and of each queue trigger, that its handler answers
+  partial batch failures (without it Lambda deletes a batch's failed messages too).
 
 Two ways to deploy them, the same settings either way:
 
@@ -16,7 +17,7 @@ Two ways to deploy them, the same settings either way:
 - `python -m infra edges --stage S` right after `chalice deploy --stage S` (which has no
   merge option) puts the Gateway Responses on the stage's REST API (naming it
   `micromall-<stage>` if an older deploy left it "micromall"), redeploys its API stage and
-  updates each stream trigger's event source mapping.
+  updates each stream and queue trigger's event source mapping.
 """
 from __future__ import annotations
 
@@ -91,7 +92,7 @@ def apply_edges(stage: str, *, region: str | None = None, chalice_dir: Path | No
     from infra.cloud import InfraError, _chalice_dir, check_stage, session_for
     from infra.policy import load_target, record_path, resource_arn
     from infra.stages import API_GATEWAY_STAGE, api_name, lambda_name
-    from infra.triggers import mapping_settings, stream_functions, trigger_settings
+    from infra.triggers import mapping_settings, queue_functions, queue_mapping_settings, stream_functions, trigger_settings
 
     chalice_dir = chalice_dir or _chalice_dir()
     env = check_stage(stage)
@@ -131,6 +132,14 @@ def apply_edges(stage: str, *, region: str | None = None, chalice_dir: Path | No
             lambda_.update_event_source_mapping(UUID=mapping["UUID"], **mapping_settings(settings, queue))
         say(f"{lambda_name(stage, function)}: {settings.maximum_retry_attempts} retries, split batches, "
             f"records kept {settings.maximum_record_age_seconds} s, then {settings.on_failure_queue}")
+    for function in queue_functions(stage):
+        settings = queue_mapping_settings(trigger_settings(function))
+        mappings = lambda_.list_event_source_mappings(FunctionName=lambda_name(stage, function))["EventSourceMappings"]
+        if not mappings:
+            raise InfraError(f"{lambda_name(stage, function)} has no event source mapping: `chalice deploy` first")
+        for mapping in mappings:
+            lambda_.update_event_source_mapping(UUID=mapping["UUID"], **settings)
+        say(f"{lambda_name(stage, function)}: partial batch responses {settings['FunctionResponseTypes'] or 'off'}")
 
 
 def write_merge_template(stage: str, directory: Path) -> Path:

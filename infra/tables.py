@@ -33,10 +33,24 @@ def create_tables(wait: bool = False) -> list[str]:
 
 
 def create_dead_letter_queues() -> list[str]:
-    """The stream triggers' on-failure queues, at the DynamoDB endpoint (moto serves SQS there too)."""
+    """The stream triggers' on-failure queues, and every queue an SQS handler listens to with its dead-letter
+    queue and redrive policy (infra.template), at the DynamoDB endpoint (moto serves SQS there too)."""
+    import json
+
     import boto3
 
+    from infra.template import MAX_RECEIVES, dead_letter_queue_name, discovered_queues
     from infra.triggers import stream_dead_letter_queues
 
     sqs = boto3.client("sqs", endpoint_url=config.env("MALL_DYNAMODB_ENDPOINT"), region_name=config.region())
-    return [sqs.create_queue(QueueName=config.table_prefix() + name)["QueueUrl"] for name in stream_dead_letter_queues()]
+    urls = [sqs.create_queue(QueueName=config.table_prefix() + name)["QueueUrl"] for name in stream_dead_letter_queues()]
+    for spec in discovered_queues():
+        name = config.table_prefix() + spec.logical_name
+        dead_url = sqs.create_queue(QueueName=dead_letter_queue_name(name))["QueueUrl"]
+        dead_arn = sqs.get_queue_attributes(QueueUrl=dead_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={
+            "VisibilityTimeout": str(min(43200, 6 * spec.handler_timeout)),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": str(MAX_RECEIVES)})})
+        urls += [dead_url, url]
+    return urls

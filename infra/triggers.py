@@ -99,6 +99,19 @@ def stream_functions(stage: str) -> list[str]:
     return [function for function in stage_functions(stage) if trigger_settings(function).kind == "stream"]
 
 
+def queue_functions(stage: str) -> list[str]:
+    from infra.stages import stage_functions
+
+    return [function for function in stage_functions(stage) if trigger_settings(function).kind == "queue"]
+
+
+def queue_mapping_settings(settings: TriggerSettings) -> dict[str, Any]:
+    """An SQS event source mapping's settings: retries and dead-lettering are the queue's (its redrive
+    policy); what the mapping must be told is that the handler answers partial batch failures, or Lambda
+    would delete every message of a batch that returned normally, the failed ones too."""
+    return {"FunctionResponseTypes": ["ReportBatchItemFailures"] if settings.report_batch_item_failures else []}
+
+
 def event_source_overrides(stage: str) -> dict[str, dict[str, Any]]:
     """SAM function resource -> {event name: {"Properties": ...}} for the stage's stream triggers.
 
@@ -119,4 +132,9 @@ def event_source_overrides(stage: str) -> dict[str, dict[str, Any]]:
         if not properties["FunctionResponseTypes"]:
             del properties["FunctionResponseTypes"]
         overrides[resource] = {f"{resource}DynamodbEventSource": {"Properties": properties}}
+    for function in queue_functions(stage):  # Chalice names a queue's event `<Resource>SqsEventSource`
+        properties = queue_mapping_settings(trigger_settings(function))
+        if properties["FunctionResponseTypes"]:
+            resource = "".join(part.capitalize() for part in function.split("_"))
+            overrides[resource] = {f"{resource}SqsEventSource": {"Properties": properties}}
     return overrides

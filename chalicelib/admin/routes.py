@@ -1,11 +1,14 @@
-"""Admin routes: staff login and accounts, the catalog console, the orders console and refund decisions.
+"""Admin routes: staff login and accounts, the catalog console, the orders console and refund decisions,
+group-buy campaigns, and the notifications console.
 
 Each module below registers its routes on the one admin Api, so the admin
 feature deploys as one function.
 """
 from chalicelib.admin import (  # noqa: F401  (they register routes)
     catalog_routes,
+    groupbuy_routes,
     marketing_routes,
+    notify_routes,
     order_routes,
     payment_routes,
     staff_routes,

@@ -98,6 +98,8 @@ class InventoryModel(Model):
     image = UnicodeAttribute(null=True)
     on_sale = BooleanAttribute(default=False)
     updated_at = UTCDateTimeAttribute(null=True)
+    # Shard 0: below this many available the merchant is alerted (notify's stream handler reads it); absent: never.
+    low_stock_threshold = NumberAttribute(null=True)
 
 
 @register

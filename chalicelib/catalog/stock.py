@@ -64,6 +64,26 @@ def _write_change(tx, record: StockAdjustmentModel) -> None:
     tx.save(record, condition=StockAdjustmentModel.adjustment_id.does_not_exist())
 
 
+def set_low_stock_threshold(sku_id: str, threshold: int | None) -> dict:
+    """Alert the merchant when the SKU's available stock falls below `threshold` (None: never).
+
+    The threshold lives on the SKU's stock item, so the inventory stream carries it beside
+    every level it judges; the notify feature's watcher does the judging.
+    """
+    _main_shard(sku_id)
+    action = (InventoryModel.low_stock_threshold.remove() if threshold is None
+              else InventoryModel.low_stock_threshold.set(threshold))
+    try:
+        InventoryModel(sku_id, MAIN_SHARD).update(actions=[action], condition=InventoryModel.sku_id.exists())
+    except Exception as exc:
+        from chalicelib.core.db import condition_failed
+
+        if not condition_failed(exc):
+            raise
+        raise NotFound("SKU not found", code="SKU_NOT_FOUND") from None
+    return {"sku_id": sku_id, "low_stock_threshold": threshold}
+
+
 def _main_shard(sku_id: str) -> InventoryModel:
     require_id(sku_id, "SKU")
     row = get_or_none(InventoryModel, sku_id, MAIN_SHARD)

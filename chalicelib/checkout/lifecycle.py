@@ -111,6 +111,11 @@ def pay_order(order: OrderModel, *, provider: str, transaction_id: str, amount: 
     """
     if order.status != statuses.PENDING_PAYMENT:
         return False
+    if order.group_id is not None:  # its group decides where it goes (group_orders.py); may raise PaymentCannotCount
+        from chalicelib.checkout.group_orders import pay_group_order
+
+        return pay_group_order(order, provider=provider, transaction_id=transaction_id, amount=amount,
+                               paid_at=paid_at, also=also)
 
     def actions(order: OrderModel, now: datetime) -> list[Any]:
         record = PaymentRecord(provider=provider, transaction_id=transaction_id, paid_at=paid_at, amount=amount)
@@ -144,6 +149,8 @@ def mark_paid(order_id: str, *, provider: str, transaction_id: str, amount: int,
 # --- refunds (decided by the merchant, carried out by payments) -----------------------
 
 BUYER_REFUND, RETURN_REFUND = "BUYER", "RETURN"
+# A refund of an order refunded from one of these returns its stock: it never left the warehouse.
+NEVER_SHIPPED = frozenset({statuses.PAID, statuses.AWAITING_GROUP})
 REFUND_FAILURES = frozenset({"CLOSED", "ABNORMAL", "FAILED"})
 
 
@@ -223,7 +230,7 @@ def settle_refund(order: OrderModel, out_refund_no: str, status: str, *, refund_
     buyers = is_buyer_refund(order, order.refunds[index])
     if buyers and status == "SUCCESS" and order.status in (statuses.REFUNDING, statuses.REFUND_FAILED):
         def writes(tx: Any, order: OrderModel) -> None:
-            if order.refund_request is not None and order.refund_request.from_status == statuses.PAID:
+            if order.refund_request is not None and order.refund_request.from_status in NEVER_SHIPPED:
                 _return_stock(tx, order)
             _return_coupon(tx, order)  # refunded in full: a still-valid coupon comes back (README: refunds)
             if also is not None:
@@ -389,6 +396,10 @@ def _release_order(tx: Any, order: OrderModel) -> None:
     for line in order.lines:
         reservations.add_release(tx, line.sku_id, int(line.shard), int(line.quantity))
     _return_coupon(tx, order)
+    if order.group_id is not None:  # a group-buy order's place goes back with its stock, whoever cancels it
+        from chalicelib.checkout.group_orders import release_place
+
+        release_place(tx, order)
 
 
 def _return_coupon(tx: Any, order: OrderModel) -> None:

@@ -177,6 +177,7 @@ class OrderModel(OwnsPii, Model):
     refunds = ListAttribute(of=RefundRecord, null=True)
     version = NumberAttribute(default=1)
     last_change = UnicodeAttribute(null=True)  # the move that last committed: a resent move knows its own commit
+    group_id = UnicodeAttribute(null=True)  # a group-buy order's group (groupbuy); paid, it waits in AWAITING_GROUP
 
     buyer_status = UnicodeAttribute()
     status_shard = UnicodeAttribute()

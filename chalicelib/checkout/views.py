@@ -114,6 +114,7 @@ class OrderView(Schema):
     refund_request: RefundRequestView | None
     payment: PaymentView | None
     refunds: list[RefundView]
+    group_id: str | None = None  # a group-buy order's group: AWAITING_GROUP once paid until the group completes
 
 
 class OrderPage(Schema):
@@ -183,7 +184,8 @@ def order_view(order: OrderModel) -> OrderView:
         expires_at=_iso(order.expires_at) if order.status == "PENDING_PAYMENT" else None,
         paid_at=_iso(order.paid_at), cancelled_at=_iso(order.cancelled_at), completed_at=_iso(order.completed_at),
         shipment=_shipment_view(order.shipment), refund_request=_refund_request_view(order.refund_request),
-        payment=_payment_view(order.payment), refunds=[_refund_view(refund) for refund in order.refunds or []])
+        payment=_payment_view(order.payment), refunds=[_refund_view(refund) for refund in order.refunds or []],
+        group_id=order.group_id)
 
 
 def _shipment_view(shipment) -> ShipmentView | None:

@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from chalicelib.core import clock
 
-ALL_FEATURES = ("members", "catalog", "cart", "checkout", "payments", "marketing", "admin")
+ALL_FEATURES = ("members", "catalog", "cart", "checkout", "payments", "marketing", "groupbuy", "admin", "notify")
 
 DEFAULT_REGION = "us-east-1"
 

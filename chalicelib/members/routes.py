@@ -143,3 +143,11 @@ def members_points_schedule(event) -> None:
 
     report = run_points_schedule(out_of_time=out_of_time)
     log.info("points: %d released, %d expired", report["released"], report["expired"])
+@api.route("/me/subscriptions", "POST", body="chalicelib.notify.inputs:SubscriptionResults",
+           response="chalicelib.notify.inputs:Subscriptions", auth=BUYER, errors=(400,),
+           summary="record what wx.requestSubscribeMessage answered: each accept is one message's credit")
+def record_subscriptions(ctx: Context):
+    # The notify feature owns the credits; /me is this function's base path, so the route lives here.
+    from chalicelib.notify import service as notify
+
+    return notify.record_subscriptions(ctx.user_id, ctx.body.results)

@@ -57,6 +57,12 @@ def find_user_id_by_openid(openid: str) -> str | None:
     return claim.user_id if claim is not None else None
 
 
+def openid_of(user_id: str) -> str | None:
+    """The user's WeChat openid (what a subscribe message is addressed to); None for an unknown user."""
+    user = db.get_or_none(UserModel, user_id, consistent=False)
+    return user.openid if user is not None else None
+
+
 def get_user(user_id: str) -> User:
     return _user_view(_load_user(user_id))
 

@@ -15,5 +15,5 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class Applied:
-    outcome: str  # PAID, DUPLICATE, LATE_REFUND, ANOMALY_REFUNDED, REFUND_SETTLED, IGNORED
+    outcome: str  # PAID, DUPLICATE, LATE_REFUND, GROUP_REFUNDED, ANOMALY_REFUNDED, REFUND_SETTLED, IGNORED
     order_id: str | None = None

@@ -146,6 +146,32 @@ def retry_refund(order_id: str, *, actor: str) -> OrderView:
     return order_view(load_order(order_id))
 
 
+def refund_failed_group_order(order_id: str) -> bool:
+    """A paid group-buy order whose group failed: AWAITING_GROUP -> REFUNDING with the buyer's own refund
+    (`<order_id>-R1`, the whole payment, at the provider that was paid), then asked of the provider. False when
+    the order is not waiting for its group (refunded already: a second run or a redelivered event does nothing)."""
+    from chalicelib.checkout.group_orders import GROUP_FAILED_REASON, refund_group_order
+
+    jobs: list[RefundJob] = []
+
+    def attempt() -> bool | None:
+        order = load_order(order_id)
+        if order.status != statuses.AWAITING_GROUP:
+            return False
+        refund = NewRefund(buyer_refund_no(order_id), int(order.payment.amount), GROUP_FAILED_REASON, BUYER_REFUND)
+        job = _job(order, refund, provider=order.payment.provider, total=int(order.payment.amount))
+        if not refund_group_order(order, refund,
+                                  also=_entries([(job, order.payment.transaction_id, BUYER_REFUND)])):
+            return None
+        jobs.append(job)
+        return True
+
+    decided = until_committed(attempt)
+    for job in jobs:
+        submit(job)
+    return decided
+
+
 def _retries(order: Any) -> list[tuple[Any, NewRefund]]:
     """Failed refunds not yet replaced, each with its replacement; the buyer's only while the order waits for it."""
     numbers = {refund.out_refund_no for refund in order.refunds or []}

@@ -9,7 +9,8 @@ What a payment for an order means depends on the order as read:
 - unpaid, amount and merchant ours: the order becomes PAID;
 - already paid by this very transaction: a duplicate, acknowledged, nothing changes;
 - cancelled, or paid by a different transaction, or for an amount other than the
-  order's payable: real money the shop must not keep. It is recorded, shown as an
+  order's payable, or a group-buy order whose group can no longer take it: real
+  money the shop must not keep. It is recorded, shown as an
   anomaly when the amount is wrong, and returned in full, automatically; the order
   keeps its status and its stock is not taken again.
 """
@@ -20,6 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from chalicelib.checkout import lifecycle, statuses
+from chalicelib.checkout.group_orders import PaymentCannotCount
 from chalicelib.checkout.orders import find_order
 from chalicelib.core import clock, metrics
 from chalicelib.core.db import until_committed
@@ -114,9 +116,13 @@ def _apply_payment(note: PaymentNotification) -> Applied:
             why = f"paid {note.amount_total} fen for an order of {int(order.payable)} fen"
             return Applied("ANOMALY_REFUNDED", order.order_id) if refunds.return_payment(order, note, why) else None
         if order.status == statuses.PENDING_PAYMENT:
-            paid = lifecycle.pay_order(order, provider=note.provider, transaction_id=note.transaction_id,
-                                       amount=note.amount_total, paid_at=note.paid_at or clock.now(),
-                                       also=_payment_markers(note))
+            try:
+                paid = lifecycle.pay_order(order, provider=note.provider, transaction_id=note.transaction_id,
+                                           amount=note.amount_total, paid_at=note.paid_at or clock.now(),
+                                           also=_payment_markers(note))
+            except PaymentCannotCount as refusal:  # a group-buy order whose group failed, expired or filled
+                return Applied("GROUP_REFUNDED", order.order_id) if refunds.return_payment(order, note,
+                                                                                           refusal.why) else None
             return Applied("PAID", order.order_id) if paid else None
         if refunds.return_payment(order, note, f"payment for a {order.status.lower()} order"):
             return Applied("LATE_REFUND", order.order_id)

@@ -7,7 +7,7 @@ import pytest
 
 from infra.alarms import TOPIC, metrics_namespace
 from infra.stages import API_GATEWAY_STAGE, lambda_name, read_config, stage_functions, stages_of_environment, table_prefix
-from infra.template import render
+from infra.template import discovered_queues, render
 from infra.triggers import stream_dead_letter_queues, trigger_settings
 
 
@@ -47,7 +47,9 @@ def test_every_dead_letter_queue_alarms_on_one_message(stack):
     depth = [alarm for alarm in alarms(template) if alarm.get("MetricName") == "ApproximateNumberOfMessagesVisible"]
     queues = {alarm["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for alarm in depth}
     names = {template["Resources"][queue]["Properties"]["QueueName"]["Fn::Sub"] for queue in queues}
-    assert names == {"${TablePrefix}" + logical for logical in stream_dead_letter_queues()}
+    handler_queues = {f"{spec.logical_name}-dlq" for spec in discovered_queues()}  # a queue's redrive target
+    assert handler_queues, "no feature listens to a queue"
+    assert names == {"${TablePrefix}" + logical for logical in [*stream_dead_letter_queues(), *handler_queues]}
     assert all(alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold" for alarm in depth)
 
 

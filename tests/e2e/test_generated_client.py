@@ -269,6 +269,38 @@ def test_every_documented_operation_is_accepted_through_the_generated_client(sta
     call("checkout_cancel_order", order()[0], client=buyer)
     call("admin_cancel_order", order()[0], client=staff)
 
+    # group-buy: a campaign edited and listed, a group opened and paid, joined by a friend, shown, the campaign ended
+    campaign = call("admin_create_groupbuy_campaign", client=staff, body=models.NewCampaign.from_dict(
+        {"product_id": product.product_id, "sku_id": sku_id, "group_price": 990, "group_size": 2,
+         "duration_minutes": 30, "stock": 10}))
+    call("admin_edit_groupbuy_campaign", campaign.campaign_id, client=staff,
+         body=models.CampaignEdit.from_dict({"stock": 12, "per_user_limit": 3}))
+    call("admin_list_groupbuy_campaigns", client=staff)
+    call("groupbuy_list_campaigns", client=anonymous)
+    call("groupbuy_get_campaign", campaign.campaign_id, client=anonymous)
+    opened = call("groupbuy_open_group", client=buyer, body=models.GroupOpening.from_dict(
+        {"campaign_id": campaign.campaign_id, "address_id": address_id}), idempotency_key="every-call-group-0001")
+    call("payments_sandbox_pay", client=buyer, body=models.SandboxPayBody(order_id=opened.order.order_id))
+    friend = client.AuthenticatedClient(base_url=stack.url, raise_on_unexpected_status=True, token=call(
+        "members_login", client=anonymous, body=models.LoginBody(code="dev:every-call-friend")).token)
+    friend_address = call("members_add_address", client=friend,
+                          body=models.NewAddressBody.from_dict(address)).address_id
+    call("groupbuy_join_group", opened.group_id, client=friend,
+         body=models.GroupJoining.from_dict({"address_id": friend_address}))
+    call("groupbuy_get_group", opened.group_id, client=anonymous)
+    call("admin_end_groupbuy_campaign", campaign.campaign_id, client=staff)
+    # notifications: a template per kind, the buyer's subscription answers, a SKU's threshold, what was sent
+    call("admin_list_templates", client=staff)
+    call("admin_put_template", "ORDER_SHIPPED", client=staff, body=models.TemplateBody.from_dict(
+        {"template_id": "typed-shipped", "fields": [{"key": "thing1", "source": "product_title"}]}))
+    call("admin_delete_template", "ORDER_SHIPPED", client=staff)
+    call("members_record_subscriptions", client=buyer, body=models.SubscriptionResults.from_dict(
+        {"results": {"typed-shipped": "accept"}}))
+    call("admin_put_low_stock_threshold", sku_id, client=staff,
+         body=models.ThresholdBody.from_dict({"threshold": 3}))
+    call("admin_list_low_stock_alerts", client=staff)
+    call("admin_list_notifications", client=staff)
+
     call("checkout_list_orders", client=buyer)
     call("admin_list_orders", client=staff)
     call("admin_get_order", retried, client=staff)

@@ -25,6 +25,15 @@ def owner(client) -> Api:
     return client.as_token(staff_token("boss", "owner"))
 
 
+def operator_of(client) -> Api:
+    """A real operator account (the staff gate refuses a token whose account does not exist) and its token."""
+    from chalicelib.admin import service
+    from chalicelib.admin.passwords import ScryptCost
+
+    service.create_staff("clerk", "clerk-password", "operator", cost=ScryptCost(n=2**4, r=8, p=1))
+    return client.as_token(staff_token("clerk", "operator"))
+
+
 @pytest.fixture
 def alice(client) -> Buyer:
     return Buyer(client, "U-alice")

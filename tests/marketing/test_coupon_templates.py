@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import buyer_token, staff_token
-from tests.marketing.conftest import claimed, new_template
+from tests.marketing.conftest import claimed, new_template, operator_of
 
 
 def test_staff_create_a_template_buyers_see_with_what_is_left(owner, alice):
@@ -48,7 +48,8 @@ def test_template_routes_are_for_staff_only(client, owner):
     assert client.post("/admin/coupon-templates", body).status_code == 401
     assert client.as_token(buyer_token()).post("/admin/coupon-templates", body).status_code == 403
     assert client.as_token(buyer_token()).get("/admin/coupon-templates").status_code == 403
-    operator = client.as_token(staff_token("clerk", "operator"))
+    assert client.as_token(staff_token("nobody", "owner")).get("/admin/coupon-templates").status_code == 401
+    operator = operator_of(client)
     assert operator.post("/admin/coupon-templates", body).status_code == 201
     assert operator.get("/admin/coupon-templates").data["items"][0]["name"] == "x"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import buyer_token, staff_token
-from tests.marketing.conftest import Buyer, completed, me, refund_in_full
+from tests.conftest import buyer_token
+from tests.marketing.conftest import Buyer, completed, me, operator_of, refund_in_full
 
 LEVELS = [{"level": 1, "name": "普通", "growth_threshold": 0, "discount_percent": 0},
           {"level": 2, "name": "白银", "growth_threshold": 100, "discount_percent": 5},
@@ -48,7 +48,7 @@ def test_levels_that_make_no_sense_are_400(owner, change, code):
 def test_only_an_owner_sets_levels(client, owner):
     assert client.put("/admin/member-levels", {"levels": LEVELS}).status_code == 401
     assert client.as_token(buyer_token()).put("/admin/member-levels", {"levels": LEVELS}).status_code == 403
-    operator = client.as_token(staff_token("clerk", "operator"))
+    operator = operator_of(client)
     assert operator.put("/admin/member-levels", {"levels": LEVELS}).status_code == 403
     assert operator.get("/admin/member-levels").status_code == 200
 

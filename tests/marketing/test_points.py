@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from chalicelib.members import effects
-from tests.marketing.conftest import Buyer, completed, fresh, ledger, me, pay_in_sandbox, refund_in_full
+from tests.marketing.conftest import Buyer, completed, fresh, ledger, me, operator_of, pay_in_sandbox, refund_in_full
 
 ROUNDS = 5
 
@@ -201,7 +201,6 @@ def test_the_same_points_on_five_parallel_orders_are_spent_once(client, shop, ow
 
 
 def test_an_owner_adjusts_points_and_they_expire_like_earned_ones(client, owner, member, frozen_clock):
-    from tests.conftest import staff_token
 
     added = owner.post(f"/admin/members/{member.user_id}/points", {"delta": 300, "note": "补偿"})
     assert added.status_code == 200 and added.data["balance"] == 300, added.data
@@ -211,7 +210,7 @@ def test_an_owner_adjusts_points_and_they_expire_like_earned_ones(client, owner,
     assert too_much.status_code == 409 and too_much.data["error"]["code"] == "INSUFFICIENT_POINTS"
     assert owner.post(f"/admin/members/{member.user_id}/points", {"delta": 0, "note": "x"}).status_code == 400
     assert owner.post("/admin/members/U-nobody/points", {"delta": 5, "note": "x"}).status_code == 404
-    operator = client.as_token(staff_token("clerk", "operator"))
+    operator = operator_of(client)
     assert operator.post(f"/admin/members/{member.user_id}/points", {"delta": 5, "note": "x"}).status_code == 403
     assert ledger(member) == [("ADMIN", 300), ("ADMIN", -100)]
     frozen_clock.advance(days=366)

@@ -20,9 +20,35 @@ def test_schedules_are_not_retried_and_unknown_handlers_get_the_defaults():
 
 
 def test_the_dead_letter_queues_exist_in_the_test_aws_too(aws):
+    """Every stream trigger's on-failure queue, and every handler's queue with its dead-letter queue and the
+    redrive policy the template gives it."""
+    import json
+
     import boto3
 
     from chalicelib.core import config
+    from infra.template import MAX_RECEIVES, discovered_queues
 
-    urls = boto3.client("sqs").list_queues(QueueNamePrefix=config.table_prefix()).get("QueueUrls", [])
-    assert sorted(url.rsplit("/", 1)[1] for url in urls) == [config.table_prefix() + q for q in stream_dead_letter_queues()]
+    sqs = boto3.client("sqs")
+    urls = sqs.list_queues(QueueNamePrefix=config.table_prefix()).get("QueueUrls", [])
+    handler_queues = [q.logical_name for q in discovered_queues()]
+    assert handler_queues, "no feature listens to a queue"
+    expected = [*stream_dead_letter_queues(), *handler_queues, *(f"{q}-dlq" for q in handler_queues)]
+    assert sorted(url.rsplit("/", 1)[1] for url in urls) == sorted(config.table_prefix() + q for q in expected)
+    for queue in handler_queues:
+        url = sqs.get_queue_url(QueueName=config.table_prefix() + queue)["QueueUrl"]
+        policy = json.loads(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]["RedrivePolicy"])
+        assert policy["deadLetterTargetArn"].endswith(f":{config.table_prefix()}{queue}-dlq")
+        assert int(policy["maxReceiveCount"]) == MAX_RECEIVES
+
+
+def test_a_queue_trigger_reports_partial_batch_failures_and_its_package_says_so():
+    from infra.triggers import event_source_overrides, queue_functions, queue_mapping_settings
+
+    settings = trigger_settings("notify_sender")
+    assert (settings.kind, settings.source, settings.on_failure_queue) == ("queue", "notify-sends", "notify-sends-dlq")
+    assert settings.report_batch_item_failures
+    assert queue_functions("notify") == ["notify_sender"] and "notify_sender" in queue_functions("dev")
+    assert queue_mapping_settings(settings) == {"FunctionResponseTypes": ["ReportBatchItemFailures"]}
+    assert event_source_overrides("notify")["NotifySender"] == {
+        "NotifySenderSqsEventSource": {"Properties": {"FunctionResponseTypes": ["ReportBatchItemFailures"]}}}
