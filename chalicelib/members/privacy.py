@@ -2,7 +2,7 @@
 
 Export (`GET /me/export`) gathers what the mall holds about the buyer through each owning
 feature's functions: members (profile, addresses, points), checkout (orders), marketing
-(coupons). WeChat's `session_key` is left out: it is a credential between the mall and
+(coupons), notify (subscription credits). WeChat's `session_key` is left out: it is a credential between the mall and
 WeChat, not information about the buyer.
 
 Delete (`DELETE /me`) is refused (409 `ACCOUNT_HAS_OPEN_ORDERS`, naming them) while an order
@@ -27,6 +27,7 @@ from chalicelib.marketing.views import CouponView
 from chalicelib.members import points
 from chalicelib.members.models import AddressBookModel, AddressModel, OpenidClaim, UserModel
 from chalicelib.members.service import Address, User, get_user, list_addresses
+from chalicelib.notify.inputs import Subscription
 
 FORMAT = "micromall.personal-data/1"
 ANONYMOUS_NICKNAME = "已注销用户"
@@ -54,11 +55,13 @@ class PersonalData(Schema):
     orders: list[OrderView]
     coupons: list[CouponView]
     points: PointsHistory
+    subscriptions: list[Subscription]  # WeChat subscribe-message credits per template
 
 
 def export_data(user_id: str) -> PersonalData:
     from chalicelib.checkout import privacy as orders
     from chalicelib.marketing import service as marketing
+    from chalicelib.notify import service as notify
 
     user = get_user(user_id)  # 404 for a deleted account
     record = db.get_or_none(UserModel, user_id)
@@ -66,7 +69,7 @@ def export_data(user_id: str) -> PersonalData:
     return PersonalData(format=FORMAT, exported_at=clock.iso(clock.now()), profile=profile,
                         addresses=list_addresses(user_id), orders=orders.all_orders(user_id),
                         coupons=_every_page(lambda cursor: marketing.my_coupons(user_id, None, cursor, EXPORT_PAGE)),
-                        points=_points_history(user_id))
+                        points=_points_history(user_id), subscriptions=notify.subscriptions_of(user_id))
 
 
 def _every_page(read_page) -> list:

@@ -280,6 +280,7 @@ def test_export_holds_profile_addresses_orders_coupons_and_points(client, shop, 
     assert template.status_code == 201, template.data
     marketing.claim(user_id, template.data["template_id"])
     points.adjust(user_id, 300, "welcome", actor="admin")
+    assert api.post("/me/subscriptions", {"results": {"TPL-shipped": "accept"}}).status_code == 200
 
     exported = api.get("/me/export")
     assert exported.status_code == 200
@@ -292,6 +293,7 @@ def test_export_holds_profile_addresses_orders_coupons_and_points(client, shop, 
     assert data["orders"][0]["address"]["phone"] == PHONE
     assert [c["template_id"] for c in data["coupons"]] == [template.data["template_id"]]
     assert data["points"]["balance"] == 300 and data["points"]["entries"][0]["reason"] == "ADMIN"
+    assert data["subscriptions"] == [{"template_id": "TPL-shipped", "credits": 1, "banned": False}]
     assert client.get("/me/export").status_code == 401
 
 
