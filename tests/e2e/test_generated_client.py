@@ -316,9 +316,10 @@ def test_every_documented_operation_is_accepted_through_the_generated_client(sta
 
     # what reached the disk (the embedded DynamoDB's journal and snapshot) and the stack's log holds no
     # buyer's phone or street line in the clear
-    written = [path for path in (stack.local_dir / "data").rglob("*") if path.is_file()] + [stack.log_path]
-    for path in written:
-        text = path.read_bytes().decode("utf-8", "replace")
+    written = {path: path.read_bytes().decode("utf-8", "replace")
+               for path in [*(stack.local_dir / "data").rglob("*"), stack.log_path] if path.is_file()}
+    assert any(address_id in text for text in written.values()), f"the address is in none of {sorted(written)}"
+    for path, text in written.items():
         for secret in (address["phone"], address["detail"], json.dumps(address["detail"])[1:-1]):
             assert secret not in text, f"{secret!r} readable in {path}"
 
