@@ -93,3 +93,22 @@ def test_the_access_recorder_notes_kms_where_personal_data_is_sealed_or_opened(a
     finally:
         recorder.uninstall()
     assert noted == [{"key/pii": {"kms:GenerateDataKey"}}, {"key/pii": {"kms:Decrypt"}}]
+
+
+def test_the_stacks_key_seals_personal_data_through_the_alias_each_stage_is_given(aws, monkeypatch):
+    import boto3
+
+    from chalicelib.core import pii
+    from infra.cloud import stack_name
+    from infra.stages import pii_key_alias
+
+    cfn = boto3.client("cloudformation", region_name="us-east-1")
+    cfn.create_stack(StackName=stack_name("dev"), TemplateBody=json.dumps(render()),
+                     Parameters=[{"ParameterKey": "TablePrefix", "ParameterValue": "cfn-"}])
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=stack_name("dev"))
+               ["Stacks"][0]["Outputs"]}
+    monkeypatch.setenv("MALL_PII_KMS_KEY_ID", pii_key_alias("dev"))
+    envelope = pii.Envelope(pii.keys_from_config())
+    sealed = envelope.seal("13912345678", "addresses.phone|U-1")
+    assert sealed.split(":")[1] == outputs["PiiKeyArn"].rsplit("/", 1)[1]
+    assert pii.Envelope(pii.keys_from_config()).open(sealed, "addresses.phone|U-1") == "13912345678"
