@@ -21,7 +21,7 @@ import logging
 
 from chalicelib.checkout.views import OrderView
 from chalicelib.core import clock, db, ids
-from chalicelib.core.errors import Conflict
+from chalicelib.core.errors import Conflict, ServiceUnavailable
 from chalicelib.core.schema import Schema
 from chalicelib.marketing.views import CouponView
 from chalicelib.members import points
@@ -32,6 +32,7 @@ from chalicelib.notify.inputs import Subscription
 FORMAT = "micromall.personal-data/1"
 ANONYMOUS_NICKNAME = "已注销用户"
 EXPORT_PAGE = 50
+TRANSACTION_ADDRESSES = 99  # with the book, DynamoDB's 100 actions
 log = logging.getLogger("micromall.members")
 
 
@@ -119,9 +120,10 @@ def _refuse_open_orders(blocking: list[dict[str, str]], *, book_closed: bool = F
 
 
 def _close_address_book(user_id: str) -> None:
-    """Delete every address and mark the book closed, conditioned on the book's version (a concurrent
-    change makes this read and try again)."""
-    def attempt() -> bool | None:
+    """Mark the book closed and delete its addresses, conditioned on the book's version (a concurrent change
+    makes this read and try again). Once closed no address is added (every change is conditioned on the book),
+    so addresses past what one transaction holds are deleted after it."""
+    def attempt() -> list[AddressModel] | None:
         book = db.get_or_none(AddressBookModel, user_id)
         read_version = book.version if book is not None else 0
         addresses = list(AddressModel.query(user_id, consistent_read=True))
@@ -131,15 +133,19 @@ def _close_address_book(user_id: str) -> None:
                      else AddressBookModel.version == read_version)
 
         def write(tx) -> None:
-            for address in addresses:
+            for address in addresses[:TRANSACTION_ADDRESSES]:
                 tx.delete(AddressModel(user_id, address.address_id))
             tx.save(closed, condition=condition)
 
         committed = db.commit_if_conditions_hold(
             write, committed_already=lambda: _book_token(user_id) == closed.last_change)
-        return True if committed else None
+        return addresses[TRANSACTION_ADDRESSES:] if committed else None
 
-    db.until_committed(attempt)
+    left = db.until_committed(attempt, gives_up=lambda: ServiceUnavailable(
+        "the address book is busy, retry shortly", code="BUSY"))
+    for start in range(0, len(left), TRANSACTION_ADDRESSES):
+        chunk = left[start:start + TRANSACTION_ADDRESSES]
+        db.run_transaction(lambda tx, chunk=chunk: [tx.delete(AddressModel(user_id, a.address_id)) for a in chunk])
 
 
 def _book_token(user_id: str) -> str | None:
@@ -150,7 +156,8 @@ def _book_token(user_id: str) -> str | None:
 def _anonymise_profile(user: UserModel) -> None:
     """Release the openid (a new login makes a new user) and blank what identified the buyer, together."""
     def write(tx) -> None:
-        tx.delete(OpenidClaim(user.openid), condition=OpenidClaim.user_id == user.user_id)
+        tx.delete(OpenidClaim(user.openid),
+                  condition=(OpenidClaim.user_id == user.user_id) | OpenidClaim.openid.does_not_exist())
         tx.update(UserModel(user.user_id), actions=[
             UserModel.openid.set(f"deleted:{user.user_id}"), UserModel.unionid.remove(),
             UserModel.session_key.set(""), UserModel.nickname.set(ANONYMOUS_NICKNAME),
