@@ -46,6 +46,8 @@ DATA_KEY_MAX_USES = 100_000  # far below AES-GCM's 2^32 random nonces per key
 OPEN_CACHE_SIZE = 256
 LOCAL_KEY_FILE = "pii.key"
 _WRAP_AAD = b"micromall-pii-dek"
+# KMS binds each data key to this context (CloudTrail shows it; a key policy or grant can require it)
+KMS_CONTEXT = {"purpose": "micromall-pii"}
 
 
 class PiiError(RuntimeError):
@@ -108,13 +110,14 @@ class KmsKeys:
         return self._client
 
     def generate(self) -> tuple[bytes, bytes, str]:
-        answer = self.client().generate_data_key(KeyId=self.configured, KeySpec="AES_256")
+        answer = self.client().generate_data_key(KeyId=self.configured, KeySpec="AES_256",
+                                                 EncryptionContext=KMS_CONTEXT)
         return answer["Plaintext"], answer["CiphertextBlob"], _short_key_id(answer["KeyId"])
 
     def unwrap(self, key_id: str, wrapped: bytes) -> bytes:
         if key_id.startswith("local-"):
             raise PiiError(f"sealed under a sandbox key ({key_id}); this mall uses KMS")
-        answer = self.client().decrypt(CiphertextBlob=wrapped)
+        answer = self.client().decrypt(CiphertextBlob=wrapped, EncryptionContext=KMS_CONTEXT)
         if _short_key_id(answer["KeyId"]) != key_id:
             raise PiiError(f"the data key was wrapped by another KMS key than {key_id}")
         return answer["Plaintext"]

@@ -177,6 +177,13 @@ def test_kms_data_keys_are_cached_per_process_and_per_wrapped_key(kms_envelope, 
     assert [another_process.open(value, "t.phone|U") for value in sealed] == [f"1380000{n:04d}" for n in range(50)]
     assert kms_calls == ["GenerateDataKey", "Decrypt"], "one Decrypt per wrapped data key"
 
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError):  # the data key is bound to the mall's encryption context
+        boto3.client("kms", region_name=config.region()).decrypt(CiphertextBlob=pii._unb64(sealed[0].split(":")[2]))
+    assert kms_calls == ["GenerateDataKey", "Decrypt", "Decrypt"]
+    del kms_calls[2]  # that refused Decrypt was this test's own
+
     frozen_clock.advance((pii.DATA_KEY_MAX_AGE + timedelta(seconds=1)).total_seconds())
     pii.envelope().seal("13800000000", "t.phone|U")
     another_process.open(sealed[0], "t.phone|U")
