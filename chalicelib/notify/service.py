@@ -78,6 +78,11 @@ def _answered(user_id: str, template_id: str, token: str) -> bool:
     return current is not None and current.last_change == token
 
 
+def subscriptions_of(user_id: str) -> list[Subscription]:
+    """The buyer's subscription credits per template (the buyer's data export, members/privacy.py, reads them)."""
+    return [_subscription_view(row) for row in SubscriptionModel.query(user_id, consistent_read=True)]
+
+
 def _subscription_view(row: SubscriptionModel) -> Subscription:
     return Subscription(template_id=row.template_id, credits=int(row.credits or 0), banned=bool(row.banned))
 
