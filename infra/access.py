@@ -16,6 +16,11 @@ Calls become IAM grants on logical resources:
     table/<logical>/stream               read by a stream event handler (event source mapping)
     queue/<logical>                      SQS, by the name `core.events.queue_name` gives
     parameter/<name>                     SSM parameter `<MALL_SSM_PREFIX>/<name>` (`core.config.secret`)
+    key/pii                              the KMS key sealing buyers' personal data (`core.pii`)
+
+Personal data is sealed through `core.pii.Envelope`, which caches data keys per process, and
+tests seal under a local key: so a function's KMS needs are recorded where it seals or opens a
+value (GenerateDataKey, Decrypt), whatever its cache or key held at that moment.
 
 `infra/access.json` holds the grants per feature (written by `python -m infra access`);
 `infra.policy` turns them into each stage's policy with concrete ARNs.
@@ -48,6 +53,10 @@ TRANSACT_ITEM_ACTIONS = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateIt
 # Batch APIs whose IAM action is the single-message one.
 SQS_ACTIONS = {"SendMessageBatch": "sqs:SendMessage", "DeleteMessageBatch": "sqs:DeleteMessage",
                "ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility"}
+
+# The KMS calls core.pii makes, on the one key the data stack creates.
+PII_KEY = "key/pii"
+KMS_ACTIONS = ("GenerateDataKey", "Decrypt")
 
 Grants = dict[str, set[str]]  # logical resource -> IAM actions
 FunctionGrants = dict[str, Grants]  # Lambda function of a feature ("api_handler", or an event handler) -> grants
@@ -115,6 +124,8 @@ def grants_of_call(service: str, operation: str, params: dict[str, Any], names: 
     elif service == "ssm" and operation in ("GetParameter", "GetParameters"):
         for name in params.get("Names") or [params["Name"]]:
             add(names.parameter(name), f"ssm:{operation}")
+    elif service == "kms" and operation in KMS_ACTIONS:
+        add(PII_KEY, f"kms:{operation}")
     elif service == "sqs" and ("QueueUrl" in params or "QueueName" in params):
         add(names.queue(params.get("QueueUrl") or params["QueueName"]), SQS_ACTIONS.get(operation, f"sqs:{operation}"))
     else:
@@ -261,6 +272,18 @@ class Recorder:
 
         recording_secret.cache_clear = real_secret.cache_clear  # tests clear the cache between secrets
 
+        from chalicelib.core import pii
+
+        real_seal, real_open = pii.Envelope.seal, pii.Envelope.open
+
+        def recording_seal(envelope, plaintext: str, context: str) -> str:
+            recorder.note({PII_KEY: {"kms:GenerateDataKey"}})
+            return real_seal(envelope, plaintext, context)
+
+        def recording_open(envelope, value: str, context: str) -> str:
+            recorder.note({PII_KEY: {"kms:Decrypt"}})
+            return real_open(envelope, value, context)
+
         real_event_call = EventSourceHandler.__call__
 
         def recording_event_call(handler, event, context):
@@ -272,6 +295,8 @@ class Recorder:
 
         self._patch(botocore.client.BaseClient, "_make_api_call", recording_call)
         self._patch(config, "secret", recording_secret)
+        self._patch(pii.Envelope, "seal", recording_seal)
+        self._patch(pii.Envelope, "open", recording_open)
         self._patch(EventSourceHandler, "__call__", recording_event_call)
         for feature in self.features:
             for op in routes_module(feature).api.operations:

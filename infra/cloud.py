@@ -164,6 +164,7 @@ def _record(session, stack: dict[str, Any], template: dict[str, Any]) -> dict[st
     return {"stack_name": stack["StackName"], "stack_id": stack["StackId"],
             "partition": identity["Arn"].split(":")[1], "region": session.region_name,
             "account": identity["Account"], "stream_arns": dict(sorted(stream_arns.items())),
+            "pii_key_arn": outputs.get("PiiKeyArn"),
             "queues": dict(sorted(queues.items()))}
 
 

@@ -39,10 +39,12 @@ class Target:
     region: str = PLACEHOLDER_REGION
     account: str = PLACEHOLDER_ACCOUNT
     stream_arns: dict[str, str] = field(default_factory=dict)  # logical table -> stream ARN
+    pii_key_arn: str | None = None  # the stack's KMS key for personal data (infra.template.pii_key_resources)
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Target:
-        return cls(record["partition"], record["region"], record["account"], dict(record.get("stream_arns", {})))
+        return cls(record["partition"], record["region"], record["account"], dict(record.get("stream_arns", {})),
+                   record.get("pii_key_arn"))
 
 
 def record_path(env: str, chalice_dir: Path = CHALICE_DIR) -> Path:
@@ -70,6 +72,8 @@ def resource_arn(resource: str, env: str, target: Target) -> str:
         return head.format(service="sqs") + f"{table_prefix(env)}{rest}"
     if kind == "parameter":
         return head.format(service="ssm") + f"parameter{ssm_prefix(env)}/{rest}"
+    if kind == "key":  # key/pii: until the stack exists, a key id that matches no key (fails closed)
+        return target.pii_key_arn or head.format(service="kms") + f"key/{PLACEHOLDER_STREAM_LABEL}-{rest}"
     raise ValueError(f"unknown kind of resource: {resource!r}")
 
 

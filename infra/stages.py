@@ -141,7 +141,13 @@ def stage_functions(stage: str) -> list[str]:
 
 
 OWNED_VARIABLES = frozenset({"MALL_FEATURES", "MALL_TABLE_PREFIX", "MALL_SSM_PREFIX", "MALL_BASE_PATHS",
-                             "POWERTOOLS_METRICS_NAMESPACE", "MALL_API_NAME"})
+                             "POWERTOOLS_METRICS_NAMESPACE", "MALL_API_NAME", "MALL_PII_KMS_KEY_ID"})
+
+
+def pii_key_alias(env: str) -> str:
+    from infra.cloud import stack_name
+
+    return f"alias/{stack_name(env)}-pii"
 
 
 def render_stage(stage: str, existing: dict[str, Any] | None = None,
@@ -161,7 +167,9 @@ def render_stage(stage: str, existing: dict[str, Any] | None = None,
                  "MALL_TABLE_PREFIX": table_prefix(env), "MALL_SSM_PREFIX": ssm_prefix(env),
                  # the environment's business metrics apart from the other's (its alarms query this namespace)
                  "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace(env),
-                 "MALL_API_NAME": api_name(stage)}  # its REST API's name: the API 5XX alarm watches this one
+                 "MALL_API_NAME": api_name(stage),  # its REST API's name: the API 5XX alarm watches this one
+                 # the data stack's KMS key for buyers' personal data, by alias (infra.template.pii_key_resources)
+                 "MALL_PII_KMS_KEY_ID": pii_key_alias(env)}
     if stage != DEV_STAGE:
         variables["MALL_BASE_PATHS"] = ",".join(shapes[0].base_paths)
     streams = sorted({table for described in shapes for table in described.streams()})

@@ -152,6 +152,34 @@ def log_group_resources(env: str) -> dict[str, Any]:
     return resources
 
 
+PII_KEY = "PiiKey"
+PII_KEY_ALIAS = "PiiKeyAlias"
+
+
+def pii_key_resources() -> dict[str, Any]:
+    """The KMS key that wraps the data keys sealing buyers' phones and addresses (chalicelib/core/pii.py).
+
+    Retained with the tables it protects (deleting it would make every sealed value unreadable); yearly
+    rotation by KMS keeps old key material for Decrypt, so nothing needs re-sealing. The functions reach it
+    by its alias (`MALL_PII_KMS_KEY_ID`); their policies grant GenerateDataKey/Decrypt on its ARN.
+    """
+    return {
+        PII_KEY: {"Type": "AWS::KMS::Key", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+                  "Properties": {
+                      "Description": {"Fn::Sub": "micromall ${AWS::StackName}: buyers' personal data"},
+                      "EnableKeyRotation": True, "KeySpec": "SYMMETRIC_DEFAULT", "KeyUsage": "ENCRYPT_DECRYPT",
+                      "PendingWindowInDays": 30,
+                      # the account administers the key through IAM; functions get only their two actions
+                      "KeyPolicy": {"Version": "2012-10-17", "Statement": [{
+                          "Sid": "AccountAdministersThroughIam", "Effect": "Allow",
+                          "Principal": {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}},
+                          "Action": "kms:*", "Resource": "*"}]}}},
+        PII_KEY_ALIAS: {"Type": "AWS::KMS::Alias",
+                        "Properties": {"AliasName": {"Fn::Sub": "alias/${AWS::StackName}-pii"},
+                                       "TargetKeyId": {"Ref": PII_KEY}}},
+    }
+
+
 def render(default_prefix: str = "micromall-dev-", queues: list[QueueSpec] | None = None,
            env: str | None = None) -> dict[str, Any]:
     """The stack of tables and queues; with `env`, also that environment's log groups, alarms and their topic."""
@@ -165,6 +193,8 @@ def render(default_prefix: str = "micromall-dev-", queues: list[QueueSpec] | Non
         if getattr(model.Meta, "stream_view_type", None):
             # The deploy helper copies these into MALL_STREAM_ARN_<TABLE> for the stream handlers.
             outputs[f"{name}StreamArn"] = {"Value": {"Fn::GetAtt": [name, "StreamArn"]}}
+    resources.update(pii_key_resources())
+    outputs[f"{PII_KEY}Arn"] = {"Value": {"Fn::GetAtt": [PII_KEY, "Arn"]}}
     for spec in discovered_queues() if queues is None else queues:
         resources.update(queue_resources(spec))
         for name in (queue_resource_name(spec.logical_name), dead_letter_resource_name(spec.logical_name)):

@@ -16,7 +16,11 @@ os.environ.update({
     "MALL_PROVIDERS": "sandbox",
     "MALL_FEATURES": "all",
     "POWERTOOLS_TRACE_DISABLED": "true",  # tests/unit/test_tracing.py turns it on in a child process
+    # personal data is sealed under a key made for this test run (core/pii.py); tests/members/test_pii.py
+    # also runs the KMS path against moto's KMS
+    "MALL_PII_LOCAL_KEY": __import__("base64").urlsafe_b64encode(os.urandom(32)).decode("ascii"),
 })
+os.environ.pop("MALL_PII_KMS_KEY_ID", None)
 os.environ.pop("MALL_DYNAMODB_ENDPOINT", None)
 os.environ.pop("AWS_PROFILE", None)
 

@@ -25,7 +25,7 @@ def list_notifications(ctx: Context):
     return service.list_notifications(ctx.query.cursor, ctx.query.limit)
 
 
-@api.route("/admin/notification-templates", "GET", response=f"{INPUTS}:TemplateList", auth=STAFF,
+@api.route("/admin/notification-templates", "GET", response=f"{INPUTS}:NotificationTemplateList", auth=STAFF,
            summary="every notification kind: its variables and the template and field mapping set for it")
 def list_templates(ctx: Context):
     from chalicelib.notify import service
@@ -33,8 +33,8 @@ def list_templates(ctx: Context):
     return service.template_list()
 
 
-@api.route("/admin/notification-templates/{kind}", "PUT", body=f"{INPUTS}:TemplateBody",
-           response=f"{INPUTS}:TemplateView", auth=MANAGE_MESSAGES, errors=(400, 404),
+@api.route("/admin/notification-templates/{kind}", "PUT", body=f"{INPUTS}:NotificationTemplateBody",
+           response=f"{INPUTS}:NotificationTemplateView", auth=MANAGE_MESSAGES, errors=(400, 404),
            summary="turn a kind on: its WeChat template id, page and which variable fills each data key")
 def put_template(ctx: Context, kind: str):
     from chalicelib.notify import service

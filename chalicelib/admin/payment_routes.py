@@ -38,29 +38,32 @@ class AnomalyList(Schema):
 @api.route("/admin/orders/{order_id}/refund/approve", "POST", response=ORDER, auth=DECIDE_REFUNDS, errors=(404, 409),
            summary="approve the buyer's refund request: REFUNDING now, REFUNDED when the provider confirms")
 def approve_refund(ctx: Context, order_id: str):
+    from chalicelib.checkout.views import for_staff
     from chalicelib.payments import service
 
     actor = ctx.user_id
-    return service.approve_refund(order_id, actor=actor)
+    return for_staff(service.approve_refund(order_id, actor=actor))
 
 
 @api.route("/admin/orders/{order_id}/refund/reject", "POST", body=RejectBody, response=ORDER, auth=DECIDE_REFUNDS,
            errors=(404, 409), summary="reject the buyer's refund request: the order returns to PAID or SHIPPED")
 def reject_refund(ctx: Context, order_id: str):
+    from chalicelib.checkout.views import for_staff
     from chalicelib.payments import service
 
     actor = ctx.user_id
-    return service.reject_refund(order_id, reason=ctx.body.reason, actor=actor)
+    return for_staff(service.reject_refund(order_id, reason=ctx.body.reason, actor=actor))
 
 
 @api.route("/admin/orders/{order_id}/refund/retry", "POST", response=ORDER, auth=DECIDE_REFUNDS, errors=(404, 409),
            summary="a REFUND_FAILED order (or one whose returned payment failed): submit the failed refunds again "
                    "under new refund numbers")
 def retry_refund(ctx: Context, order_id: str):
+    from chalicelib.checkout.views import for_staff
     from chalicelib.payments import service
 
     actor = ctx.user_id
-    return service.retry_refund(order_id, actor=actor)
+    return for_staff(service.retry_refund(order_id, actor=actor))
 
 
 @api.route("/admin/payments/anomalies", "GET", response=AnomalyList, auth=staff_may(PAYMENTS_VIEW),

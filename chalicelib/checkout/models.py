@@ -20,6 +20,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjec
 from pynamodb.models import Model
 
 from chalicelib.core.db import NEW_AND_OLD_IMAGES, index_meta, register, table_meta
+from chalicelib.core.pii import EncryptedUnicodeAttribute, OwnsPii
 
 # One index partition takes about 1,000 writes a second; 8 shards carry a sale of 8,000 orders a second.
 SHARDS = 8
@@ -57,13 +58,15 @@ class AppliedCouponRecord(MapAttribute):
 
 
 class ShippingAddress(MapAttribute):
+    """The address as it was at submit; name, phone and street line sealed (core/pii.py) under the order's buyer.
+    A buyer who deleted their account leaves `address_id` = REDACTED and every field the redaction marker."""
     address_id = UnicodeAttribute()
-    name = UnicodeAttribute()
-    phone = UnicodeAttribute()
+    name = EncryptedUnicodeAttribute("orders.address.name")
+    phone = EncryptedUnicodeAttribute("orders.address.phone")
     province = UnicodeAttribute()
     city = UnicodeAttribute()
     district = UnicodeAttribute()
-    detail = UnicodeAttribute()
+    detail = EncryptedUnicodeAttribute("orders.address.detail")
 
 
 class Shipment(MapAttribute):
@@ -141,7 +144,7 @@ class Due(GlobalSecondaryIndex):
 
 
 @register
-class OrderModel(Model):
+class OrderModel(OwnsPii, Model):
     """An order. Its status moves only by updates conditioned on the status it had (lifecycle.py)."""
     Meta = table_meta("orders", stream_view_type=NEW_AND_OLD_IMAGES)
 

@@ -6,7 +6,7 @@ shows orders (admin, payments) does not import the cart and members features.
 from __future__ import annotations
 
 from chalicelib.checkout.models import OrderModel
-from chalicelib.checkout.views import OrderView, order_view
+from chalicelib.checkout.views import AddressView, OrderView, address_view, for_staff, order_view
 from chalicelib.core.db import get_or_none
 from chalicelib.core.errors import NotFound
 from chalicelib.core.ids import looks_like_id, require_id
@@ -28,3 +28,13 @@ def find_order(order_id: str) -> OrderModel | None:
 
 def get_order(user_id: str | None, order_id: str) -> OrderView:
     return order_view(load_order(order_id, user_id=user_id))
+
+
+def get_order_for_staff(order_id: str) -> OrderView:
+    """The order as staff see it: the buyer's address masked."""
+    return for_staff(order_view(load_order(order_id)))
+
+
+def shipping_address(order_id: str) -> AddressView:
+    """The full address an order ships to, for whoever ships it (the caller logs who asked, never the address)."""
+    return address_view(load_order(order_id).address)

@@ -215,3 +215,21 @@ def _refund_view(refund) -> RefundView:
     return RefundView(out_refund_no=refund.out_refund_no, amount=int(refund.amount), status=refund.status,
                       kind=refund.kind,
                       created_at=clock.iso(refund.created_at), updated_at=clock.iso(refund.updated_at))
+
+
+REDACTED = "[已删除]"  # what an order shows in place of the address of a buyer who deleted their account
+
+
+def for_staff(view: OrderView | OrderPage) -> OrderView | OrderPage:
+    """What staff see: the buyer's name, phone and street line masked, phone numbers in the note masked
+    (core/masking.py). The buyer sees their own order whole; the full address of one order is for
+    whoever ships it (`orders.shipping_address`)."""
+    from chalicelib.core.masking import mask_detail, mask_name, mask_phone, redact
+
+    if isinstance(view, OrderPage):
+        return OrderPage(items=[for_staff(item) for item in view.items], next_cursor=view.next_cursor)
+    address = view.address
+    if address.address_id != REDACTED:
+        address = address.model_copy(update={"name": mask_name(address.name), "phone": mask_phone(address.phone),
+                                             "detail": mask_detail(address.detail)})
+    return view.model_copy(update={"address": address, "note": redact(view.note)})

@@ -89,6 +89,12 @@ class _StdoutHandler(logging.StreamHandler):
         if not json_lines:
             self.setFormatter(PlainFormatter())
 
+    def format(self, record: logging.LogRecord) -> str:
+        # Nothing logs a buyer's phone; this masks one that reaches a line anyway (an exception's text).
+        from chalicelib.core.masking import redact
+
+        return redact(super().format(record))
+
     def emit(self, record: logging.LogRecord) -> None:
         self.stream = sys.stdout
         if self.formatter is None:  # the first JSON line imports Powertools

@@ -81,11 +81,19 @@ def _schema_of(annotation: Any, schemas: dict[str, Any]) -> dict[str, Any]:
     else:
         schema = TypeAdapter(annotation).json_schema(ref_template=REF)
     for name, definition in schema.pop("$defs", {}).items():
-        schemas[name] = definition
+        _register(schemas, name, definition)
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        schemas[annotation.__name__] = schema
+        _register(schemas, annotation.__name__, schema)
         return {"$ref": REF.format(model=annotation.__name__)}
     return schema
+
+
+def _register(schemas: dict[str, Any], name: str, schema: dict[str, Any]) -> None:
+    """Components are named after their models: two different models of one name would make one reference
+    mean two shapes (a generated client then sends the wrong body), so that is refused where it is built."""
+    if schemas.get(name, schema) != schema:
+        raise ValueError(f"two different models are both named {name!r} in the API document: rename one")
+    schemas[name] = schema
 
 
 def _operation(op: Operation, schemas: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 
 from chalicelib.core.db import index_meta, register, table_meta
+from chalicelib.core.pii import EncryptedUnicodeAttribute, OwnsPii
 
 
 class LevelEntry(MapAttribute):
@@ -38,6 +39,9 @@ class UserModel(Model):
     points = NumberAttribute()
     created_at = UTCDateTimeAttribute()
     last_login_at = UTCDateTimeAttribute()
+    # set when the buyer deleted their account (members/privacy.py): openid, unionid, session_key and
+    # nickname are anonymised then and the openid claim removed, so the next login is a new user
+    deleted_at = UTCDateTimeAttribute(null=True)
 
 
 @register
@@ -55,18 +59,21 @@ class OpenidClaim(Model):
 
 
 @register
-class AddressModel(Model):
-    """One address of a buyer's book; `address_id` is a ULID, so it sorts by creation."""
+class AddressModel(OwnsPii, Model):
+    """One address of a buyer's book; `address_id` is a ULID, so it sorts by creation.
+
+    The recipient's name, phone and street line are sealed (core/pii.py); province, city and
+    district stay readable (coarse, and what logistics and reports group by)."""
     Meta = table_meta("addresses")
 
     user_id = UnicodeAttribute(hash_key=True)
     address_id = UnicodeAttribute(range_key=True)
-    name = UnicodeAttribute()
-    phone = UnicodeAttribute()
+    name = EncryptedUnicodeAttribute("addresses.name")
+    phone = EncryptedUnicodeAttribute("addresses.phone")
     province = UnicodeAttribute()
     city = UnicodeAttribute()
     district = UnicodeAttribute()
-    detail = UnicodeAttribute()
+    detail = EncryptedUnicodeAttribute("addresses.detail")
     is_default = BooleanAttribute()
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()
@@ -87,6 +94,7 @@ class AddressBookModel(Model):
     default_address_id = UnicodeAttribute(null=True)
     version = NumberAttribute()
     last_change = UnicodeAttribute(null=True)  # the change that last committed: a resent change knows its own
+    closed = BooleanAttribute(null=True)  # the buyer deleted their account: no address is added again
 
 
 @register

@@ -70,6 +70,23 @@ def me(ctx: Context) -> User:
     return service.get_user(ctx.user_id)
 
 
+@api.route("/me/export", "GET", response="chalicelib.members.privacy:PersonalData", auth=BUYER, errors=(404,),
+           summary="everything the mall holds about the buyer (PIPL): profile, addresses, orders, coupons, points")
+def export_my_data(ctx: Context):
+    from chalicelib.members import privacy
+
+    return privacy.export_data(ctx.user_id)
+
+
+@api.route("/me", "DELETE", status=204, auth=BUYER, errors=(409,),
+           summary="delete the buyer's account (PIPL): addresses deleted, profile anonymised, orders kept with "
+                   "their address redacted; 409 ACCOUNT_HAS_OPEN_ORDERS while an order may still move money or goods")
+def delete_me(ctx: Context) -> None:
+    from chalicelib.members import privacy
+
+    privacy.delete_account(ctx.user_id)
+
+
 @api.route("/me/addresses", "GET", response=list[Address], auth=BUYER,
            summary="the buyer's addresses, the default first")
 def list_addresses(ctx: Context) -> list[Address]:
@@ -88,7 +105,7 @@ def update_address(ctx: Context, address_id: str) -> Address:
     return service.update_address(ctx.user_id, address_id, ctx.body.fields(), ctx.body.is_default)
 
 
-@api.route("/me/addresses/{address_id}", "DELETE", status=204, auth=BUYER, errors=(404,),
+@api.route("/me/addresses/{address_id}", "DELETE", status=204, auth=BUYER, errors=(404, 409),
            summary="delete an address; deleting the default promotes the most recent other one")
 def delete_address(ctx: Context, address_id: str) -> None:
     service.delete_address(ctx.user_id, address_id)

@@ -69,7 +69,7 @@ def get_user(user_id: str) -> User:
 
 def _load_user(user_id: str) -> UserModel:
     user = db.get_or_none(UserModel, user_id)
-    if user is None:
+    if user is None or user.deleted_at is not None:
         raise NotFound("no such user", code="USER_NOT_FOUND")
     return user
 
@@ -237,6 +237,8 @@ def _change_book(user_id: str, plan: Callable[[AddressBookModel], _Plan]) -> Add
     """
     def attempt() -> _Plan | None:
         book = _load_book(user_id)
+        if book.closed:  # a token issued before the buyer deleted their account still authenticates
+            raise Conflict("this account was deleted", code="ACCOUNT_DELETED")
         read_version = book.version
         change = plan(book)
         book.version = read_version + 1

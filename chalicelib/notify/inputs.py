@@ -35,7 +35,7 @@ class FieldMapping(Schema):
     source: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=40)]
 
 
-class TemplateBody(Schema):
+class NotificationTemplateBody(Schema):
     model_config = ConfigDict(extra="forbid")
     template_id: TemplateId
     page: Annotated[str, StringConstraints(strict=True, min_length=1, max_length=256)] | None = None
@@ -43,7 +43,7 @@ class TemplateBody(Schema):
     recipients: list[UserId] = Field(default_factory=list, max_length=20)
 
 
-class TemplateView(Schema):
+class NotificationTemplateView(Schema):
     kind: str
     audience: str
     variables: list[str]
@@ -54,8 +54,8 @@ class TemplateView(Schema):
     recipients: list[str] = []
 
 
-class TemplateList(Schema):
-    items: list[TemplateView]
+class NotificationTemplateList(Schema):
+    items: list[NotificationTemplateView]
 
 
 class PageQuery(Schema):

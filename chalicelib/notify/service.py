@@ -19,12 +19,12 @@ from chalicelib.notify.inputs import (
     AlertView,
     FieldMapping,
     NotificationPage,
+    NotificationTemplateBody,
+    NotificationTemplateList,
+    NotificationTemplateView,
     NotificationView,
     Subscription,
     Subscriptions,
-    TemplateBody,
-    TemplateList,
-    TemplateView,
 )
 from chalicelib.notify.models import ALERTS, SHARDS, LowStockModel, NotificationModel, SubscriptionModel
 
@@ -78,6 +78,11 @@ def _answered(user_id: str, template_id: str, token: str) -> bool:
     return current is not None and current.last_change == token
 
 
+def subscriptions_of(user_id: str) -> list[Subscription]:
+    """The buyer's subscription credits per template (the buyer's data export, members/privacy.py, reads them)."""
+    return [_subscription_view(row) for row in SubscriptionModel.query(user_id, consistent_read=True)]
+
+
 def _subscription_view(row: SubscriptionModel) -> Subscription:
     return Subscription(template_id=row.template_id, credits=int(row.credits or 0), banned=bool(row.banned))
 
@@ -109,11 +114,11 @@ def _notification_view(row: NotificationModel) -> NotificationView:
 
 # --- templates -------------------------------------------------------------------
 
-def template_list() -> TemplateList:
-    return TemplateList(items=[_template_view(kind, template) for kind, template in templates.every_kind()])
+def template_list() -> NotificationTemplateList:
+    return NotificationTemplateList(items=[_template_view(kind, template) for kind, template in templates.every_kind()])
 
 
-def save_template(kind: str, body: TemplateBody, actor: str) -> TemplateView:
+def save_template(kind: str, body: NotificationTemplateBody, actor: str) -> NotificationTemplateView:
     saved = templates.save(kind, body.template_id, body.page, [(f.key, f.source) for f in body.fields],
                            list(body.recipients), actor)
     return _template_view(templates.kind_named(kind), saved)
@@ -123,8 +128,8 @@ def remove_template(kind: str) -> None:
     templates.remove(kind)
 
 
-def _template_view(kind: Any, template: templates.Template | None) -> TemplateView:
-    view = TemplateView(kind=kind.name, audience=kind.audience, variables=list(kind.variables),
+def _template_view(kind: Any, template: templates.Template | None) -> NotificationTemplateView:
+    view = NotificationTemplateView(kind=kind.name, audience=kind.audience, variables=list(kind.variables),
                         enabled=template is not None)
     if template is not None:
         view.template_id, view.page = template.template_id, template.page

@@ -44,6 +44,8 @@ def configure_environment(dynamodb_url: str) -> None:
     os.environ.setdefault("MALL_TABLE_PREFIX", "micromall-local-")
     os.environ.setdefault("MALL_JWT_SECRET", local_secret("jwt_secret"))
     os.environ.setdefault("MALL_SANDBOX_KEYS_DIR", str(LOCAL_DIR / "keys"))
+    # buyers' phones and addresses are sealed under a local key generated once (chalicelib/core/pii.py)
+    os.environ.setdefault("MALL_PII_KEY_FILE", str(LOCAL_DIR / "keys" / "pii.key"))
     os.environ.pop("AWS_PROFILE", None)
 
 
@@ -183,6 +185,9 @@ def seed_demo_data() -> None:
     from chalicelib.catalog.demo import seed_demo_catalog
 
     print(f"  payment sandbox keys: {ensure_payment_sandbox()}")
+    from chalicelib.core import pii
+
+    print(f"  personal data sealed under: {pii.envelope().keys.key_id} (local key, chalicelib/core/pii.py)")
     password = os.environ.get("MALL_ADMIN_PASSWORD", "admin")
     if ensure_admin("admin", password):
         print("  created staff account admin (owner)")

@@ -307,7 +307,7 @@ def test_every_documented_operation_is_accepted_through_the_generated_client(sta
     call("admin_end_groupbuy_campaign", campaign.campaign_id, client=staff)
     # notifications: a template per kind, the buyer's subscription answers, a SKU's threshold, what was sent
     call("admin_list_templates", client=staff)
-    call("admin_put_template", "ORDER_SHIPPED", client=staff, body=models.TemplateBody.from_dict(
+    call("admin_put_template", "ORDER_SHIPPED", client=staff, body=models.NotificationTemplateBody.from_dict(
         {"template_id": "typed-shipped", "fields": [{"key": "thing1", "source": "product_title"}]}))
     call("admin_delete_template", "ORDER_SHIPPED", client=staff)
     call("members_record_subscriptions", client=buyer, body=models.SubscriptionResults.from_dict(
@@ -320,7 +320,24 @@ def test_every_documented_operation_is_accepted_through_the_generated_client(sta
     call("checkout_list_orders", client=buyer)
     call("admin_list_orders", client=staff)
     call("admin_get_order", retried, client=staff)
+    call("admin_shipping_address", wechat_paid, client=staff)
     call("admin_list_anomalies", client=staff)
+
+    # personal data (PIPL): a fresh buyer exports everything, then deletes the account
+    leaver = client.AuthenticatedClient(base_url=stack.url, raise_on_unexpected_status=True, token=call(
+        "members_login", client=anonymous, body=models.LoginBody(code="dev:every-call-leaver")).token)
+    call("members_add_address", client=leaver, body=models.NewAddressBody.from_dict(address))
+    assert call("members_export_my_data", client=leaver).addresses[0].phone == address["phone"]
+    call("members_delete_me", client=leaver)
+
+    # what reached the disk (the embedded DynamoDB's journal and snapshot) and the stack's log holds no
+    # buyer's phone or street line in the clear
+    written = {path: path.read_bytes().decode("utf-8", "replace")
+               for path in [*(stack.local_dir / "data").rglob("*"), stack.log_path] if path.is_file()}
+    assert any(address_id in text for text in written.values()), f"the address is in none of {sorted(written)}"
+    for path, text in written.items():
+        for secret in (address["phone"], address["detail"], json.dumps(address["detail"])[1:-1]):
+            assert secret not in text, f"{secret!r} readable in {path}"
 
     assert call.called == documented, {"documented, never called": sorted(documented - call.called),
                                        "called, not documented": sorted(call.called - documented)}

@@ -7,6 +7,10 @@
   running every second, so the expiry job runs dozens of times over it): each paid
   member refunded once against their own order, the unpaid holder's order cancelled
   with GROUP_FAILED, the SKU's stock whole again.
+- Twelve buyers each firing two openings at a campaign of 5 groups, one per buyer: exactly
+  5 groups, no buyer twice, one unit reserved per group.
+- A joiner's payment sent at the group's deadline while the expiry job runs: whichever
+  lands first, the payer's trade is refunded exactly once, and the leader's too.
 """
 from __future__ import annotations
 
@@ -150,3 +154,73 @@ def test_a_failing_group_refunds_each_paid_member_once_against_their_own_order(s
     sku_id = campaign["sku_id"]
     assert eventually(lambda: stack.inventory(sku_id) == {"available": 30, "reserved": 0, "sold": 0}, timeout=10), \
         stack.inventory(sku_id)
+
+
+def test_openings_racing_for_a_campaign_hold_its_stock_and_each_buyers_limit(stack):
+    """Twelve buyers each fire two openings at once at a campaign of 5 groups, one per buyer."""
+    campaign = stack.campaign(group_size=2, duration_minutes=30, stock=5, per_user_limit=1)
+    buyers = [stack.buyer(f"gs-opener-{n}") for n in range(12)]
+
+    def open_one(i: int):
+        token, user_id, address = buyers[i // 2]
+        status, body = stack.request("POST", "/groupbuy/groups", {"campaign_id": campaign["campaign_id"],
+                                                                  "address_id": address}, token=token, timeout=30)
+        return user_id, status, body["group_id"] if status == 201 else body["error"]["code"]
+
+    results = in_parallel(24, open_one)
+    opened = [r for r in results if r[1] == 201]
+    assert len(opened) == 5, f"exactly the campaign's 5 groups open: {results}"
+    assert len({user_id for user_id, _, _ in opened}) == 5, f"no buyer opens twice: {opened}"
+    assert {code for _, status, code in results if status != 201} <= {"SOLD_OUT", "LIMIT_REACHED", "BUSY"}, results
+    status, page = stack.request("GET", f"/groupbuy/campaigns/{campaign['campaign_id']}")
+    assert status == 200, page
+    assert stack.inventory(campaign["sku_id"])["reserved"] == 5, "one unit reserved per opened group"
+
+
+def test_a_payment_in_flight_as_its_group_expires_is_refunded_once(stack, monkeypatch):
+    """The joiner pays at the group's deadline, while the expiry job runs every second: whichever lands first,
+    the payer ends with exactly one refund of their own trade, and the leader too."""
+    import datetime as dt
+    import urllib.request
+
+    monkeypatch.setenv("MALL_SANDBOX_KEYS_DIR", str(stack.local_dir / "keys"))
+    from chalicelib.payments.providers import sandbox
+
+    campaign = stack.campaign(group_size=3, duration_minutes=1)
+    leader_token, _, leader_address = stack.buyer("gi-leader")
+    status, opened = stack.request("POST", "/groupbuy/groups", {"campaign_id": campaign["campaign_id"],
+                                                                "address_id": leader_address}, token=leader_token)
+    assert status == 201, opened
+    assert stack.pay(leader_token, opened["order"]["order_id"])[0] == 200
+    joiner_token, _, joiner_address = stack.buyer("gi-joiner")
+    status, joined = stack.request("POST", f"/groupbuy/groups/{opened['group_id']}/join",
+                                   {"address_id": joiner_address}, token=joiner_token)
+    assert status == 201, joined
+    order_id, payable = joined["order"]["order_id"], joined["order"]["payable"]
+    status, _ = stack.request("POST", "/payments/prepay", {"order_id": order_id, "provider": "wechat"},
+                              token=joiner_token)
+    assert status == 200
+    expires_at = stack.request("GET", f"/groupbuy/groups/{opened['group_id']}")[1]["expires_at"]
+    deadline = dt.datetime.fromisoformat(expires_at.replace("Z", "+00:00")).timestamp()
+    time.sleep(max(0.0, deadline - time.time() - 0.2))
+    headers, body = sandbox.twin("wechat").build_payment_notification(order_id, payable, "sandbox-in-flight")
+    request = urllib.request.Request(stack.url + "/payments/wechat/notify", data=body, method="POST",
+                                     headers={**headers, "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 204, "the mall takes the notification, whatever it then does with it"
+
+    def settled():
+        leader = stack.request("GET", f"/orders/{opened['order']['order_id']}", token=leader_token)[1]
+        joiner = stack.request("GET", f"/orders/{order_id}", token=joiner_token)[1]
+        refunded = [r for r in joiner.get("refunds") or [] if r["status"] == "SUCCESS"]
+        done = leader["status"] == "REFUNDED" and len(refunded) == 1
+        return (leader, joiner) if done else None
+
+    outcome = eventually(settled, timeout=120, every=1)
+    assert outcome, "expected the leader refunded and the joiner's payment returned"
+    leader, joiner = outcome
+    assert joiner["status"] in ("REFUNDED", "CANCELLED"), joiner
+    assert len(stack.provider_refunds(order_id)) == 1, "the joiner's trade was refunded exactly once"
+    assert len(stack.provider_refunds(opened["order"]["order_id"])) == 1, "and the leader's once"
+    time.sleep(3)  # more expiry runs and reconciliation change nothing
+    assert len(stack.provider_refunds(order_id)) == 1

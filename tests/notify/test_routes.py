@@ -30,7 +30,7 @@ def test_subscription_answers_that_are_not_wechats_are_400(client, alice):
 def test_templates_list_every_kind_with_its_variables_and_a_put_turns_one_on(admin):
     listed = admin.get("/admin/notification-templates").data["items"]
     kinds = {item["kind"]: item for item in listed}
-    assert set(kinds) == {"ORDER_PAID", "ORDER_SHIPPED", "REFUND_SETTLED", "LOW_STOCK"}
+    assert set(kinds) == {"ORDER_PAID", "ORDER_SHIPPED", "REFUND_SETTLED", "GROUP_SUCCEEDED", "GROUP_FAILED", "LOW_STOCK"}
     assert not any(item["enabled"] for item in listed)
     assert "paid_at" in kinds["ORDER_PAID"]["variables"] and kinds["LOW_STOCK"]["audience"] == "STAFF"
 

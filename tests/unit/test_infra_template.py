@@ -52,3 +52,63 @@ def test_rendered_template_passes_cfn_lint(tmp_path):
     assert json.loads(output.read_text())["Resources"]
     lint = subprocess.run([str(Path(sys.executable).parent / "cfn-lint"), str(output)], capture_output=True, text=True)
     assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_the_personal_data_key_rotates_is_retained_and_has_an_alias(template):
+    key = template["Resources"]["PiiKey"]
+    assert key["Type"] == "AWS::KMS::Key" and key["DeletionPolicy"] == "Retain"
+    assert key["Properties"]["EnableKeyRotation"] is True
+    alias = template["Resources"]["PiiKeyAlias"]["Properties"]
+    assert alias == {"AliasName": {"Fn::Sub": "alias/${AWS::StackName}-pii"}, "TargetKeyId": {"Ref": "PiiKey"}}
+    assert template["Outputs"]["PiiKeyArn"]["Value"] == {"Fn::GetAtt": ["PiiKey", "Arn"]}
+
+
+def test_kms_calls_map_to_grants_on_the_personal_data_key():
+    from infra.access import Names, grants_of_call
+    from infra.cloud import stack_name
+    from infra.policy import Target, resource_arn
+    from infra.stages import pii_key_alias
+
+    names = Names({}, "test-", None)
+    assert grants_of_call("kms", "GenerateDataKey", {"KeyId": "alias/x"}, names) == {"key/pii": {"kms:GenerateDataKey"}}
+    assert grants_of_call("kms", "Decrypt", {"CiphertextBlob": b"..."}, names) == {"key/pii": {"kms:Decrypt"}}
+    with pytest.raises(LookupError):
+        grants_of_call("kms", "Encrypt", {}, names)
+    arn = "arn:aws:kms:ap-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    assert resource_arn("key/pii", "dev", Target("aws", "ap-east-1", "123456789012", {}, arn)) == arn
+    assert resource_arn("key/pii", "dev", Target()) == "arn:aws:kms:us-east-1:000000000000:key/local-pii"
+    assert pii_key_alias("dev") == f"alias/{stack_name('dev')}-pii"
+
+
+def test_the_access_recorder_notes_kms_where_personal_data_is_sealed_or_opened(aws, monkeypatch):
+    from chalicelib.core import pii
+    from infra.access import Recorder
+
+    recorder = Recorder([]).install()
+    noted: list[dict] = []
+    monkeypatch.setattr(recorder, "note", noted.append)
+    try:
+        envelope = pii.Envelope(pii.LocalKeys(b"\x02" * 32))
+        envelope.open(envelope.seal("13800000000", "t.phone|U"), "t.phone|U")
+    finally:
+        recorder.uninstall()
+    assert noted == [{"key/pii": {"kms:GenerateDataKey"}}, {"key/pii": {"kms:Decrypt"}}]
+
+
+def test_the_stacks_key_seals_personal_data_through_the_alias_each_stage_is_given(aws, monkeypatch):
+    import boto3
+
+    from chalicelib.core import pii
+    from infra.cloud import stack_name
+    from infra.stages import pii_key_alias
+
+    cfn = boto3.client("cloudformation", region_name="us-east-1")
+    cfn.create_stack(StackName=stack_name("dev"), TemplateBody=json.dumps(render()),
+                     Parameters=[{"ParameterKey": "TablePrefix", "ParameterValue": "cfn-"}])
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=stack_name("dev"))
+               ["Stacks"][0]["Outputs"]}
+    monkeypatch.setenv("MALL_PII_KMS_KEY_ID", pii_key_alias("dev"))
+    envelope = pii.Envelope(pii.keys_from_config())
+    sealed = envelope.seal("13912345678", "addresses.phone|U-1")
+    assert sealed.split(":")[1] == outputs["PiiKeyArn"].rsplit("/", 1)[1]
+    assert pii.Envelope(pii.keys_from_config()).open(sealed, "addresses.phone|U-1") == "13912345678"

@@ -77,3 +77,19 @@ def test_what_the_webhooks_answer_a_forged_notification_is_what_the_document_say
     response = client._client.http.post("/payments/alipay/notify", body=b"notify_id=forged&sign=x",
                                         headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert (response.status_code, response.body) == (200, b"fail")
+
+
+def test_two_different_models_of_one_name_are_refused_in_the_document():
+    import pytest
+    from pydantic import BaseModel
+
+    from chalicelib.core.openapi import _schema_of
+
+    def model(field: str) -> type[BaseModel]:
+        return type("TemplateView", (BaseModel,), {"__annotations__": {field: str}})
+
+    schemas: dict = {}
+    _schema_of(model("kind"), schemas)
+    _schema_of(model("kind"), schemas)  # the same shape again is the same component
+    with pytest.raises(ValueError, match="TemplateView"):
+        _schema_of(model("template_id"), schemas)
