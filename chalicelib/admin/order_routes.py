@@ -6,7 +6,6 @@ The HTTP edge admits each request (account, session, permission `orders.view`,
 from __future__ import annotations
 
 from chalicelib.admin.api import api
-from chalicelib.checkout import lifecycle, listing, orders, statuses
 from chalicelib.core.auth import staff_may
 from chalicelib.core.http import Context
 from chalicelib.core.permissions import ORDERS_CANCEL, ORDERS_SHIP, ORDERS_VIEW
@@ -18,18 +17,24 @@ ORDER = "chalicelib.checkout.views:OrderView"
            response="chalicelib.checkout.views:OrderPage", auth=staff_may(ORDERS_VIEW),
            summary="orders, newest first, optionally of one status")
 def list_orders(ctx: Context):
+    from chalicelib.checkout import listing
+
     return listing.merchant_orders(ctx.query.status, ctx.query.cursor, ctx.query.limit)
 
 
 @api.route("/admin/orders/{order_id}", "GET", response=ORDER, auth=staff_may(ORDERS_VIEW), errors=(404,),
            summary="one order")
 def get_order(ctx: Context, order_id: str):
+    from chalicelib.checkout import orders
+
     return orders.get_order(None, order_id)
 
 
 @api.route("/admin/orders/{order_id}/ship", "POST", body="chalicelib.checkout.inputs:ShipmentInput", response=ORDER,
            auth=staff_may(ORDERS_SHIP), errors=(404, 409), summary="PAID -> SHIPPED with the carrier and tracking number")
 def ship_order(ctx: Context, order_id: str):
+    from chalicelib.checkout import lifecycle
+
     actor = ctx.user_id
     return lifecycle.ship(order_id, ctx.body.carrier, ctx.body.tracking_no, actor=actor)
 
@@ -37,4 +42,6 @@ def ship_order(ctx: Context, order_id: str):
 @api.route("/admin/orders/{order_id}/cancel", "POST", response=ORDER, auth=staff_may(ORDERS_CANCEL), errors=(404, 409),
            summary="cancel an unpaid order (cancel_reason ADMIN); its stock is released")
 def cancel_order(ctx: Context, order_id: str):
+    from chalicelib.checkout import lifecycle, statuses
+
     return lifecycle.cancel_unpaid(order_id, statuses.BY_ADMIN, close_trade=lifecycle.close_provider_trade)
