@@ -12,8 +12,8 @@ STARTED = time.perf_counter()
 import json  # noqa: E402
 import sys  # noqa: E402
 
-HEAVY = ("pydantic", "pydantic_core", "jwt", "cryptography.hazmat.primitives.asymmetric.rsa",
-         "aws_lambda_powertools", "aws_xray_sdk", "ulid")
+# Libraries the bare app never loads, worth naming when a function's first request loads them.
+HEAVY = ("pydantic", "jwt", "aws_lambda_powertools", "aws_xray_sdk", "ulid")
 
 
 def request_spec(app: str, method: str, path: str, resource: str, *, params: dict | None = None,

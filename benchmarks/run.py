@@ -165,7 +165,10 @@ def first_requests() -> list[FirstRequest]:
 
 def probe(function: str | None, spec: str) -> tuple[float, dict]:
     """One cold start of `function` (None: the bare app) answering the request `spec` names."""
-    env = {**os.environ, "BARE_TABLE": "bench-bare", **({"MALL_FEATURES": function} if function else {})}
+    # No .pyc is written: Lambda's /var/task is read-only and Chalice's zip carries none, so a function compiles
+    # its own modules at every cold start (the bare app's one module too); site-packages keep the venv's .pyc.
+    env = {**os.environ, "BARE_TABLE": "bench-bare", "PYTHONDONTWRITEBYTECODE": "1",
+           **({"MALL_FEATURES": function} if function else {})}
     result = subprocess.run([sys.executable, "-m", "benchmarks.coldstart_probe", spec], cwd=ROOT,
                             env=env, capture_output=True, text=True, check=True)
     data = json.loads(result.stdout.strip().splitlines()[-1])
@@ -183,7 +186,7 @@ def bare_spec(fixtures: dict) -> str:
 
 def cold_starts(request: FirstRequest, fixtures: dict) -> dict:
     """COLD_START_RUNS fresh processes of the function and of the bare app, interleaved, after one warm-up each."""
-    probe(request.function, request.spec(fixtures, COLD_START_RUNS))  # warm the OS file cache and .pyc files
+    probe(request.function, request.spec(fixtures, COLD_START_RUNS))  # warm the OS file cache
     probe(None, bare_spec(fixtures))
     mall, bare, data = [], [], {}
     for run in range(COLD_START_RUNS):  # interleaved, so drift in machine load hits both alike

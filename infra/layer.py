@@ -1,0 +1,91 @@
+"""The dependency layer, without what a Lambda function never reads.
+
+Chalice builds the layer from requirements.txt (`automatic_layer`) and caches it in
+`.chalice/deployments/managed-layer-<hash of requirements.txt>-python3.11.zip`; `chalice package`
+and `chalice deploy` both reuse a cached zip as it is. `trim_layer` rewrites such a zip without:
+
+- botocore's older API versions of a service (`botocore/data/<service>/<date>/`): botocore loads the
+  newest version that has a `service-2` model unless a client passes `api_version`, and the mall's code
+  never does (tests/unit/test_layer_trim.py checks both, against the installed botocore); 1.3 MB zipped;
+- Powertools' Swagger UI assets (`event_handler/openapi/swagger_ui/*.js|*.css`): served only by
+  Powertools' own API resolvers' `enable_swagger()`; the mall's routes are Chalice's and it serves its
+  OpenAPI document itself (`GET /openapi.json`); 0.45 MB zipped;
+- type stubs (`*.pyi`), read only by type checkers.
+
+No module the code can import is removed. Trimming an already trimmed zip changes nothing.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import zipfile
+from collections import defaultdict
+from pathlib import Path
+
+SITE = re.compile(r"^python/lib/python3\.\d+/site-packages/")
+BOTOCORE_VERSION = re.compile(r"^botocore/data/([^/]+)/(\d{4}-\d{2}-\d{2})/(.+)$")
+SWAGGER_ASSET = re.compile(r"^aws_lambda_powertools/event_handler/openapi/swagger_ui/[^/]+\.(js|css)$")
+
+
+def site_path(name: str) -> str:
+    """An entry's path inside site-packages (the layer keeps them under python/lib/python3.x/site-packages/)."""
+    return SITE.sub("", name)
+
+
+def newest_service_versions(paths: list[str]) -> dict[str, str]:
+    """Each botocore service's newest API version that has a `service-2` model: the one botocore loads."""
+    newest: dict[str, str] = {}
+    for path in paths:
+        match = BOTOCORE_VERSION.match(path)
+        if match and match.group(3).startswith("service-2."):
+            service, version = match.group(1), match.group(2)
+            newest[service] = max(newest.get(service, version), version)
+    return newest
+
+
+def unneeded(paths: list[str]) -> set[str]:
+    """The site-packages paths (of `paths`) a Lambda function never reads."""
+    newest = newest_service_versions(paths)
+    dropped = set()
+    for path in paths:
+        match = BOTOCORE_VERSION.match(path)
+        if match and newest.get(match.group(1)) != match.group(2):
+            dropped.add(path)
+        elif SWAGGER_ASSET.match(path) or path.endswith(".pyi"):
+            dropped.add(path)
+    return dropped
+
+
+def trim_layer(layer_zip: Path) -> dict[str, int]:
+    """Rewrite `layer_zip` without the unneeded entries; returns how many entries and zipped bytes went."""
+    with zipfile.ZipFile(layer_zip) as source:
+        infos = source.infolist()
+        by_site_path = defaultdict(list)
+        for info in infos:
+            by_site_path[site_path(info.filename)].append(info)
+        drop = unneeded(list(by_site_path))
+        if not drop:
+            return {"entries": 0, "bytes": 0}
+        dropped = [info for path in drop for info in by_site_path[path]]
+        fd, scratch = tempfile.mkstemp(prefix=".trim-", suffix=".zip", dir=layer_zip.parent)
+        os.close(fd)
+        try:
+            with zipfile.ZipFile(scratch, "w") as target:
+                gone = {id(info) for info in dropped}
+                for info in infos:
+                    if id(info) not in gone:
+                        target.writestr(info, source.read(info), compress_type=info.compress_type)
+            os.replace(scratch, layer_zip)
+        except BaseException:
+            Path(scratch).unlink(missing_ok=True)
+            raise
+    return {"entries": len(dropped), "bytes": sum(info.compress_size for info in dropped)}
+
+
+def trim_cached_layers(project: Path) -> list[Path]:
+    """Trim every layer Chalice cached for `project`, so `chalice deploy` and `chalice package` reuse it trimmed."""
+    layers = sorted((project / ".chalice" / "deployments").glob("managed-layer-*.zip"))
+    for layer in layers:
+        trim_layer(layer)
+    return layers
