@@ -57,8 +57,19 @@ def unneeded(paths: list[str]) -> set[str]:
     return dropped
 
 
+TRIM_RECORD = re.compile(rb"^micromall-trim entries=(\d+) bytes=(\d+)$")
+
+
+def trim_record(layer_zip: Path) -> dict[str, int]:
+    """What trims took from `layer_zip` so far (kept in the zip's comment): its size as built is known later."""
+    with zipfile.ZipFile(layer_zip) as layer:
+        match = TRIM_RECORD.match(layer.comment)
+    return {"entries": int(match.group(1)), "bytes": int(match.group(2))} if match else {"entries": 0, "bytes": 0}
+
+
 def trim_layer(layer_zip: Path) -> dict[str, int]:
     """Rewrite `layer_zip` without the unneeded entries; returns how many entries and zipped bytes went."""
+    before = trim_record(layer_zip)
     with zipfile.ZipFile(layer_zip) as source:
         infos = source.infolist()
         by_site_path = defaultdict(list)
@@ -71,7 +82,10 @@ def trim_layer(layer_zip: Path) -> dict[str, int]:
         fd, scratch = tempfile.mkstemp(prefix=".trim-", suffix=".zip", dir=layer_zip.parent)
         os.close(fd)
         try:
+            took = {"entries": len(dropped), "bytes": sum(info.compress_size for info in dropped)}
             with zipfile.ZipFile(scratch, "w") as target:
+                target.comment = (f"micromall-trim entries={before['entries'] + took['entries']} "
+                                  f"bytes={before['bytes'] + took['bytes']}").encode()
                 gone = {id(info) for info in dropped}
                 for info in infos:
                     if id(info) not in gone:
@@ -80,12 +94,11 @@ def trim_layer(layer_zip: Path) -> dict[str, int]:
         except BaseException:
             Path(scratch).unlink(missing_ok=True)
             raise
-    return {"entries": len(dropped), "bytes": sum(info.compress_size for info in dropped)}
+    return took
 
 
-def trim_cached_layers(project: Path) -> list[Path]:
-    """Trim every layer Chalice cached for `project`, so `chalice deploy` and `chalice package` reuse it trimmed."""
+def trim_cached_layers(project: Path) -> dict[Path, dict[str, int]]:
+    """Trim every layer Chalice cached for `project`, so `chalice deploy` and `chalice package` reuse it trimmed;
+    what each trim took (nothing for a layer trimmed before)."""
     layers = sorted((project / ".chalice" / "deployments").glob("managed-layer-*.zip"))
-    for layer in layers:
-        trim_layer(layer)
-    return layers
+    return {layer: trim_layer(layer) for layer in layers}

@@ -79,7 +79,7 @@ def package_stages(project: Path, stages: list[str], output: Path, workers: int 
     return packaged
 
 
-def build_layer(project: Path = ROOT) -> list[Path]:
+def build_layer(project: Path = ROOT) -> dict[Path, dict[str, int]]:
     """The trimmed layer `chalice deploy` uploads: packaged once (Chalice caches it in .chalice/deployments by
     the hash of requirements.txt and reuses the cached zip as it is), then trimmed in that cache."""
     import tempfile

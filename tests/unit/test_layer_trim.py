@@ -8,7 +8,7 @@ from pathlib import Path
 import botocore
 from botocore.loaders import Loader
 
-from infra.layer import newest_service_versions, trim_cached_layers, trim_layer, unneeded
+from infra.layer import newest_service_versions, trim_cached_layers, trim_layer, trim_record, unneeded
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = "python/lib/python3.11/site-packages/"
@@ -87,6 +87,7 @@ def test_a_trimmed_layer_keeps_every_other_entry_byte_for_byte(tmp_path):
         assert (after.read(info), info.external_attr) == before[info.filename]
     assert report["entries"] == len(DROPPED) and report["bytes"] > 0
     assert after.testzip() is None
+    assert trim_record(layer) == report  # the layer's size as built stays known: trimmed size + what went
 
 
 def test_trimming_twice_changes_nothing(tmp_path):
@@ -96,6 +97,7 @@ def test_trimming_twice_changes_nothing(tmp_path):
     content = layer.read_bytes()
     assert trim_layer(layer) == {"entries": 0, "bytes": 0}
     assert layer.read_bytes() == content
+    assert trim_record(layer)["entries"] == len(DROPPED)
 
 
 def test_the_layers_chalice_cached_are_trimmed_where_chalice_deploy_reuses_them(tmp_path):
@@ -104,7 +106,7 @@ def test_the_layers_chalice_cached_are_trimmed_where_chalice_deploy_reuses_them(
     write_layer(cache / "managed-layer-0123abcd-python3.11.zip", KEPT + DROPPED)
     write_layer(cache / "appcode-0123abcd-python3.11.zip", ["app.py", "chalicelib/x.pyi"])  # not a layer
 
-    assert trim_cached_layers(tmp_path) == [cache / "managed-layer-0123abcd-python3.11.zip"]
+    assert list(trim_cached_layers(tmp_path)) == [cache / "managed-layer-0123abcd-python3.11.zip"]
     names = zipfile.ZipFile(cache / "managed-layer-0123abcd-python3.11.zip").namelist()
     assert sorted(names) == sorted(SITE + name for name in KEPT)
     assert len(zipfile.ZipFile(cache / "appcode-0123abcd-python3.11.zip").namelist()) == 2
