@@ -94,10 +94,10 @@ def section() -> str:
                              largest_in_layer(packaged[stages[0]] / "layer-deployment.zip"))
         bare_heaviest = ", ".join(f"{name} {mb(size)}" for name, size in
                                   largest_in_layer(bare_dir / "layer-deployment.zip", 3))
+        first = zipped_size(packaged[stages[0]])
+        same_trim = (first["app"] + first["layer"]) / bare_trimmed
     met = sum(verdicts)
     table = "\n".join(rows)
-    first = zipped_size(packaged[stages[0]])
-    same_trim = (first["app"] + first["layer"]) / bare_trimmed
     return f"""## Deployment packages
 
 `chalice package --stage <stage>` for every stage, and for a bare Chalice app whose only requirement is
