@@ -119,7 +119,7 @@ The trim took {mb(untrimmed - first["layer"])} off the layer ({mb(untrimmed)} as
 {(first["app"] + untrimmed) / bare:.2f}x). Most of that is botocore data the bare app carries too: with the
 same trim applied to both, the mall's package is {same_trim:.2f}x the bare app's. What remains over the bare app
 is the mall's own dependencies (below): the compiled cores of cryptography (RSA signatures for WeChat Pay and
-Alipay, PyJWT's) and pydantic, and Powertools.
+Alipay) and pydantic, Powertools and the X-Ray SDK.
 Largest in the mall's layer: {heaviest}. In the bare app's: {bare_heaviest}.
 """
 
