@@ -120,7 +120,6 @@ class FirstRequest:
     function: str  # the stage (MALL_FEATURES)
     label: str
     spec: Callable[[dict, int], str]  # (fixtures, run number) -> the probe's argument
-    why: str = ""
 
 
 def buyer(fixtures: dict, run: int) -> dict:
