@@ -90,6 +90,7 @@ def trim_layer(layer_zip: Path) -> dict[str, int]:
                 for info in infos:
                     if id(info) not in gone:
                         target.writestr(info, source.read(info), compress_type=info.compress_type)
+            os.chmod(scratch, layer_zip.stat().st_mode & 0o777)  # mkstemp made it private
             os.replace(scratch, layer_zip)
         except BaseException:
             Path(scratch).unlink(missing_ok=True)

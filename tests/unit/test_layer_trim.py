@@ -90,6 +90,15 @@ def test_a_trimmed_layer_keeps_every_other_entry_byte_for_byte(tmp_path):
     assert trim_record(layer) == report  # the layer's size as built stays known: trimmed size + what went
 
 
+def test_a_trimmed_layer_keeps_its_file_mode(tmp_path):
+    layer = tmp_path / "layer-deployment.zip"
+    write_layer(layer, KEPT + DROPPED)
+    layer.chmod(0o644)
+    trim_layer(layer)
+    assert layer.stat().st_mode & 0o777 == 0o644
+    assert not [path for path in tmp_path.iterdir() if path.name.startswith(".trim-")]
+
+
 def test_trimming_twice_changes_nothing(tmp_path):
     layer = tmp_path / "layer-deployment.zip"
     write_layer(layer, KEPT + DROPPED)
