@@ -48,18 +48,14 @@ def test_a_lambda_cold_start_that_logs_nothing_imports_no_powertools():
     assert json.loads(result.stdout) == [], result.stdout
 
 
-# Every function but admin names its request and response models lazily ("package.module:Model"): importing it
-# loads no pydantic, which then comes with the first request that validates a body or a query, or answers with a
-# model. Admin's staff, marketing and payments consoles still define their models in their route modules.
-FUNCTIONS_IMPORTED_WITHOUT_PYDANTIC = ("members", "catalog", "cart", "checkout", "payments", "marketing", "groupbuy",
-                                       "notify")
+# Every function names its request and response models lazily ("package.module:Model"): importing it loads no
+# pydantic, which then comes with the first request that validates a body or a query, or answers with a model.
+def test_each_feature_function_is_imported_without_pydantic_jwt_or_ulid():
+    from chalicelib.core.config import ALL_FEATURES
 
-
-def test_each_feature_function_but_admin_is_imported_without_pydantic():
-    for feature in FUNCTIONS_IMPORTED_WITHOUT_PYDANTIC:
+    for feature in ALL_FEATURES:
         loaded = modules_loaded_by(feature)
-        assert not [name for name in loaded if name.startswith("pydantic")], (feature, loaded)
-        assert not [name for name in loaded if name.startswith(("jwt", "ulid"))], (feature, loaded)
+        assert not [name for name in loaded if name.startswith(("pydantic", "jwt", "ulid"))], (feature, loaded)
 
 
 def test_a_buyers_order_list_loads_neither_order_submission_nor_other_features():
