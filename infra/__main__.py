@@ -211,8 +211,7 @@ def write_or_print(text: str, output: Path | None) -> None:
 
 COMMANDS = {"template": run_template, "access": run_access, "stages": run_stages, "deploy": run_deploy,
             "destroy": run_destroy, "domain": run_domain, "package": run_package, "layer": run_layer,
-            "edges": run_edges,
-            "openapi": run_openapi, "redrive": run_redrive, "create-owner": run_create_owner}
+            "edges": run_edges, "openapi": run_openapi, "redrive": run_redrive, "create-owner": run_create_owner}
 
 if __name__ == "__main__":
     sys.exit(main())

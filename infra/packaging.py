@@ -4,7 +4,8 @@ Used by tests/deploy (lint and inspect what each stage deploys) and `make bench`
 (what each deployment package weighs). Chalice builds the dependency layer once
 (pip, for Lambda's platform) and caches it in `.chalice/deployments/` by the hash
 of requirements.txt; the copies here share that cache with the project, so only
-the first run after a requirements change downloads anything.
+the first run after a requirements change downloads anything. Every package's layer
+is trimmed of what Lambda never reads (infra/layer.py).
 """
 from __future__ import annotations
 
