@@ -55,10 +55,12 @@ access: $(STAMP)
 stages: $(STAMP)
 	$(PY) -m infra stages
 
-# make deploy STAGE=dev: the environment's stack, then the stage's functions (AWS credentials needed)
+# make deploy STAGE=dev: the environment's stack, the trimmed dependency layer (infra/layer.py), then the stage's
+# functions (AWS credentials needed)
 STAGE ?= dev
 deploy: $(STAMP)
 	$(PY) -m infra deploy --stage $(STAGE)
+	$(PY) -m infra layer
 	$(VENV)/bin/chalice deploy --stage $(STAGE)
 
 clean:

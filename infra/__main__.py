@@ -9,6 +9,7 @@
     domain --domain-name D --certificate-arn A [--deploy]
                                             one custom domain over the feature stages (base-path mappings)
     package --stage S --output DIR          `chalice package` with Gateway Responses and trigger settings merged
+    layer                                   before `chalice deploy`: build the dependency layer it uploads, trimmed
     openapi [--output FILE] [--server URL]  one OpenAPI document for the whole production API
     edges --stage S [--region R]            after `chalice deploy`: Gateway Responses and trigger settings
     redrive QUEUE [--stage S]               replay a dead-letter queue (AWS with --stage, or MALL_DYNAMODB_ENDPOINT)
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     package = commands.add_parser("package", help="chalice package the stage with infra.edges merged in")
     package.add_argument("--stage", required=True)
     package.add_argument("--output", type=Path, required=True, help="directory for sam.json and the zips")
+    commands.add_parser("layer", help="build Chalice's cached dependency layer and trim it (infra/layer.py)")
     openapi = commands.add_parser("openapi", help="the merged OpenAPI document of every feature (live mode)")
     openapi.add_argument("--output", type=Path, help="write here instead of standard output")
     openapi.add_argument("--server", help="the public base URL (the custom domain), for `servers`")
@@ -158,6 +160,19 @@ def run_package(args) -> int:
     return 0
 
 
+def run_layer(args) -> int:
+    from infra.layer import trim_record
+    from infra.packaging import ROOT, build_layer
+
+    print("building the dependency layer (the first run after a requirements change downloads wheels) ...",
+          flush=True)
+    for layer in build_layer():
+        took = trim_record(layer)
+        print(f"{layer.relative_to(ROOT)}: {layer.stat().st_size / 1e6:.1f} MB after the trim took "
+              f"{took['bytes'] / 1e6:.1f} MB ({took['entries']} files); `chalice deploy` uploads it")
+    return 0
+
+
 def run_openapi(args) -> int:
     from infra.apps import merged_openapi
 
@@ -195,8 +210,8 @@ def write_or_print(text: str, output: Path | None) -> None:
 
 
 COMMANDS = {"template": run_template, "access": run_access, "stages": run_stages, "deploy": run_deploy,
-            "destroy": run_destroy, "domain": run_domain, "package": run_package, "edges": run_edges,
-            "openapi": run_openapi, "redrive": run_redrive, "create-owner": run_create_owner}
+            "destroy": run_destroy, "domain": run_domain, "package": run_package, "layer": run_layer,
+            "edges": run_edges, "openapi": run_openapi, "redrive": run_redrive, "create-owner": run_create_owner}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -4,7 +4,8 @@ Used by tests/deploy (lint and inspect what each stage deploys) and `make bench`
 (what each deployment package weighs). Chalice builds the dependency layer once
 (pip, for Lambda's platform) and caches it in `.chalice/deployments/` by the hash
 of requirements.txt; the copies here share that cache with the project, so only
-the first run after a requirements change downloads anything.
+the first run after a requirements change downloads anything. Every package's layer
+is trimmed of what Lambda never reads (infra/layer.py).
 """
 from __future__ import annotations
 
@@ -40,25 +41,34 @@ def chalice_env() -> dict[str, str]:
     return env
 
 
-def package(project: Path, stage: str, output: Path) -> Path:
-    """`chalice package` of one stage, with what Chalice cannot render merged in (infra.edges)."""
+def package(project: Path, stage: str, output: Path, *, trim: bool = True) -> Path:
+    """`chalice package` of one stage, with what Chalice cannot render merged in (infra.edges).
+
+    `trim`: the layer in `output` without what Lambda never reads (infra.layer); off only for a baseline.
+    """
     from infra.edges import write_merge_template
+    from infra.layer import trim_layer
 
     merge = write_merge_template(stage, output.parent)
     result = subprocess.run([str(BIN / "chalice"), "package", "--stage", stage, "--merge-template", str(merge),
                              str(output)], cwd=project, env=chalice_env(), capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"chalice package --stage {stage}:\n{result.stdout}{result.stderr}")
+    if trim:
+        trim_layer(output / "layer-deployment.zip")
     return output
 
 
 def package_stages(project: Path, stages: list[str], output: Path, workers: int | None = None) -> dict[str, Path]:
     """`chalice package --stage <s>` for each stage into output/<s>; the first builds, the rest reuse."""
+    from infra.layer import trim_cached_layers
+
     cache = project / ".chalice" / "deployments"
     cache.mkdir(parents=True, exist_ok=True)
     for layer in LAYER_CACHE.glob("managed-layer-*.zip"):
         shutil.copy2(layer, cache / layer.name)
     packaged = {stages[0]: package(project, stages[0], output / stages[0])}
+    trim_cached_layers(project)  # before the other stages copy it; they find nothing left to trim
     workers = workers or max(1, min(4, os.cpu_count() or 1))
     with ThreadPoolExecutor(max_workers=workers) as pool:  # the app and layer zips exist now: read only
         paths = pool.map(lambda stage: package(project, stage, output / stage), stages[1:])
@@ -68,6 +78,19 @@ def package_stages(project: Path, stages: list[str], output: Path, workers: int 
         if not (LAYER_CACHE / layer.name).exists():
             shutil.copy2(layer, LAYER_CACHE / layer.name)
     return packaged
+
+
+def build_layer(project: Path = ROOT) -> dict[Path, dict[str, int]]:
+    """The trimmed layer `chalice deploy` uploads: packaged once (Chalice caches it in .chalice/deployments by
+    the hash of requirements.txt and reuses the cached zip as it is), then trimmed in that cache."""
+    import tempfile
+
+    from infra.layer import trim_cached_layers
+    from infra.stages import stage_names
+
+    with tempfile.TemporaryDirectory(prefix="micromall-layer-") as scratch:
+        package(project, stage_names()[0], Path(scratch) / "out", trim=False)
+    return trim_cached_layers(project)
 
 
 def zipped_size(directory: Path) -> dict[str, int]:

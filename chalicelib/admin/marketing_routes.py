@@ -1,29 +1,14 @@
 """The marketing console: coupon templates (create, list, edit, end, grant) and the member levels."""
 from __future__ import annotations
 
-from pydantic import ConfigDict, Field, StrictInt, StrictStr
-
 from chalicelib.admin.api import api
 from chalicelib.core.auth import OWNER, STAFF, staff_may
 from chalicelib.core.http import Context
 from chalicelib.core.permissions import MARKETING_MANAGE
-from chalicelib.core.schema import Schema
 
 TEMPLATE = "chalicelib.marketing.views:TemplateView"
+INPUTS = "chalicelib.admin.inputs:"  # models by name: a cold start loads what its first request uses
 MANAGE_MARKETING = staff_may(MARKETING_MANAGE)
-
-
-class LevelInput(Schema):
-    model_config = ConfigDict(extra="forbid")
-    level: StrictInt = Field(ge=1, le=5)
-    name: StrictStr = Field(min_length=1, max_length=20)
-    growth_threshold: StrictInt = Field(ge=0, le=10**9)
-    discount_percent: StrictInt = Field(ge=0, le=100)
-
-
-class LevelsInput(Schema):
-    model_config = ConfigDict(extra="forbid")
-    levels: list[LevelInput] = Field(min_length=5, max_length=5)
 
 
 @api.route("/admin/coupon-templates", "POST", body="chalicelib.marketing.inputs:NewTemplate", response=TEMPLATE,
@@ -87,7 +72,7 @@ def get_member_levels(ctx: Context):
     return levels.level_table()
 
 
-@api.route("/admin/member-levels", "PUT", body=LevelsInput, response="chalicelib.members.levels:LevelTable",
+@api.route("/admin/member-levels", "PUT", body=INPUTS + "LevelsInput", response="chalicelib.members.levels:LevelTable",
            auth=OWNER, summary="replace the five member levels (thresholds strictly increasing from 0)")
 def put_member_levels(ctx: Context):
     from chalicelib.members import levels
@@ -97,13 +82,7 @@ def put_member_levels(ctx: Context):
     return levels.replace_levels(table, actor=ctx.principal.subject)
 
 
-class PointsAdjustment(Schema):
-    model_config = ConfigDict(extra="forbid")
-    delta: StrictInt = Field(ge=-10**8, le=10**8)
-    note: StrictStr = Field(min_length=1, max_length=100)
-
-
-@api.route("/admin/members/{user_id}/points", "POST", body=PointsAdjustment,
+@api.route("/admin/members/{user_id}/points", "POST", body=INPUTS + "PointsAdjustment",
            response="chalicelib.members.points:PointsPage", auth=OWNER, errors=(404, 409),
            summary="add points to a buyer (expiring like earned ones) or take some back (never below zero)")
 def adjust_points(ctx: Context, user_id: str):

@@ -1,38 +1,14 @@
 """Refund decisions and payment anomalies for staff."""
 from __future__ import annotations
 
-from pydantic import ConfigDict, Field, StrictStr
-
 from chalicelib.admin.api import api
 from chalicelib.core.auth import staff_may
 from chalicelib.core.http import Context
 from chalicelib.core.permissions import PAYMENTS_VIEW, REFUNDS_DECIDE
-from chalicelib.core.schema import Schema
 
 ORDER = "chalicelib.checkout.views:OrderView"
+INPUTS = "chalicelib.admin.inputs:"  # models by name: a cold start loads what its first request uses
 DECIDE_REFUNDS = staff_may(REFUNDS_DECIDE)  # an operator does not hold it unless an owner grants it
-
-
-class RejectBody(Schema):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-    reason: StrictStr = Field(min_length=1, max_length=200)
-
-
-class Anomaly(Schema):
-    anomaly_id: str
-    # AMOUNT_MISMATCH, MERCHANT_MISMATCH, UNKNOWN_ORDER, UNKNOWN_REFUND, REFUND_CLOSED, REFUND_ABNORMAL,
-    # REFUND_FAILED, REFUND_AMOUNT_MISMATCH, CURRENCY_MISMATCH, RECONCILE_GAVE_UP
-    code: str
-    order_id: str | None
-    provider: str | None
-    transaction_id: str | None
-    amount: int | None
-    detail: str | None
-    at: str
-
-
-class AnomalyList(Schema):
-    items: list[Anomaly]
 
 
 @api.route("/admin/orders/{order_id}/refund/approve", "POST", response=ORDER, auth=DECIDE_REFUNDS, errors=(404, 409),
@@ -45,7 +21,7 @@ def approve_refund(ctx: Context, order_id: str):
     return for_staff(service.approve_refund(order_id, actor=actor))
 
 
-@api.route("/admin/orders/{order_id}/refund/reject", "POST", body=RejectBody, response=ORDER, auth=DECIDE_REFUNDS,
+@api.route("/admin/orders/{order_id}/refund/reject", "POST", body=INPUTS + "RejectBody", response=ORDER, auth=DECIDE_REFUNDS,
            errors=(404, 409), summary="reject the buyer's refund request: the order returns to PAID or SHIPPED")
 def reject_refund(ctx: Context, order_id: str):
     from chalicelib.checkout.views import for_staff
@@ -66,9 +42,10 @@ def retry_refund(ctx: Context, order_id: str):
     return for_staff(service.retry_refund(order_id, actor=actor))
 
 
-@api.route("/admin/payments/anomalies", "GET", response=AnomalyList, auth=staff_may(PAYMENTS_VIEW),
+@api.route("/admin/payments/anomalies", "GET", response=INPUTS + "AnomalyList", auth=staff_may(PAYMENTS_VIEW),
            summary="notifications that could not be applied (amount or merchant mismatch, unknown order), newest first")
 def list_anomalies(ctx: Context):
+    from chalicelib.admin.inputs import AnomalyList
     from chalicelib.payments import service
 
     return AnomalyList(items=service.anomalies())

@@ -5,7 +5,6 @@ import logging
 
 from chalice import Rate
 
-from chalicelib.checkout import lifecycle, listing, orders, service, statuses
 from chalicelib.core import events, limits
 from chalicelib.core.auth import BUYER
 from chalicelib.core.http import IDEMPOTENCY_KEY, Api, Context
@@ -24,6 +23,8 @@ ORDER_STREAM_BATCH = 45  # order changes per stream batch: their sales markers a
 @api.route("/orders/preview", "POST", body=SUBMISSION, response="chalicelib.checkout.views:OrderPreview",
            auth=BUYER, errors=(404, 409, 422), summary="price an order without creating it (nothing reserved)")
 def preview_order(ctx: Context):
+    from chalicelib.checkout import service
+
     return service.preview_order(ctx.user_id, ctx.body)
 
 
@@ -31,6 +32,8 @@ def preview_order(ctx: Context):
            headers=(IDEMPOTENCY_KEY,), limit=ORDER_SUBMIT,
            summary="place an order (header Idempotency-Key required): stock is reserved until it is paid or expires")
 def submit_order(ctx: Context):
+    from chalicelib.checkout import service
+
     if ctx.body.flash_sale_id is not None:
         limits.enforce_for(ctx, FLASH_ORDER)  # 429 + Retry-After: admission to the sale
     return service.submit_order(ctx.user_id, ctx.body, ctx.headers.get("idempotency-key"))
@@ -39,17 +42,23 @@ def submit_order(ctx: Context):
 @api.route("/orders", "GET", query="chalicelib.checkout.inputs:OrderQuery",
            response="chalicelib.checkout.views:OrderPage", auth=BUYER, summary="the buyer's orders, newest first")
 def list_orders(ctx: Context):
+    from chalicelib.checkout import listing
+
     return listing.buyer_orders(ctx.user_id, ctx.query.status, ctx.query.cursor, ctx.query.limit)
 
 
 @api.route("/orders/{order_id}", "GET", response=ORDER, auth=BUYER, errors=(404,), summary="one of the buyer's orders")
 def get_order(ctx: Context, order_id: str):
+    from chalicelib.checkout import orders
+
     return orders.get_order(ctx.user_id, order_id)
 
 
 @api.route("/orders/{order_id}/cancel", "POST", response=ORDER, auth=BUYER, errors=(404, 409),
            summary="cancel an unpaid order: its provider trade is closed first, then its stock is released")
 def cancel_order(ctx: Context, order_id: str):
+    from chalicelib.checkout import lifecycle, statuses
+
     return lifecycle.cancel_unpaid(order_id, statuses.BY_BUYER, user_id=ctx.user_id,
                                    close_trade=lifecycle.close_provider_trade)
 
@@ -57,12 +66,16 @@ def cancel_order(ctx: Context, order_id: str):
 @api.route("/orders/{order_id}/confirm", "POST", response=ORDER, auth=BUYER, errors=(404, 409),
            summary="confirm receipt of a shipped order")
 def confirm_order(ctx: Context, order_id: str):
+    from chalicelib.checkout import lifecycle
+
     return lifecycle.confirm_receipt(ctx.user_id, order_id)
 
 
 @api.route("/orders/{order_id}/refund", "POST", body="chalicelib.checkout.inputs:RefundAsk", response=ORDER,
            auth=BUYER, errors=(404, 409), limit=REFUND_REQUEST, summary="ask for a refund of a paid or shipped order")
 def request_refund(ctx: Context, order_id: str):
+    from chalicelib.checkout import lifecycle
+
     return lifecycle.request_refund(ctx.user_id, order_id, ctx.body.reason)
 
 
@@ -73,6 +86,8 @@ def checkout_sweeper(event) -> None:
 
     def out_of_time() -> bool:
         return context is not None and context.get_remaining_time_in_millis() < SWEEP_SAFETY_MILLIS
+
+    from chalicelib.checkout import lifecycle
 
     report = lifecycle.sweep_due_orders(out_of_time=out_of_time, close_trade=lifecycle.close_provider_trade)
     log.info("sweep: %d expired, %d completed, %d moved by someone else first",

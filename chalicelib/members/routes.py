@@ -2,71 +2,38 @@
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import TYPE_CHECKING
 
 from chalice import Rate
-from pydantic import ConfigDict, Field, StrictBool, StringConstraints
 
 from chalicelib.core.auth import BUYER
 from chalicelib.core.http import Api, Context
 from chalicelib.core.limits import BUYER_LOGIN
-from chalicelib.core.schema import Schema
-from chalicelib.members import service
-from chalicelib.members.service import Address, AddressFields, LoginResult, User
+
+if TYPE_CHECKING:
+    from chalicelib.members.service import Address, LoginResult, User
 
 api = Api(__name__, tag="members")
 log = logging.getLogger("micromall.members")
 
 SCHEDULE_SAFETY_MILLIS = 5_000
+# Models by name, the service imported by the handler: a cold start loads what its first request uses.
+INPUTS, VIEWS = "chalicelib.members.inputs:", "chalicelib.members.service:"
 
 
-def _text(max_length: int, **constraints: Any) -> Any:
-    # Strict: a JSON number is not a name; stripped first so "   " counts as empty.
-    return Annotated[str, StringConstraints(strict=True, strip_whitespace=True, min_length=1,
-                                            max_length=max_length, **constraints)]
-
-
-class LoginBody(Schema):
-    model_config = ConfigDict(extra="forbid")
-    code: _text(128)
-
-
-class AddressBody(Schema):
-    model_config = ConfigDict(extra="forbid")
-    name: _text(32)
-    phone: _text(11, pattern=r"^1[3-9][0-9]{9}$")  # mainland mobile number
-    province: _text(32)
-    city: _text(32)
-    district: _text(32)
-    detail: _text(120)
-
-    def fields(self) -> AddressFields:
-        return AddressFields(name=self.name, phone=self.phone, province=self.province, city=self.city,
-                             district=self.district, detail=self.detail)
-
-
-class PointsQuery(Schema):
-    model_config = ConfigDict(extra="forbid")
-    cursor: str | None = Field(default=None, max_length=200)
-    limit: int = Field(default=20, ge=1, le=50)
-
-
-class NewAddressBody(AddressBody):
-    is_default: StrictBool = False
-
-
-class AddressUpdateBody(AddressBody):
-    is_default: StrictBool | None = None  # left out: the address keeps its default status
-
-
-@api.route("/auth/login", "POST", body=LoginBody, response=LoginResult, errors=(401, 403, 429, 502), limit=BUYER_LOGIN,
+@api.route("/auth/login", "POST", body=INPUTS + "LoginBody",
+           response=VIEWS + "LoginResult", errors=(401, 403, 429, 502), limit=BUYER_LOGIN,
            summary="log in with a wx.login() code; the first login creates the buyer")
 def login(ctx: Context) -> LoginResult:
+    from chalicelib.members import service
+
     return service.login(ctx.body.code)
 
 
-@api.route("/me", "GET", response=User, auth=BUYER, errors=(404,), summary="the buyer's profile")
+@api.route("/me", "GET", response=VIEWS + "User", auth=BUYER, errors=(404,), summary="the buyer's profile")
 def me(ctx: Context) -> User:
+    from chalicelib.members import service
+
     return service.get_user(ctx.user_id)
 
 
@@ -87,31 +54,39 @@ def delete_me(ctx: Context) -> None:
     privacy.delete_account(ctx.user_id)
 
 
-@api.route("/me/addresses", "GET", response=list[Address], auth=BUYER,
+@api.route("/me/addresses", "GET", response=VIEWS + "AddressList", auth=BUYER,
            summary="the buyer's addresses, the default first")
 def list_addresses(ctx: Context) -> list[Address]:
+    from chalicelib.members import service
+
     return service.list_addresses(ctx.user_id)
 
 
-@api.route("/me/addresses", "POST", body=NewAddressBody, response=Address, status=201, auth=BUYER,
+@api.route("/me/addresses", "POST", body=INPUTS + "NewAddressBody", response=VIEWS + "Address", status=201, auth=BUYER,
            errors=(409,), summary="add an address (the first becomes the default)")
 def add_address(ctx: Context) -> Address:
+    from chalicelib.members import service
+
     return service.add_address(ctx.user_id, ctx.body.fields(), ctx.body.is_default)
 
 
-@api.route("/me/addresses/{address_id}", "PUT", body=AddressUpdateBody, response=Address, auth=BUYER,
+@api.route("/me/addresses/{address_id}", "PUT", body=INPUTS + "AddressUpdateBody", response=VIEWS + "Address", auth=BUYER,
            errors=(404, 409), summary="replace an address; is_default true makes it the default")
 def update_address(ctx: Context, address_id: str) -> Address:
+    from chalicelib.members import service
+
     return service.update_address(ctx.user_id, address_id, ctx.body.fields(), ctx.body.is_default)
 
 
 @api.route("/me/addresses/{address_id}", "DELETE", status=204, auth=BUYER, errors=(404, 409),
            summary="delete an address; deleting the default promotes the most recent other one")
 def delete_address(ctx: Context, address_id: str) -> None:
+    from chalicelib.members import service
+
     service.delete_address(ctx.user_id, address_id)
 
 
-@api.route("/me/points", "GET", query=PointsQuery, response="chalicelib.members.points:PointsPage", auth=BUYER,
+@api.route("/me/points", "GET", query=INPUTS + "PointsQuery", response="chalicelib.members.points:PointsPage", auth=BUYER,
            summary="the buyer's points balance and ledger, newest first")
 def my_points(ctx: Context):
     from chalicelib.members import points

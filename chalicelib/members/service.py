@@ -145,6 +145,9 @@ class Address(Schema):
     updated_at: str
 
 
+AddressList = list[Address]  # `GET /me/addresses`, named lazily by the route
+
+
 def address_limit() -> int:
     return config.env_int("MALL_ADDRESS_LIMIT", DEFAULT_ADDRESS_LIMIT)
 

@@ -8,42 +8,20 @@ from __future__ import annotations
 import logging
 
 from chalice import Rate, Response
-from pydantic import ConfigDict, Field, StrictStr
 
 from chalicelib.core.auth import BUYER
 from chalicelib.core.http import Api, Context, Header
-from chalicelib.core.schema import Schema
 
 api = Api(__name__, tag="payments")
 log = logging.getLogger("micromall.payments")
 RECONCILE_SAFETY_MILLIS = 10_000
 
 
-class PrepayBody(Schema):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-    order_id: StrictStr = Field(min_length=1, max_length=64)
-    provider: str = Field(default="wechat", pattern="^(wechat|alipay)$")
+INPUTS = "chalicelib.payments.inputs:"  # models by name: a cold start loads what its first request uses
 
 
-class PrepayParams(Schema):
-    """wechat: what the mini-program passes to `wx.requestPayment`; alipay: `pay_url`, the signed
-    `alipay.trade.wap.pay` address the H5 page opens. Only the chosen provider's fields are present."""
-    model_config = ConfigDict(populate_by_name=True, defer_build=True)
-    appId: str | None = None  # noqa: N815 - the names wx.requestPayment takes
-    timeStamp: str | None = None  # noqa: N815
-    nonceStr: str | None = None  # noqa: N815
-    package: str | None = None
-    signType: str | None = None  # noqa: N815
-    paySign: str | None = None  # noqa: N815
-    pay_url: str | None = None
-
-
-class SandboxPayBody(Schema):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-    order_id: StrictStr = Field(min_length=1, max_length=64)
-
-
-@api.route("/payments/prepay", "POST", body=PrepayBody, response=PrepayParams, auth=BUYER, errors=(404, 409, 502),
+@api.route("/payments/prepay", "POST", body=INPUTS + "PrepayBody", response=INPUTS + "PrepayParams",
+           auth=BUYER, errors=(404, 409, 502),
            summary="start paying an unpaid order: the wx.requestPayment parameters, or Alipay's wap pay URL")
 def prepay(ctx: Context):
     from chalicelib.members.service import get_user
@@ -91,7 +69,7 @@ def _reply(provider: str, ctx: Context) -> Response:
     return Response(body=body, status_code=status, headers={"Content-Type": content_type})
 
 
-@api.route("/payments/sandbox/pay", "POST", body=SandboxPayBody, response="chalicelib.checkout.views:OrderView",
+@api.route("/payments/sandbox/pay", "POST", body=INPUTS + "SandboxPayBody", response="chalicelib.checkout.views:OrderView",
            auth=BUYER, errors=(404, 409), summary="sandbox mode only: pay the order as WeChat Pay would notify it")
 def sandbox_pay(ctx: Context):
     from chalicelib.payments import service

@@ -126,3 +126,22 @@ def test_no_stage_packages_test_or_tooling_code(packages):
         names = zipfile.ZipFile(path / "deployment.zip").namelist()
         assert "app.py" in names, stage
         assert not [n for n in names if n.startswith(("tests/", "infra/", "benchmarks/"))], stage
+
+
+def test_every_stage_uploads_the_trimmed_layer_with_every_module_the_code_imports(packages):
+    """infra/layer.py: older botocore API versions, Powertools' Swagger UI assets and stubs go; no module does."""
+    import zipfile
+
+    from infra.layer import newest_service_versions, site_path, trim_record, unneeded
+
+    for stage, path in packages.items():
+        layer = path / "layer-deployment.zip"
+        names = [site_path(name) for name in zipfile.ZipFile(layer).namelist()]
+        assert not unneeded(names), stage
+        assert trim_record(layer)["bytes"] > 1_000_000, stage  # what Chalice built, less what the trim took
+        newest = newest_service_versions(names)
+        for service in ("dynamodb", "sqs", "ssm", "sts"):
+            assert f"botocore/data/{service}/{newest[service]}/service-2.json.gz" in names, (stage, service)
+        for module in ("pydantic/main.py", "pydantic_core/__init__.py", "cryptography/__init__.py",
+                       "aws_lambda_powertools/event_handler/openapi/swagger_ui/html.py", "botocore/data/endpoints.json"):
+            assert module in names, (stage, module)

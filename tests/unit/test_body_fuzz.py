@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from chalicelib.core.errors import BadRequest
 from chalicelib.core.http import MAX_DEPTH, parse_body, resolve
 
-MODELS = ["chalicelib.members.routes:LoginBody", "chalicelib.checkout.inputs:OrderSubmission",
-          "chalicelib.members.routes:AddressBody"]
+MODELS = ["chalicelib.members.inputs:LoginBody", "chalicelib.checkout.inputs:OrderSubmission",
+          "chalicelib.members.inputs:AddressBody"]
 
 # Strings with every code point hypothesis draws, lone surrogates included (JSON escapes them as \ud800 to \udfff).
 TEXT = st.text(st.one_of(st.characters(exclude_categories=()), st.sampled_from(["\ud800", "\udc00", "\udfff"])),

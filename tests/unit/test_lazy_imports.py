@@ -25,12 +25,9 @@ def modules_loaded_by(features: str) -> list[str]:
 
 def test_each_feature_function_imports_no_other_feature():
     for feature, may_use in {
-        "members": set(), "catalog": set(), "cart": {"catalog"},
-        # prices from the catalog and the buyer's level, coupon and points; buys the cart, ships to an address
-        "checkout": {"catalog", "cart", "members", "marketing"},
-        "marketing": set(),
-        "admin": {"catalog", "checkout"},  # the catalog and orders consoles (notify's pages import it per request)
-        "notify": set(),  # its handlers import what they use when they run
+        # Handlers import their services when they run: at import a function loads its routes and core only.
+        "members": set(), "catalog": set(), "cart": set(), "checkout": set(), "payments": set(),
+        "marketing": set(), "groupbuy": set(), "admin": set(), "notify": set(),
     }.items():
         loaded = modules_loaded_by(feature)
         features_loaded = {name.split(".")[1] for name in loaded if name.startswith("chalicelib.")} - {"core"}
@@ -49,3 +46,37 @@ def test_a_lambda_cold_start_that_logs_nothing_imports_no_powertools():
     result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
                             check=True)
     assert json.loads(result.stdout) == [], result.stdout
+
+
+# Every function names its request and response models lazily ("package.module:Model"): importing it loads no
+# pydantic, which then comes with the first request that validates a body or a query, or answers with a model.
+def test_each_feature_function_is_imported_without_pydantic_jwt_or_ulid():
+    from chalicelib.core.config import ALL_FEATURES
+
+    for feature in ALL_FEATURES:
+        loaded = modules_loaded_by(feature)
+        assert not [name for name in loaded if name.startswith(("pydantic", "jwt", "ulid"))], (feature, loaded)
+
+
+def test_a_buyers_order_list_loads_neither_order_submission_nor_other_features():
+    """`GET /orders` needs the listing and the order views (which read the catalog's models); submitting,
+    pricing, the cart, members and marketing load with `POST /orders`."""
+    probe = """
+import json, sys
+from chalice.test import Client
+import app
+from chalicelib.core import auth
+with Client(app.app) as client:
+    answer = client.http.get("/orders", headers={"Authorization": "Bearer " + auth.issue_buyer_token("U-lazy")})
+print(json.dumps([answer.status_code, sorted(m for m in sys.modules if m.startswith("chalicelib."))]))
+"""
+    env = {**os.environ, "MALL_FEATURES": "checkout", "MALL_JWT_SECRET": "lazy-imports-test-secret",
+           "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
+           "MALL_DYNAMODB_ENDPOINT": "http://127.0.0.1:9"}  # nothing listens: the read fails, after the imports
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
+                            check=True)
+    status, loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert status == 503, result.stdout  # the table could not be reached: a clear 503, after the imports
+    features = {name.split(".")[1] for name in loaded} - {"core"}
+    assert features == {"checkout", "catalog"}, loaded
+    assert "chalicelib.checkout.service" not in loaded and "chalicelib.checkout.pricing" not in loaded, loaded
