@@ -367,8 +367,43 @@ def derive(recording: Recording, features: Iterable[str]) -> dict[str, FunctionG
             merge(functions[function], grants)
         for function, names in feature_settings(feature).live_secrets.items():
             merge(functions.setdefault(function, {}), {f"parameter/{name}": {"ssm:GetParameter"} for name in names})
+        for grants in functions.values():
+            _may_open_what_it_reads(grants)
         derived[feature] = functions
     return derived
+
+
+READ_ACTIONS = frozenset({"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan"})
+
+
+def _may_open_what_it_reads(grants: Grants) -> None:
+    """A function that reads a table holding sealed personal data may need to open it: whether a test happened
+    to read a sealed value through it (a data key the process had not cached yet) is chance, its grant is not."""
+    sealed = sealed_tables()
+    if any(resource in sealed and actions & READ_ACTIONS for resource, actions in grants.items()):
+        merge(grants, {PII_KEY: {"kms:Decrypt"}})
+
+
+def sealed_tables() -> set[str]:
+    """`table/<name>` of every table with an attribute sealed by core.pii, nested maps included."""
+    from pynamodb.attributes import MapAttribute
+
+    from chalicelib.core.pii import EncryptedUnicodeAttribute
+    from infra.tables import load_models
+
+    def holds_sealed(attributes) -> bool:
+        for attribute in attributes.values():
+            if isinstance(attribute, EncryptedUnicodeAttribute):
+                return True
+            if isinstance(attribute, MapAttribute) and type(attribute) is not MapAttribute \
+                    and holds_sealed(type(attribute).get_attributes()):
+                return True
+            element = getattr(attribute, "element_type", None)
+            if isinstance(element, type) and issubclass(element, MapAttribute) and holds_sealed(element.get_attributes()):
+                return True
+        return False
+
+    return {f"table/{model.Meta.logical_name}" for model in load_models() if holds_sealed(model.get_attributes())}
 
 
 # --- the manifest ---------------------------------------------------------------------

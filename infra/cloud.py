@@ -97,13 +97,12 @@ def deploy(stage: str, *, region: str | None = None, chalice_dir: Path | None = 
     name, prefix = stack_name(env), table_prefix(env)
     template = render(prefix, env=env)
     body = json.dumps(template, separators=(",", ":"))
-    if len(body) > 51200:
-        raise InfraError(f"template is {len(body)} bytes, over CloudFormation's 51,200 for a direct upload")
+    source = template_source(session, env, name, body, say)
     parameters = [{"ParameterKey": "TablePrefix", "ParameterValue": prefix}]
     tags = [{"Key": "app", "Value": APP_NAME}, {"Key": "environment", "Value": env}]
 
     say(f"stack {name} (tables and queues of environment {env!r}) in {session.region_name}:")
-    apply_stack(cfn, name, body, parameters, tags, say, waits)
+    apply_stack(cfn, name, source, parameters, tags, say, waits)
 
     stack = _stack(cfn, name)
     record = _record(session, stack, template)
@@ -116,28 +115,61 @@ def deploy(stage: str, *, region: str | None = None, chalice_dir: Path | None = 
     return record
 
 
-def apply_stack(cfn, name: str, body: str, parameters: list, tags: list, say: Say, waits: Waits) -> None:
-    """Create the stack, or update it; wait until it is done."""
+DIRECT_UPLOAD_LIMIT = 51_200  # bytes of TemplateBody CloudFormation takes; larger templates go through S3
+
+
+def template_source(session, env: str, name: str, body: str, say: Say) -> dict[str, str]:
+    """`TemplateBody` when it fits a direct upload, else `TemplateURL` of the template put in the environment's
+    template bucket (created once, private, versioned by content: the key is the template's digest)."""
+    import hashlib
+
+    if len(body.encode("utf-8")) <= DIRECT_UPLOAD_LIMIT:
+        return {"TemplateBody": body}
+    account = session.client("sts").get_caller_identity()["Account"]
+    region = session.region_name
+    bucket = f"{APP_NAME}-{env}-templates-{account}-{region}"[:63]
+    s3 = session.client("s3")
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except Exception:  # noqa: BLE001 - missing (or not yet ours): create it; a name taken by another account fails here
+        say(f"  creating the template bucket {bucket} ...")
+        config = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        s3.create_bucket(Bucket=bucket, **config)
+        s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True})
+    key = f"{name}/{hashlib.sha256(body.encode('utf-8')).hexdigest()}.json"
+    s3.put_object(Bucket=bucket, Key=key, Body=body.encode("utf-8"), ContentType="application/json")
+    say(f"  template ({len(body):,} bytes, over the {DIRECT_UPLOAD_LIMIT:,} of a direct upload) in s3://{bucket}/{key}")
+    suffix = "" if region == "us-east-1" else f".{region}"
+    return {"TemplateURL": f"https://{bucket}.s3{suffix}.amazonaws.com/{key}"}
+
+
+def apply_stack(cfn, name: str, source: str | dict[str, str], parameters: list, tags: list, say: Say,
+                waits: Waits) -> None:
+    """Create the stack, or update it; wait until it is done. `source`: the template's body, or
+    {"TemplateBody": ...} / {"TemplateURL": ...}."""
+    source = {"TemplateBody": source} if isinstance(source, str) else source
     existing = _stack(cfn, name)
     if existing and existing["StackStatus"] == "ROLLBACK_COMPLETE":
         raise InfraError(f"stack {name} failed its first creation (ROLLBACK_COMPLETE); delete it "
                          f"(`aws cloudformation delete-stack --stack-name {name}`) and deploy again")
     if existing is None:
         say("  creating ...")
-        cfn.create_stack(StackName=name, TemplateBody=body, Parameters=parameters, Tags=tags)
+        cfn.create_stack(StackName=name, Parameters=parameters, Tags=tags, **source)
         cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=waits.config())
-    elif _update(cfn, name, body, parameters, tags):
+    elif _update(cfn, name, source, parameters, tags):
         say("  updating ...")
         cfn.get_waiter("stack_update_complete").wait(StackName=name, WaiterConfig=waits.config())
     else:
         say("  no changes")
 
 
-def _update(cfn, name: str, body: str, parameters: list, tags: list) -> bool:
+def _update(cfn, name: str, source: dict[str, str], parameters: list, tags: list) -> bool:
     from botocore.exceptions import ClientError
 
     try:
-        cfn.update_stack(StackName=name, TemplateBody=body, Parameters=parameters, Tags=tags)
+        cfn.update_stack(StackName=name, Parameters=parameters, Tags=tags, **source)
         return True
     except ClientError as exc:
         if "No updates are to be performed" in str(exc):

@@ -16,7 +16,6 @@ before its infrastructure fails closed.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,11 +76,6 @@ def resource_arn(resource: str, env: str, target: Target) -> str:
     raise ValueError(f"unknown kind of resource: {resource!r}")
 
 
-def statement_id(resource: str) -> str:
-    """`table/orders/index/by_buyer` -> `TableOrdersIndexByBuyer` (IAM Sids are alphanumeric)."""
-    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^0-9A-Za-z]+", resource) if part)
-
-
 def function_grants(stage: str, function: str, manifest=None) -> dict[str, set[str]]:
     """What one function of a stage may touch: for `api_handler`, the union over the stage's features.
 
@@ -127,10 +121,24 @@ def render_policy(stage: str, function: str = "api_handler", target: Target | No
     if failures.kind == "stream" and failures.on_failure_queue:  # Lambda sends there with the function's role
         statements.append({"Sid": "OnFailureQueue", "Effect": "Allow", "Action": ["sqs:SendMessage"],
                            "Resource": resource_arn(f"queue/{failures.on_failure_queue}", env, target)})
+    # One statement per set of actions, naming every resource it covers: a function that touches every table
+    # (the dev stage's one function) stays within IAM's 10,240 characters of inline policy.
+    by_actions: dict[tuple[str, ...], list[str]] = {}
     for resource, actions in sorted(function_grants(stage, function, manifest).items()):
-        statements.append({"Sid": statement_id(resource), "Effect": "Allow", "Action": sorted(actions),
-                           "Resource": resource_arn(resource, env, target)})
+        by_actions.setdefault(tuple(sorted(actions)), []).append(resource_arn(resource, env, target))
+    for actions, resources in sorted(by_actions.items()):
+        statements.append({"Sid": actions_id(actions), "Effect": "Allow", "Action": list(actions),
+                           "Resource": resources[0] if len(resources) == 1 else resources})
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def actions_id(actions: tuple[str, ...]) -> str:
+    """`("dynamodb:GetItem", "dynamodb:Query")` -> `DynamodbGetItemQuery` (IAM Sids are alphanumeric)."""
+    services: dict[str, list[str]] = {}
+    for action in actions:
+        service, name = action.split(":", 1)
+        services.setdefault(service, []).append(name)
+    return "".join(service[:1].upper() + service[1:] + "".join(names) for service, names in services.items())
 
 
 def policy_text(policy: dict[str, Any]) -> str:

@@ -34,8 +34,12 @@ def reached(feature: str) -> dict[str, set[str]]:
 
 def readable_parameters(stage: str, function: str) -> set[str]:
     policy = json.loads((CHALICE_DIR / policy_file(stage, function)).read_text())
-    return {statement["Resource"] for statement in policy["Statement"]
-            if "ssm:GetParameter" in statement["Action"] and ":parameter/" in str(statement["Resource"])}
+    resources = set()
+    for statement in policy["Statement"]:
+        if "ssm:GetParameter" in statement["Action"]:
+            named = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            resources |= {resource for resource in named if ":parameter/" in resource}
+    return resources
 
 
 @pytest.mark.parametrize("stage", stage_names())

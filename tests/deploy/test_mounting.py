@@ -37,4 +37,4 @@ def test_composing_the_same_features_twice_keeps_every_method():
     with built_app(("members",)) as first, built_app(("members",), ("auth", "me")) as second:
         assert {path: sorted(methods) for path, methods in first.routes.items()}["/me/addresses"] == ["GET", "POST"]
         assert sorted(second.routes["/addresses"]) == ["GET", "POST"]
-        assert sorted(second.routes["/"]) == ["GET"]
+        assert sorted(second.routes["/"]) == ["DELETE", "GET"]  # GET /me and DELETE /me, mounted at the base path
