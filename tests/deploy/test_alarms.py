@@ -94,11 +94,12 @@ def test_two_environments_alarms_never_watch_the_same_api():
 def test_the_app_names_its_rest_api_from_the_stage_setting(monkeypatch):
     from chalice.deploy.swagger import CFNSwaggerGenerator
 
-    import app as app_module
+    from infra.apps import built_app
 
     monkeypatch.setenv("MALL_API_NAME", "micromall-catalog")
-    catalog = app_module.create_app(("catalog",), ("catalog",))
-    assert CFNSwaggerGenerator().generate_swagger(catalog)["info"]["title"] == "micromall-catalog"  # chalice package's
+    # built_app gives the catalog's blueprint back to the app the other tests use (create_app alone would not)
+    with built_app(("catalog",), ("catalog",)) as catalog:
+        assert CFNSwaggerGenerator().generate_swagger(catalog)["info"]["title"] == "micromall-catalog"  # chalice's
 
 
 def test_every_alarm_notifies_the_topic(stack):
