@@ -20,15 +20,16 @@ run: $(STAMP)
 
 # The end-to-end suite (stacks in subprocesses, mostly waiting on HTTP) runs beside the in-process suites, which
 # run on two pytest-xdist workers; the workers' access recordings are merged and judged by test_access.py after
-# them (tests/deploy/access_plugin.py). Every test runs; the e2e output is printed once it is done; any failing
-# part fails the target.
+# them (tests/deploy/access_plugin.py). A test module runs whole on one worker (--dist loadfile): some build
+# state test by test (tests/deploy/test_create_owner.py). Every test runs; the e2e output is printed once it is
+# done; any failing part fails the target.
 RECORDING := build/access-recording.json
 test: $(STAMP)
 	$(VENV)/bin/ruff check chalicelib app.py infra tests benchmarks
 	@mkdir -p build
 	@rm -f $(RECORDING)
 	@$(PY) -m pytest -q -p no:cacheprovider tests/e2e > build/e2e-tests.log 2>&1 & e2e=$$!; \
-	MALL_ACCESS_RECORDING=$(RECORDING) $(PY) -m pytest -q -n 2 --dist loadgroup -p tests.deploy.access_plugin \
+	MALL_ACCESS_RECORDING=$(RECORDING) $(PY) -m pytest -q -n 2 --dist loadfile -p tests.deploy.access_plugin \
 	  tests --ignore=tests/e2e --ignore=tests/deploy/test_access.py; suites=$$?; \
 	echo "--- tests/deploy/test_access.py (what the suites above touched, against every policy) ---"; \
 	MALL_ACCESS_RECORDED=$(RECORDING) $(PY) -m pytest -q -p no:cacheprovider tests/deploy/test_access.py; access=$$?; \

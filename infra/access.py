@@ -450,7 +450,7 @@ def recording_command() -> list[str]:
     if DRILLS.exists():
         targets.append(str(DRILLS.relative_to(ROOT)))
     # Two pytest-xdist workers; the plugin's controller merges their recordings into one file.
-    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadgroup",
+    return [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2", "--dist", "loadfile",
             "-p", PLUGIN, *targets]
 
 

@@ -11,9 +11,6 @@ from infra.template import queue_resource_name, render
 from infra.triggers import stream_functions, trigger_settings
 from tests.deploy.test_package import functions, role_policy
 
-# Under pytest-xdist these share one worker, so every stage is packaged once (the session's `packages`).
-pytestmark = pytest.mark.xdist_group("packages")
-
 
 def body_of(response: dict, message: str = "what API Gateway said") -> dict:
     """The mapping template rendered as API Gateway would, with `$context.error.messageString` filled in."""

@@ -16,9 +16,6 @@ from infra.apps import META_PATHS, shape
 from infra.stages import CHALICE_DIR, DEV_STAGE, api_name, feature_settings, policy_file, stage_names
 from tests.deploy.conftest import cfn_lint
 
-# Under pytest-xdist these share one worker, so every stage is packaged once (the session's `packages`).
-pytestmark = pytest.mark.xdist_group("packages")
-
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
 
