@@ -40,10 +40,21 @@ def prepay(user_id: str, order_id: str, provider_name: str, payer_id: str) -> di
                 reconcile_shard=reconcile_shard(order_id), check_after=now + RECONCILE_AFTER).save()
     provider = provider_for(provider_name)
     title = order.lines[0].title + (f" 等{len(order.lines)}件" if len(order.lines) > 1 else "")
-    params = provider.prepay(providers.PrepayRequest(out_trade_no=order_id, description=title[:127],
-                                                     amount=int(order.payable), payer_id=payer_id,
-                                                     expires_at=order.expires_at))
+    try:
+        params = provider.prepay(providers.PrepayRequest(out_trade_no=order_id, description=title[:127],
+                                                         amount=int(order.payable), payer_id=payer_id,
+                                                         expires_at=order.expires_at))
+    except providers.ProviderError as exc:
+        if exc.provider_code not in ALREADY_PAID_CODES:
+            raise
+        # The buyer paid and the notification has not reached the mall (or was lost): the trade is under
+        # reconciliation (its ledger entry above), which applies the payment; asking to pay again is a conflict.
+        raise Conflict(f"order {order_id} is already paid at {provider_name}; it shows as paid once the payment "
+                       "is confirmed", code="ORDER_ALREADY_PAID") from None
     return params
+
+
+ALREADY_PAID_CODES = frozenset({"ORDERPAID", "ACQ.TRADE_HAS_SUCCESS"})
 
 
 def close_trade(order) -> bool:

@@ -24,6 +24,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from tests.checkout.conftest import Buyer, new_key, stock_of
 
 EXAMPLES = int(os.environ.get("MALL_STATE_MACHINE_EXAMPLES", "25"))
+# make test replays the same examples every run (CI must not turn on a new draw); MALL_STATE_MACHINE_EXPLORE=1
+# draws new ones, as a dedicated run does (a found sequence is kept in .hypothesis/ and replayed).
+EXPLORE = os.environ.get("MALL_STATE_MACHINE_EXPLORE") == "1"
 STEPS = 30
 STOCK = 8
 FINAL = {"COMPLETED", "CANCELLED", "REFUNDED"}
@@ -349,7 +352,8 @@ def test_the_money_path_keeps_its_books(app, client, shop, frozen_clock, capsys)
     RUNS.clear()
     run_state_machine_as_test(
         lambda: MoneyPath(client, shop, frozen_clock),
-        settings=settings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None,
+        settings=settings(derandomize=not EXPLORE, database=None if not EXPLORE else settings.default.database,
+                          max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None,
                           suppress_health_check=list(HealthCheck)))
     with capsys.disabled():
         print(f"\nmoney state machine: {len(RUNS)} examples of up to {STEPS} steps")
