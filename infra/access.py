@@ -35,6 +35,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from types import CodeType
 from typing import Any
@@ -384,7 +385,8 @@ def _may_open_what_it_reads(grants: Grants) -> None:
         merge(grants, {PII_KEY: {"kms:Decrypt"}})
 
 
-def sealed_tables() -> set[str]:
+@cache
+def sealed_tables() -> frozenset[str]:
     """`table/<name>` of every table with an attribute sealed by core.pii, nested maps included."""
     from pynamodb.attributes import MapAttribute
 
@@ -403,7 +405,8 @@ def sealed_tables() -> set[str]:
                 return True
         return False
 
-    return {f"table/{model.Meta.logical_name}" for model in load_models() if holds_sealed(model.get_attributes())}
+    return frozenset(f"table/{model.Meta.logical_name}" for model in load_models()
+                     if holds_sealed(model.get_attributes()))
 
 
 # --- the manifest ---------------------------------------------------------------------

@@ -6,12 +6,13 @@ never the internet.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+
+from tests.loopback import serve
 
 # --- a fake WeChat API on 127.0.0.1, for the live client -----------------------
 
@@ -55,11 +56,7 @@ def _start_server(fake: FakeWeChatServer) -> ThreadingHTTPServer:
         def log_message(self, *args):  # keep test output quiet
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    # A short poll interval keeps shutdown() (each test's teardown) quick.
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-    return server
+    return serve(Handler)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from tests.conftest import staff_token
+from tests.loopback import serve
 
 PAID_FIELDS = [{"key": "character_string1", "source": "order_id"}, {"key": "thing2", "source": "product_title"},
                {"key": "amount3", "source": "payable"}, {"key": "time4", "source": "paid_at"}]
@@ -154,10 +155,7 @@ def _serve(fake: FakeSubscribeApi) -> ThreadingHTTPServer:
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-    return server
+    return serve(Handler)
 
 
 @pytest.fixture

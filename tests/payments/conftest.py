@@ -9,7 +9,6 @@ import functools
 import json
 import secrets
 import shutil
-import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,6 +26,7 @@ from chalicelib.payments.providers import HttpTransport, sandbox
 from chalicelib.payments.providers.alipay import Alipay
 from chalicelib.payments.providers.sandbox import SandboxKeys
 from chalicelib.payments.providers.wechatpay import WeChatPay
+from tests.loopback import serve
 
 # --- a shop, a buyer logged in through the sandbox WeChat, a cashier ------------------------------
 # (modules that need other ones define their own fixtures of these names)
@@ -235,10 +235,7 @@ def _serve(fake: FakeApi) -> ThreadingHTTPServer:
         def log_message(self, *args):
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
-    return server
+    return serve(Handler)
 
 
 @pytest.fixture
