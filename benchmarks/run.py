@@ -2,6 +2,9 @@
 
 Every figure in one report comes from one run on one machine, so ratios are
 comparable even when the machine is noisy; absolute times are not.
+
+`python -m benchmarks.run cold-start [function ...]` runs the cold start section alone (for the functions named,
+default all) and prints it without touching the report: what a change to a function's first request is judged by.
 """
 from __future__ import annotations
 
@@ -25,7 +28,10 @@ COLD_STARTS = int(os.environ.get("BENCH_COLD_STARTS", "9"))
 COLD_START_TARGET = 1.3
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["cold-start"]:
+        return cold_start_only(argv[1:])
     from benchmarks.checkout import checkout_section
     from benchmarks.flash_bench import flash_stack_section
     from benchmarks.flash_capacity import flash_capacity_section
@@ -54,6 +60,26 @@ def main() -> int:
         server.stop()
     write_report(sections)
     print(REPORT.read_text())
+    return 0
+
+
+def cold_start_only(functions: list[str]) -> int:
+    """The cold start section alone, for `functions` (all when empty), printed."""
+    from infra.local.__main__ import configure_environment
+    from infra.local.embedded import EmbeddedAws
+
+    known = {request.function for request in first_requests()}
+    if unknown := set(functions) - known:
+        print(f"no first request for {sorted(unknown)}; known: {sorted(known)}", file=sys.stderr)
+        return 2
+    os.environ["MALL_LOCAL_DIR"] = tempfile.mkdtemp(prefix="micromall-bench-")
+    os.environ["MALL_TABLE_PREFIX"] = "bench-"
+    server = EmbeddedAws().start()
+    configure_environment(server.url)
+    try:
+        print(cold_start_section(prepare(server.url), functions=set(functions) or None))
+    finally:
+        server.stop()
     return 0
 
 
@@ -203,10 +229,12 @@ def cold_starts(request: FirstRequest, fixtures: dict) -> dict:
             "modules": data["modules"], "spread": (min(mall), max(mall))}
 
 
-def cold_start_section(fixtures: dict) -> str:
+def cold_start_section(fixtures: dict, functions: set[str] | None = None) -> str:
     started = time.perf_counter()
     rows, verdicts, strays = [], [], []
     for request in first_requests():
+        if functions is not None and request.function not in functions:
+            continue
         result = cold_starts(request, fixtures)
         ratio = result["mall"] / result["bare"]
         verdicts.append(ratio <= COLD_START_TARGET)
