@@ -13,7 +13,7 @@ from pynamodb.exceptions import PutError
 from chalicelib.core import clock
 from chalicelib.core.db import condition_failed, get_or_none, until_committed
 from chalicelib.core.errors import BadRequest
-from chalicelib.core.schema import Schema
+from chalicelib.core.views import documented_by
 from chalicelib.members.models import LevelEntry, LevelTableModel
 
 TABLE_ID = "LEVELS"
@@ -37,14 +37,18 @@ DEFAULT_LEVELS = (
 )
 
 
-class LevelView(Schema):
+@documented_by("chalicelib.members.views:LevelView")
+@dataclass(kw_only=True)
+class LevelView:
     level: int
     name: str
     growth_threshold: int
     discount_percent: int
 
 
-class LevelTable(Schema):
+@documented_by("chalicelib.members.views:LevelTable")
+@dataclass(kw_only=True)
+class LevelTable:
     levels: list[LevelView]
     version: int  # 0 while the defaults stand
 

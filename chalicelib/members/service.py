@@ -12,7 +12,7 @@ from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.core import auth, clock, config, db, ids
 from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable
-from chalicelib.core.schema import Schema
+from chalicelib.core.views import documented_by
 from chalicelib.members import levels, points, wechat
 from chalicelib.members.models import AddressBookModel, AddressModel, OpenidClaim, UserModel
 
@@ -21,9 +21,12 @@ DEFAULT_NICKNAME = "微信用户"
 STARTING_LEVEL = 1
 DEFAULT_ADDRESS_LIMIT = 20
 BOOK_ATTEMPTS = 5
+VIEWS = "chalicelib.members.views:"  # the pydantic models that document the views below
 # --- users -------------------------------------------------------------------
 
-class User(Schema):
+@documented_by(VIEWS + "User")
+@dataclass(kw_only=True)
+class User:
     """What a buyer may see of their own record (never the session_key)."""
     user_id: str
     openid: str
@@ -37,7 +40,9 @@ class User(Schema):
     created_at: str
 
 
-class LoginResult(Schema):
+@documented_by(VIEWS + "LoginResult")
+@dataclass(kw_only=True)
+class LoginResult:
     token: str
     expires_in: int
     user: User
@@ -132,7 +137,9 @@ class AddressFields:
     detail: str
 
 
-class Address(Schema):
+@documented_by(VIEWS + "Address")
+@dataclass(kw_only=True)
+class Address:
     address_id: str
     name: str
     phone: str
@@ -145,7 +152,6 @@ class Address(Schema):
     updated_at: str
 
 
-AddressList = list[Address]  # `GET /me/addresses`, named lazily by the route
 
 
 def address_limit() -> int:
