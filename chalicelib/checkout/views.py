@@ -1,15 +1,22 @@
-"""What the order routes answer: the order as its buyer and the merchant see it."""
+"""What the order routes answer: the order as its buyer and the merchant see it.
+
+Runtime views (dataclasses, no pydantic: core/views.py), each documented by the pydantic
+model of the same name in checkout/view_models.py; the tests hold each answer to its model.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from chalicelib.catalog.reads import specs_of
 from chalicelib.checkout.models import OrderModel
 from chalicelib.core import clock
-from chalicelib.core.schema import Schema
+from chalicelib.core.views import documented_by
 
 
-class OrderLineView(Schema):
+@documented_by("chalicelib.checkout.view_models:OrderLineView")
+@dataclass(kw_only=True)
+class OrderLineView:
     sku_id: str
     product_id: str
     title: str
@@ -25,14 +32,18 @@ class OrderLineView(Schema):
     paid: int  # line_total - discount: the most a refund of this line could return
 
 
-class AppliedCouponView(Schema):
+@documented_by("chalicelib.checkout.view_models:AppliedCouponView")
+@dataclass(kw_only=True)
+class AppliedCouponView:
     coupon_id: str
     template_id: str
     name: str
     discount: int
 
 
-class CouponChoice(Schema):
+@documented_by("chalicelib.checkout.view_models:CouponChoice")
+@dataclass(kw_only=True)
+class CouponChoice:
     """One of the buyer's coupons judged against the basket; `reason` says why it does not apply:
     BELOW_MIN_SPEND, OUT_OF_SCOPE, NOT_YET_VALID or EXPIRED."""
     coupon_id: str
@@ -45,7 +56,9 @@ class CouponChoice(Schema):
     valid_until: str
 
 
-class AddressView(Schema):
+@documented_by("chalicelib.checkout.view_models:AddressView")
+@dataclass(kw_only=True)
+class AddressView:
     address_id: str
     name: str
     phone: str
@@ -55,13 +68,17 @@ class AddressView(Schema):
     detail: str
 
 
-class ShipmentView(Schema):
+@documented_by("chalicelib.checkout.view_models:ShipmentView")
+@dataclass(kw_only=True)
+class ShipmentView:
     carrier: str
     tracking_no: str
     shipped_at: str
 
 
-class RefundRequestView(Schema):
+@documented_by("chalicelib.checkout.view_models:RefundRequestView")
+@dataclass(kw_only=True)
+class RefundRequestView:
     reason: str
     requested_at: str
     decision: str | None
@@ -69,14 +86,18 @@ class RefundRequestView(Schema):
     reject_reason: str | None
 
 
-class PaymentView(Schema):
+@documented_by("chalicelib.checkout.view_models:PaymentView")
+@dataclass(kw_only=True)
+class PaymentView:
     provider: str
     transaction_id: str
     paid_at: str
     amount: int
 
 
-class RefundView(Schema):
+@documented_by("chalicelib.checkout.view_models:RefundView")
+@dataclass(kw_only=True)
+class RefundView:
     out_refund_no: str
     amount: int
     status: str  # PROCESSING, SUCCESS, CLOSED, ABNORMAL, FAILED
@@ -85,7 +106,9 @@ class RefundView(Schema):
     updated_at: str
 
 
-class OrderView(Schema):
+@documented_by("chalicelib.checkout.view_models:OrderView")
+@dataclass(kw_only=True)
+class OrderView:
     """Amounts in fen: payable = items_total - discount_total + shipping_fee, and
     discount_total = member_discount + coupon_discount + points_discount."""
     order_id: str
@@ -118,12 +141,16 @@ class OrderView(Schema):
     group_id: str | None = None  # a group-buy order's group: AWAITING_GROUP once paid until the group completes
 
 
-class OrderPage(Schema):
+@documented_by("chalicelib.checkout.view_models:OrderPage")
+@dataclass(kw_only=True)
+class OrderPage:
     items: list[OrderView]
     next_cursor: str | None
 
 
-class OrderPreview(Schema):
+@documented_by("chalicelib.checkout.view_models:OrderPreview")
+@dataclass(kw_only=True)
+class OrderPreview:
     """A priced order that was not created: nothing is reserved or spent."""
     items: list[OrderLineView]
     items_total: int
@@ -230,6 +257,6 @@ def for_staff(view: OrderView | OrderPage) -> OrderView | OrderPage:
         return OrderPage(items=[for_staff(item) for item in view.items], next_cursor=view.next_cursor)
     address = view.address
     if address.address_id != REDACTED:
-        address = address.model_copy(update={"name": mask_name(address.name), "phone": mask_phone(address.phone),
-                                             "detail": mask_detail(address.detail)})
-    return view.model_copy(update={"address": address, "note": redact(view.note)})
+        address = replace(address, name=mask_name(address.name), phone=mask_phone(address.phone),
+                          detail=mask_detail(address.detail))
+    return replace(view, address=address, note=redact(view.note))

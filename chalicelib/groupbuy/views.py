@@ -1,13 +1,23 @@
-"""What the group-buy routes answer: campaigns, the public group page, a group with the buyer's order."""
+"""What the group-buy routes answer: campaigns, the public group page, a group with the buyer's order.
+
+Runtime views (dataclasses, no pydantic: core/views.py), each documented by the pydantic model of
+the same name in groupbuy/view_models.py; the tests hold each answer to its model.
+"""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from chalicelib.checkout.views import OrderView
 from chalicelib.core import clock
-from chalicelib.core.schema import Schema
+from chalicelib.core.views import documented_by
 from chalicelib.groupbuy.models import CampaignModel, GroupModel, MemberModel
 
+VIEWS = "chalicelib.groupbuy.view_models:"
 
-class CampaignView(Schema):
+
+@documented_by(VIEWS + "CampaignView")
+@dataclass(kw_only=True)
+class CampaignView:
     campaign_id: str
     product_id: str
     sku_id: str
@@ -22,6 +32,8 @@ class CampaignView(Schema):
     per_user_limit: int | None
 
 
+@documented_by(VIEWS + "AdminCampaignView")
+@dataclass(kw_only=True)
 class AdminCampaignView(CampaignView):
     stock: int
     status: str  # ACTIVE or ENDED
@@ -30,22 +42,30 @@ class AdminCampaignView(CampaignView):
     updated_by: str
 
 
-class CampaignList(Schema):
+@documented_by(VIEWS + "CampaignList")
+@dataclass(kw_only=True)
+class CampaignList:
     items: list[CampaignView]
 
 
-class AdminCampaignList(Schema):
+@documented_by(VIEWS + "AdminCampaignList")
+@dataclass(kw_only=True)
+class AdminCampaignList:
     items: list[AdminCampaignView]
 
 
-class MemberView(Schema):
+@documented_by(VIEWS + "MemberView")
+@dataclass(kw_only=True)
+class MemberView:
     """Nothing else about a member reaches a shared page."""
     nickname: str
     avatar: str | None
     is_leader: bool
 
 
-class GroupPage(Schema):
+@documented_by(VIEWS + "GroupPage")
+@dataclass(kw_only=True)
+class GroupPage:
     """The share page's data: public, so it names no buyer id and no order."""
     group_id: str
     campaign_id: str
@@ -62,7 +82,9 @@ class GroupPage(Schema):
     members: list[MemberView]  # paid members, leader first
 
 
-class GroupOrder(Schema):
+@documented_by(VIEWS + "GroupOrder")
+@dataclass(kw_only=True)
+class GroupOrder:
     group_id: str
     status: str
     order: OrderView

@@ -1,19 +1,28 @@
-"""What the coupon routes answer: templates as buyers and staff see them, and a buyer's coupons."""
+"""What the coupon routes answer: templates as buyers and staff see them, and a buyer's coupons.
+
+Runtime views (dataclasses, no pydantic: core/views.py), each documented by the pydantic model of
+the same name in marketing/view_models.py; the tests hold each answer to its model.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from chalicelib.core import clock
-from chalicelib.core.schema import Schema
+from chalicelib.core.views import documented_by
 from chalicelib.marketing.models import AVAILABLE, EXPIRED, CouponModel, CouponTemplateModel
 
 
-class ScopeView(Schema):
+@documented_by("chalicelib.marketing.view_models:ScopeView")
+@dataclass(kw_only=True)
+class ScopeView:
     kind: str  # ALL, CATEGORIES or PRODUCTS
     ids: list[str]
 
 
-class ClaimableCoupon(Schema):
+@documented_by("chalicelib.marketing.view_models:ClaimableCoupon")
+@dataclass(kw_only=True)
+class ClaimableCoupon:
     """A template buyers may claim (GET /marketing/coupons). Amounts in fen; validity is `valid_days`
     from the claim, or the window `starts_at`..`ends_at`."""
     template_id: str
@@ -32,6 +41,8 @@ class ClaimableCoupon(Schema):
     ends_at: str | None
 
 
+@documented_by("chalicelib.marketing.view_models:TemplateView")
+@dataclass(kw_only=True)
 class TemplateView(ClaimableCoupon):
     """A template as staff see it."""
     claimed: int
@@ -42,16 +53,22 @@ class TemplateView(ClaimableCoupon):
     updated_at: str
 
 
-class TemplatePage(Schema):
+@documented_by("chalicelib.marketing.view_models:TemplatePage")
+@dataclass(kw_only=True)
+class TemplatePage:
     items: list[TemplateView]
     next_cursor: str | None
 
 
-class ClaimableList(Schema):
+@documented_by("chalicelib.marketing.view_models:ClaimableList")
+@dataclass(kw_only=True)
+class ClaimableList:
     items: list[ClaimableCoupon]
 
 
-class CouponView(Schema):
+@documented_by("chalicelib.marketing.view_models:CouponView")
+@dataclass(kw_only=True)
+class CouponView:
     """A coupon the buyer holds, with the terms it was claimed under."""
     coupon_id: str
     template_id: str
@@ -70,7 +87,9 @@ class CouponView(Schema):
     used_at: str | None
 
 
-class CouponPage(Schema):
+@documented_by("chalicelib.marketing.view_models:CouponPage")
+@dataclass(kw_only=True)
+class CouponPage:
     items: list[CouponView]
     next_cursor: str | None
 

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import logging
 
-from chalicelib.checkout.views import OrderView
+from chalicelib.checkout.view_models import OrderView
 from chalicelib.core import clock, db, ids
 from chalicelib.core.errors import Conflict, ServiceUnavailable
 from chalicelib.core.schema import Schema
 from chalicelib.core.views import jsonable
-from chalicelib.marketing.views import CouponView
+from chalicelib.marketing.view_models import CouponView
 from chalicelib.members import points
 from chalicelib.members.models import AddressBookModel, AddressModel, OpenidClaim, UserModel
 from chalicelib.members.service import get_user, list_addresses
