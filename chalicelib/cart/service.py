@@ -22,7 +22,7 @@ from chalicelib.core import clock, config, db
 from chalicelib.core.config import ConfigError
 from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable
 from chalicelib.core.ids import looks_like_id, new_id
-from chalicelib.core.views import documented_by
+from chalicelib.core.views import View
 
 DEFAULT_MAX_LINES = 100
 # One BatchGetItem reads at most 100 keys; GET /cart promises one catalog call.
@@ -42,9 +42,7 @@ def max_lines() -> int:
 
 # --- what the buyer sees -------------------------------------------------------
 
-@documented_by("chalicelib.cart.views:CartLineView")
-@dataclass(kw_only=True)
-class CartLineView:
+class CartLineView(View, documented_by="chalicelib.cart.views:CartLineView"):
     """A line priced now. `price` is None (and the line unavailable) when the SKU no longer exists."""
     sku_id: str
     product_id: str
@@ -63,9 +61,7 @@ class CartLineView:
     updated_at: str
 
 
-@documented_by("chalicelib.cart.views:CartView")
-@dataclass(kw_only=True)
-class CartView:
+class CartView(View, documented_by="chalicelib.cart.views:CartView"):
     """The cart, newest line first; totals count only lines both selected and available."""
     lines: list[CartLineView]
     line_count: int

@@ -5,18 +5,16 @@ model of the same name in checkout/view_models.py; the tests hold each answer to
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 
 from chalicelib.catalog.reads import specs_of
 from chalicelib.checkout.models import OrderModel
 from chalicelib.core import clock
-from chalicelib.core.views import documented_by
+from chalicelib.core.views import View
 
 
-@documented_by("chalicelib.checkout.view_models:OrderLineView")
-@dataclass(kw_only=True)
-class OrderLineView:
+class OrderLineView(View, documented_by="chalicelib.checkout.view_models:OrderLineView"):
     sku_id: str
     product_id: str
     title: str
@@ -32,18 +30,14 @@ class OrderLineView:
     paid: int  # line_total - discount: the most a refund of this line could return
 
 
-@documented_by("chalicelib.checkout.view_models:AppliedCouponView")
-@dataclass(kw_only=True)
-class AppliedCouponView:
+class AppliedCouponView(View, documented_by="chalicelib.checkout.view_models:AppliedCouponView"):
     coupon_id: str
     template_id: str
     name: str
     discount: int
 
 
-@documented_by("chalicelib.checkout.view_models:CouponChoice")
-@dataclass(kw_only=True)
-class CouponChoice:
+class CouponChoice(View, documented_by="chalicelib.checkout.view_models:CouponChoice"):
     """One of the buyer's coupons judged against the basket; `reason` says why it does not apply:
     BELOW_MIN_SPEND, OUT_OF_SCOPE, NOT_YET_VALID or EXPIRED."""
     coupon_id: str
@@ -56,9 +50,7 @@ class CouponChoice:
     valid_until: str
 
 
-@documented_by("chalicelib.checkout.view_models:AddressView")
-@dataclass(kw_only=True)
-class AddressView:
+class AddressView(View, documented_by="chalicelib.checkout.view_models:AddressView"):
     address_id: str
     name: str
     phone: str
@@ -68,17 +60,13 @@ class AddressView:
     detail: str
 
 
-@documented_by("chalicelib.checkout.view_models:ShipmentView")
-@dataclass(kw_only=True)
-class ShipmentView:
+class ShipmentView(View, documented_by="chalicelib.checkout.view_models:ShipmentView"):
     carrier: str
     tracking_no: str
     shipped_at: str
 
 
-@documented_by("chalicelib.checkout.view_models:RefundRequestView")
-@dataclass(kw_only=True)
-class RefundRequestView:
+class RefundRequestView(View, documented_by="chalicelib.checkout.view_models:RefundRequestView"):
     reason: str
     requested_at: str
     decision: str | None
@@ -86,18 +74,14 @@ class RefundRequestView:
     reject_reason: str | None
 
 
-@documented_by("chalicelib.checkout.view_models:PaymentView")
-@dataclass(kw_only=True)
-class PaymentView:
+class PaymentView(View, documented_by="chalicelib.checkout.view_models:PaymentView"):
     provider: str
     transaction_id: str
     paid_at: str
     amount: int
 
 
-@documented_by("chalicelib.checkout.view_models:RefundView")
-@dataclass(kw_only=True)
-class RefundView:
+class RefundView(View, documented_by="chalicelib.checkout.view_models:RefundView"):
     out_refund_no: str
     amount: int
     status: str  # PROCESSING, SUCCESS, CLOSED, ABNORMAL, FAILED
@@ -106,9 +90,7 @@ class RefundView:
     updated_at: str
 
 
-@documented_by("chalicelib.checkout.view_models:OrderView")
-@dataclass(kw_only=True)
-class OrderView:
+class OrderView(View, documented_by="chalicelib.checkout.view_models:OrderView"):
     """Amounts in fen: payable = items_total - discount_total + shipping_fee, and
     discount_total = member_discount + coupon_discount + points_discount."""
     order_id: str
@@ -141,16 +123,12 @@ class OrderView:
     group_id: str | None = None  # a group-buy order's group: AWAITING_GROUP once paid until the group completes
 
 
-@documented_by("chalicelib.checkout.view_models:OrderPage")
-@dataclass(kw_only=True)
-class OrderPage:
+class OrderPage(View, documented_by="chalicelib.checkout.view_models:OrderPage"):
     items: list[OrderView]
     next_cursor: str | None
 
 
-@documented_by("chalicelib.checkout.view_models:OrderPreview")
-@dataclass(kw_only=True)
-class OrderPreview:
+class OrderPreview(View, documented_by="chalicelib.checkout.view_models:OrderPreview"):
     """A priced order that was not created: nothing is reserved or spent."""
     items: list[OrderLineView]
     items_total: int

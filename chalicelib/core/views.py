@@ -1,39 +1,48 @@
 """Runtime views: what handlers answer with, without pydantic, and how any answer becomes JSON.
 
 A route's answer may be a pydantic model (it documents itself), plain data, or a runtime
-view: a frozen dataclass that names the pydantic model documenting it,
+view: a dataclass that names the pydantic model documenting it,
 
-    @documented_by("chalicelib.checkout.view_models:OrderView")
-    @dataclass(frozen=True, kw_only=True)
-    class OrderView: ...
+    class OrderView(View, documented_by="chalicelib.checkout.view_models:OrderView"):
+        order_id: str
+        ...
 
 The requests a cold start mostly answers are shaped this way, so they never import
 pydantic (README, "Cold starts"); /openapi.json still documents each route with the
 pydantic model (core/http.documenting_model), and the tests hold every answer of every
-route they drive to that model, field for field (tests/contracts.py), so the view and
-its documentation cannot drift apart. Services and tests read a view's attributes as
-they read a model's; `dataclasses.replace` stands in for `model_copy(update=...)`.
+route they drive to that model, field for field (tests/contracts.py), so a view and its
+documentation cannot drift apart. Callers use a view as they used the model: attributes,
+keyword construction, `model_dump()` and `model_copy(update=...)`.
 """
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any, TypeVar
+from typing import Any, dataclass_transform
 
-T = TypeVar("T")
 DOCUMENTED_BY = "__documented_by__"
 
 
-def documented_by(model: str) -> Callable[[type[T]], type[T]]:
-    """Marks a runtime view with the pydantic model ("package.module:Model") that documents it."""
-    def mark(cls: type[T]) -> type[T]:
-        setattr(cls, DOCUMENTED_BY, model)
-        return cls
-    return mark
+@dataclass_transform(kw_only_default=True)
+class View:
+    """The base of runtime views: each subclass is a keyword-only dataclass; `documented_by` names its model."""
+
+    def __init_subclass__(cls, *, documented_by: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        dataclasses.dataclass(kw_only=True)(cls)
+        if documented_by is not None:
+            setattr(cls, DOCUMENTED_BY, documented_by)
+
+    def model_dump(self, *, mode: str = "python") -> dict[str, Any]:
+        """The view as plain data (its values are JSON's already, so both modes agree)."""
+        return jsonable(self)
+
+    def model_copy(self, *, update: dict[str, Any] | None = None) -> View:
+        return dataclasses.replace(self, **(update or {}))
 
 
 def documented_by_model(shape: Any) -> str | None:
+    """The lazy name of the model documenting `shape`, when it is a runtime view."""
     return getattr(shape, DOCUMENTED_BY, None) if isinstance(shape, type) else None
 
 

@@ -5,19 +5,15 @@ the same name in groupbuy/view_models.py; the tests hold each answer to its mode
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from chalicelib.checkout.views import OrderView
 from chalicelib.core import clock
-from chalicelib.core.views import documented_by
+from chalicelib.core.views import View
 from chalicelib.groupbuy.models import CampaignModel, GroupModel, MemberModel
 
 VIEWS = "chalicelib.groupbuy.view_models:"
 
 
-@documented_by(VIEWS + "CampaignView")
-@dataclass(kw_only=True)
-class CampaignView:
+class CampaignView(View, documented_by=VIEWS + "CampaignView"):
     campaign_id: str
     product_id: str
     sku_id: str
@@ -32,9 +28,7 @@ class CampaignView:
     per_user_limit: int | None
 
 
-@documented_by(VIEWS + "AdminCampaignView")
-@dataclass(kw_only=True)
-class AdminCampaignView(CampaignView):
+class AdminCampaignView(CampaignView, documented_by=VIEWS + "AdminCampaignView"):
     stock: int
     status: str  # ACTIVE or ENDED
     version: int
@@ -42,30 +36,22 @@ class AdminCampaignView(CampaignView):
     updated_by: str
 
 
-@documented_by(VIEWS + "CampaignList")
-@dataclass(kw_only=True)
-class CampaignList:
+class CampaignList(View, documented_by=VIEWS + "CampaignList"):
     items: list[CampaignView]
 
 
-@documented_by(VIEWS + "AdminCampaignList")
-@dataclass(kw_only=True)
-class AdminCampaignList:
+class AdminCampaignList(View, documented_by=VIEWS + "AdminCampaignList"):
     items: list[AdminCampaignView]
 
 
-@documented_by(VIEWS + "MemberView")
-@dataclass(kw_only=True)
-class MemberView:
+class MemberView(View, documented_by=VIEWS + "MemberView"):
     """Nothing else about a member reaches a shared page."""
     nickname: str
     avatar: str | None
     is_leader: bool
 
 
-@documented_by(VIEWS + "GroupPage")
-@dataclass(kw_only=True)
-class GroupPage:
+class GroupPage(View, documented_by=VIEWS + "GroupPage"):
     """The share page's data: public, so it names no buyer id and no order."""
     group_id: str
     campaign_id: str
@@ -82,9 +68,7 @@ class GroupPage:
     members: list[MemberView]  # paid members, leader first
 
 
-@documented_by(VIEWS + "GroupOrder")
-@dataclass(kw_only=True)
-class GroupOrder:
+class GroupOrder(View, documented_by=VIEWS + "GroupOrder"):
     group_id: str
     status: str
     order: OrderView

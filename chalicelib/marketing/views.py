@@ -5,24 +5,19 @@ the same name in marketing/view_models.py; the tests hold each answer to its mod
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from chalicelib.core import clock
-from chalicelib.core.views import documented_by
+from chalicelib.core.views import View
 from chalicelib.marketing.models import AVAILABLE, EXPIRED, CouponModel, CouponTemplateModel
 
 
-@documented_by("chalicelib.marketing.view_models:ScopeView")
-@dataclass(kw_only=True)
-class ScopeView:
+class ScopeView(View, documented_by="chalicelib.marketing.view_models:ScopeView"):
     kind: str  # ALL, CATEGORIES or PRODUCTS
     ids: list[str]
 
 
-@documented_by("chalicelib.marketing.view_models:ClaimableCoupon")
-@dataclass(kw_only=True)
-class ClaimableCoupon:
+class ClaimableCoupon(View, documented_by="chalicelib.marketing.view_models:ClaimableCoupon"):
     """A template buyers may claim (GET /marketing/coupons). Amounts in fen; validity is `valid_days`
     from the claim, or the window `starts_at`..`ends_at`."""
     template_id: str
@@ -41,9 +36,7 @@ class ClaimableCoupon:
     ends_at: str | None
 
 
-@documented_by("chalicelib.marketing.view_models:TemplateView")
-@dataclass(kw_only=True)
-class TemplateView(ClaimableCoupon):
+class TemplateView(ClaimableCoupon, documented_by="chalicelib.marketing.view_models:TemplateView"):
     """A template as staff see it."""
     claimed: int
     claimable: bool
@@ -53,22 +46,16 @@ class TemplateView(ClaimableCoupon):
     updated_at: str
 
 
-@documented_by("chalicelib.marketing.view_models:TemplatePage")
-@dataclass(kw_only=True)
-class TemplatePage:
+class TemplatePage(View, documented_by="chalicelib.marketing.view_models:TemplatePage"):
     items: list[TemplateView]
     next_cursor: str | None
 
 
-@documented_by("chalicelib.marketing.view_models:ClaimableList")
-@dataclass(kw_only=True)
-class ClaimableList:
+class ClaimableList(View, documented_by="chalicelib.marketing.view_models:ClaimableList"):
     items: list[ClaimableCoupon]
 
 
-@documented_by("chalicelib.marketing.view_models:CouponView")
-@dataclass(kw_only=True)
-class CouponView:
+class CouponView(View, documented_by="chalicelib.marketing.view_models:CouponView"):
     """A coupon the buyer holds, with the terms it was claimed under."""
     coupon_id: str
     template_id: str
@@ -87,9 +74,7 @@ class CouponView:
     used_at: str | None
 
 
-@documented_by("chalicelib.marketing.view_models:CouponPage")
-@dataclass(kw_only=True)
-class CouponPage:
+class CouponPage(View, documented_by="chalicelib.marketing.view_models:CouponPage"):
     items: list[CouponView]
     next_cursor: str | None
 

@@ -13,7 +13,7 @@ from pynamodb.exceptions import PutError
 from chalicelib.core import clock
 from chalicelib.core.db import condition_failed, get_or_none, until_committed
 from chalicelib.core.errors import BadRequest
-from chalicelib.core.views import documented_by
+from chalicelib.core.views import View
 from chalicelib.members.models import LevelEntry, LevelTableModel
 
 TABLE_ID = "LEVELS"
@@ -37,18 +37,14 @@ DEFAULT_LEVELS = (
 )
 
 
-@documented_by("chalicelib.members.views:LevelView")
-@dataclass(kw_only=True)
-class LevelView:
+class LevelView(View, documented_by="chalicelib.members.views:LevelView"):
     level: int
     name: str
     growth_threshold: int
     discount_percent: int
 
 
-@documented_by("chalicelib.members.views:LevelTable")
-@dataclass(kw_only=True)
-class LevelTable:
+class LevelTable(View, documented_by="chalicelib.members.views:LevelTable"):
     levels: list[LevelView]
     version: int  # 0 while the defaults stand
 

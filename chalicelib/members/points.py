@@ -31,7 +31,7 @@ from chalicelib.core.db import condition_failed, get_or_none, run_transaction, u
 from chalicelib.core.errors import Conflict
 from chalicelib.core.ids import new_id
 from chalicelib.core.paging import decode_cursor, encode_cursor
-from chalicelib.core.views import documented_by
+from chalicelib.core.views import View
 from chalicelib.members.models import MemberAccountModel, PointsEntryModel
 
 ORDER_COMPLETED, REDEEMED, REDEMPTION_RETURNED = "ORDER_COMPLETED", "REDEEMED", "REDEMPTION_RETURNED"
@@ -70,9 +70,7 @@ def load_account(user_id: str, *, consistent: bool = True) -> MemberAccountModel
                                                                   version=0)
 
 
-@documented_by("chalicelib.members.views:PointsEntry")
-@dataclass(kw_only=True)
-class PointsEntry:
+class PointsEntry(View, documented_by="chalicelib.members.views:PointsEntry"):
     entry_id: str
     delta: int
     reason: str
@@ -85,9 +83,7 @@ class PointsEntry:
     note: str | None
 
 
-@documented_by("chalicelib.members.views:PointsPage")
-@dataclass(kw_only=True)
-class PointsPage:
+class PointsPage(View, documented_by="chalicelib.members.views:PointsPage"):
     balance: int
     frozen: int
     items: list[PointsEntry]

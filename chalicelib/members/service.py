@@ -12,7 +12,7 @@ from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.core import auth, clock, config, db, ids
 from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable
-from chalicelib.core.views import documented_by
+from chalicelib.core.views import View
 from chalicelib.members import levels, points, wechat
 from chalicelib.members.models import AddressBookModel, AddressModel, OpenidClaim, UserModel
 
@@ -24,9 +24,7 @@ BOOK_ATTEMPTS = 5
 VIEWS = "chalicelib.members.views:"  # the pydantic models that document the views below
 # --- users -------------------------------------------------------------------
 
-@documented_by(VIEWS + "User")
-@dataclass(kw_only=True)
-class User:
+class User(View, documented_by=VIEWS + "User"):
     """What a buyer may see of their own record (never the session_key)."""
     user_id: str
     openid: str
@@ -40,9 +38,7 @@ class User:
     created_at: str
 
 
-@documented_by(VIEWS + "LoginResult")
-@dataclass(kw_only=True)
-class LoginResult:
+class LoginResult(View, documented_by=VIEWS + "LoginResult"):
     token: str
     expires_in: int
     user: User
@@ -137,9 +133,7 @@ class AddressFields:
     detail: str
 
 
-@documented_by(VIEWS + "Address")
-@dataclass(kw_only=True)
-class Address:
+class Address(View, documented_by=VIEWS + "Address"):
     address_id: str
     name: str
     phone: str

@@ -1,11 +1,9 @@
 """tests/contracts.py finds an answer that drifted from its documented model, and passes one that did not."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from chalicelib.core.http import Operation
 from chalicelib.core.schema import Schema
-from chalicelib.core.views import documented_by
+from chalicelib.core.views import View
 from tests.contracts import mismatch
 
 
@@ -15,9 +13,7 @@ class Thing(Schema):
     note: str | None = None
 
 
-@documented_by(f"{__name__}:Thing")
-@dataclass(frozen=True, kw_only=True)
-class ThingView:
+class ThingView(View, documented_by=f"{__name__}:Thing"):
     thing_id: str
     count: int
     note: str | None = None
@@ -51,3 +47,10 @@ def test_a_value_of_another_type_is_found():
 
 def test_routes_without_a_documented_answer_are_not_judged():
     assert mismatch(op(response=None), {"anything": 1}) is None
+
+
+def test_a_view_reads_as_its_model_did():
+    view = ThingView(thing_id="T1", count=2)
+    assert view.model_dump() == {"thing_id": "T1", "count": 2, "note": None}
+    assert view.model_copy(update={"note": "n"}) == ThingView(thing_id="T1", count=2, note="n")
+    assert view.note is None and view == ThingView(thing_id="T1", count=2)
