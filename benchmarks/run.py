@@ -5,6 +5,8 @@ comparable even when the machine is noisy; absolute times are not.
 
 `python -m benchmarks.run cold-start [function ...]` runs the cold start section alone (for the functions named,
 default all) and prints it without touching the report: what a change to a function's first request is judged by.
+`python -m benchmarks.run first-requests` answers each first request once in a fresh process and prints, per
+request, a JSON line of its status and the heavy modules it loaded (tests/unit/test_lazy_imports.py reads them).
 """
 from __future__ import annotations
 
@@ -31,7 +33,10 @@ COLD_START_TARGET = 1.3
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["cold-start"]:
-        return cold_start_only(argv[1:])
+        return with_bench_tables(lambda fixtures: print(cold_start_section(fixtures, set(argv[1:]) or None)),
+                                 argv[1:])
+    if argv[:1] == ["first-requests"]:
+        return with_bench_tables(print_first_requests, [])
     from benchmarks.checkout import checkout_section
     from benchmarks.flash_bench import flash_stack_section
     from benchmarks.flash_capacity import flash_capacity_section
@@ -63,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def cold_start_only(functions: list[str]) -> int:
-    """The cold start section alone, for `functions` (all when empty), printed."""
+def with_bench_tables(run: Callable[[dict], None], functions: list[str]) -> int:
+    """`run(fixtures)` against a fresh embedded DynamoDB holding the bench tables (`functions`: known stages)."""
     from infra.local.__main__ import configure_environment
     from infra.local.embedded import EmbeddedAws
 
@@ -77,10 +82,18 @@ def cold_start_only(functions: list[str]) -> int:
     server = EmbeddedAws().start()
     configure_environment(server.url)
     try:
-        print(cold_start_section(prepare(server.url), functions=set(functions) or None))
+        run(prepare(server.url))
     finally:
         server.stop()
     return 0
+
+
+def print_first_requests(fixtures: dict) -> None:
+    """Each first request once, in a fresh process: a JSON line each of its status and the heavy modules it loaded."""
+    for number, request in enumerate(first_requests()):
+        _, data = probe(request.function, request.spec(fixtures, number), check=False)
+        print(json.dumps({"function": request.function, "request": request.label, "status": data["status"],
+                          "heavy": data["heavy"], "body": data["body"]}, ensure_ascii=False), flush=True)
 
 
 # --- fixtures --------------------------------------------------------------
@@ -193,8 +206,8 @@ def first_requests() -> list[FirstRequest]:
     ]
 
 
-def probe(function: str | None, spec: str) -> tuple[float, dict]:
-    """One cold start of `function` (None: the bare app) answering the request `spec` names."""
+def probe(function: str | None, spec: str, *, check: bool = True) -> tuple[float, dict]:
+    """One cold start of `function` (None: the bare app) answering the request `spec` names (`check`: a 2xx)."""
     # Every module, the mall's and the libraries', loads from a .pyc in the bench's own cache (written by the
     # warm-up runs), whatever the machine's PYTHONDONTWRITEBYTECODE or __pycache__ folders: what the code costs,
     # not what compiling it costs (README, "Cold starts", on packages that ship no .pyc).
@@ -204,7 +217,7 @@ def probe(function: str | None, spec: str) -> tuple[float, dict]:
     result = subprocess.run([sys.executable, "-m", "benchmarks.coldstart_probe", spec], cwd=ROOT,
                             env=env, capture_output=True, text=True, check=True)
     data = json.loads(result.stdout.strip().splitlines()[-1])
-    if data["status"] not in (200, 201):
+    if check and data["status"] not in (200, 201):
         raise RuntimeError(f"{function} answered {data['status']}: {result.stdout}{result.stderr}")
     return data["seconds"], data
 
