@@ -1,5 +1,5 @@
 """What the order routes answer, as /openapi.json documents it (pydantic). The handlers answer with the runtime
-views of the same names in checkout/views.py (dataclasses, core/views.py); the tests hold each answer to its model."""
+views of the same names in checkout/views.py (core/views.py, no pydantic); the tests hold each answer to its model."""
 from __future__ import annotations
 
 from chalicelib.core.schema import Schema

@@ -1,11 +1,10 @@
 """What the order routes answer: the order as its buyer and the merchant see it.
 
-Runtime views (dataclasses, no pydantic: core/views.py), each documented by the pydantic
+Runtime views (core/views.py: no pydantic), each documented by the pydantic
 model of the same name in checkout/view_models.py; the tests hold each answer to its model.
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
 from chalicelib.catalog.reads import specs_of
@@ -235,6 +234,6 @@ def for_staff(view: OrderView | OrderPage) -> OrderView | OrderPage:
         return OrderPage(items=[for_staff(item) for item in view.items], next_cursor=view.next_cursor)
     address = view.address
     if address.address_id != REDACTED:
-        address = replace(address, name=mask_name(address.name), phone=mask_phone(address.phone),
-                          detail=mask_detail(address.detail))
-    return replace(view, address=address, note=redact(view.note))
+        address = address.model_copy(update={"name": mask_name(address.name), "phone": mask_phone(address.phone),
+                                             "detail": mask_detail(address.detail)})
+    return view.model_copy(update={"address": address, "note": redact(view.note)})

@@ -1,5 +1,5 @@
 """What the group-buy routes answer, as /openapi.json documents it (pydantic). The handlers answer with the
-runtime views of the same names in groupbuy/views.py (dataclasses, core/views.py); the tests hold each answer to its
+runtime views of the same names in groupbuy/views.py (core/views.py, no pydantic); the tests hold each answer to its
 model."""
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """What the group-buy routes answer: campaigns, the public group page, a group with the buyer's order.
 
-Runtime views (dataclasses, no pydantic: core/views.py), each documented by the pydantic model of
+Runtime views (core/views.py: no pydantic), each documented by the pydantic model of
 the same name in groupbuy/view_models.py; the tests hold each answer to its model.
 """
 from __future__ import annotations

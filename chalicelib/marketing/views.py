@@ -1,6 +1,6 @@
 """What the coupon routes answer: templates as buyers and staff see them, and a buyer's coupons.
 
-Runtime views (dataclasses, no pydantic: core/views.py), each documented by the pydantic model of
+Runtime views (core/views.py: no pydantic), each documented by the pydantic model of
 the same name in marketing/view_models.py; the tests hold each answer to its model.
 """
 from __future__ import annotations

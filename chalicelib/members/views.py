@@ -1,7 +1,7 @@
 """What the members routes answer, as /openapi.json documents it (pydantic).
 
 The handlers answer with the runtime views of the same names (members/service.py, levels.py,
-points.py: dataclasses, no pydantic), each naming its model here (core/views.py); the tests hold
+points.py: core/views.py, no pydantic), each naming its model here (core/views.py); the tests hold
 every answer to its model (tests/contracts.py).
 """
 from __future__ import annotations
