@@ -7,14 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.core import auth, clock, config, db, ids
 from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable
 from chalicelib.core.views import View
-from chalicelib.members import levels, points, wechat
+from chalicelib.members import levels, points
 from chalicelib.members.models import AddressBookModel, AddressModel, OpenidClaim, UserModel
+
+if TYPE_CHECKING:
+    from chalicelib.members import wechat
 
 # WeChat no longer hands out nicknames at login; this is the name it shows itself for such users.
 DEFAULT_NICKNAME = "微信用户"
@@ -46,6 +50,8 @@ class LoginResult(View, documented_by=VIEWS + "LoginResult"):
 
 def login(code: str, wechat_client: wechat.WeChatClient | None = None) -> LoginResult:
     """Exchange a `wx.login()` code for a buyer token; the first login creates the user."""
+    from chalicelib.members import wechat  # lazy: only a login talks to WeChat
+
     session = (wechat_client or wechat.client()).code2session(code)
     user_id = find_user_id_by_openid(session.openid)
     user = _record_login(user_id, session) if user_id else _create_user(session)
@@ -66,6 +72,12 @@ def openid_of(user_id: str) -> str | None:
 
 def get_user(user_id: str) -> User:
     return _user_view(_load_user(user_id))
+
+
+def payer_openid(user_id: str) -> str:
+    """The buyer's openid, what a WeChat Pay prepay names its payer by: one GetItem (`get_user` reads the account
+    and the level table too); 404 USER_NOT_FOUND for an unknown or deleted account, as `get_user`."""
+    return _load_user(user_id).openid
 
 
 def _load_user(user_id: str) -> UserModel:
