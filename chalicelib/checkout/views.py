@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from chalicelib.catalog.reads import specs_of
 from chalicelib.checkout.models import OrderModel
 from chalicelib.core import clock
+from chalicelib.core.db import plain_map
 from chalicelib.core.views import View
 
 
@@ -157,7 +157,7 @@ def line_view(line) -> OrderLineView:
                               int(line.points_discount or 0))
     discount = member + coupon + points
     return OrderLineView(sku_id=line.sku_id, product_id=line.product_id, title=line.title,
-                         specs=specs_of(line.specs), image=line.image, price=int(line.price),
+                         specs=plain_map(line.specs), image=line.image, price=int(line.price),
                          quantity=int(line.quantity), line_total=int(line.line_total), member_discount=member,
                          coupon_discount=coupon, points_discount=points, discount=discount,
                          paid=int(line.line_total) - discount)

@@ -168,6 +168,13 @@ def _fetch_chunk(model: type[M], keys: list[dict], consistent: bool, sleep) -> l
     raise ServiceUnavailable("the shop is busy, retry shortly", code="BUSY")
 
 
+def plain_map(raw: Any) -> dict[str, Any]:
+    """A map attribute's value (a PynamoDB MapAttribute, a dict or nothing) as a plain dict."""
+    if raw is None:
+        return {}
+    return dict(raw.as_dict() if hasattr(raw, "as_dict") else raw)
+
+
 def _serialize_key(model: type[Model], key: tuple) -> dict:
     hash_value, range_value = model._serialize_keys(*key)
     serialized = {model._hash_key_attribute().attr_name: hash_value}
