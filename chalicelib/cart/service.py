@@ -11,7 +11,6 @@ Nothing outside this package touches the carts table.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
@@ -22,6 +21,7 @@ from chalicelib.core import clock, config, db
 from chalicelib.core.config import ConfigError
 from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable
 from chalicelib.core.ids import looks_like_id, new_id
+from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
 from chalicelib.core.views import View
 
 DEFAULT_MAX_LINES = 100

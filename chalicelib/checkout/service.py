@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -48,6 +47,7 @@ from chalicelib.core.db import commit_if_conditions_hold, get_or_none, until_com
 from chalicelib.core.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, Unprocessable
 from chalicelib.core.ids import new_id
 from chalicelib.core.models import IdempotencyRecord
+from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
 from chalicelib.core.views import jsonable
 from chalicelib.members import service as members
 

@@ -20,7 +20,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cache
 from typing import Any
 
@@ -29,6 +29,7 @@ from chalice import Blueprint, Response
 from chalicelib.core import auth, logs
 from chalicelib.core.db import is_connection_failure, is_throttle
 from chalicelib.core.errors import BadRequest, MallError, ServiceUnavailable, error_body, invalid_input
+from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
 from chalicelib.core.views import documented_by_model, jsonable
 
 log = logging.getLogger("micromall")

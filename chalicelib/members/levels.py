@@ -6,13 +6,12 @@ takes growth back can lower it) and follows the merchant's edits at once.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pynamodb.exceptions import PutError
 
 from chalicelib.core import clock
 from chalicelib.core.db import condition_failed, get_or_none, until_committed
 from chalicelib.core.errors import BadRequest
+from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
 from chalicelib.core.views import View
 from chalicelib.members.models import LevelEntry, LevelTableModel
 

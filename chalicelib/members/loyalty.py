@@ -1,8 +1,7 @@
 """A buyer's standing as other features need it: level and discount for pricing, points to spend."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
 from chalicelib.members import levels, points
 from chalicelib.members.points import add_redemption
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import timedelta
 from typing import Any
 
@@ -31,6 +31,7 @@ from chalicelib.core.db import condition_failed, get_or_none, run_transaction, u
 from chalicelib.core.errors import Conflict
 from chalicelib.core.ids import new_id
 from chalicelib.core.paging import decode_cursor, encode_cursor
+from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
 from chalicelib.core.views import View
 from chalicelib.members.models import MemberAccountModel, PointsEntryModel
 

@@ -6,13 +6,13 @@ into the order); nothing outside this package touches these tables.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.core import auth, clock, config, db, ids
 from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable
+from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
 from chalicelib.core.views import View
 from chalicelib.members import levels, points
 from chalicelib.members.models import AddressBookModel, AddressModel, OpenidClaim, UserModel
