@@ -397,8 +397,8 @@ Counted with a botocore `before-call.dynamodb` event hook on the one client all 
 product page and 2 for a cart view, whatever the number of SKUs or lines; a checkout's calls the same for 1 or 45
 lines, and with a coupon and points one GetItem more (the coupon read; the coupon's lock and the points' debit join
 the order's one transaction). A checkout's first BatchGetItem and TransactWriteItems are its rate-limit buckets
-(per buyer, device and IP; on in live mode, as here), then the idempotency key, address, member account and levels,
-the SKU cards and the order's transaction.
+(per buyer, device and IP; on in live mode, as here), then the idempotency key, address, the SKU cards, the member
+account with the level table (one BatchGetItem) and the order's transaction.
 
 | request | calls | operations |
 | --- | ---: | --- |

@@ -6,9 +6,9 @@ hands it to `pricing.price`, the one pricing function. The writes that spend a c
 or points are the owning features' own functions, added to the order's transaction
 through `pricing.Discount`.
 
-DynamoDB calls, whatever the basket: GetItem (the buyer's level and balance), GetItem
-(the level table), GetItem (the coupon, when one is named), BatchGetItem (categories,
-only for a category-scoped coupon); a preview also Queries the buyer's coupons once.
+DynamoDB calls, whatever the basket: BatchGetItem (the buyer's level and balance, and the
+level table), GetItem (the coupon, when one is named), BatchGetItem (categories, only for
+a category-scoped coupon); a preview also Queries the buyer's coupons once.
 """
 from __future__ import annotations
 

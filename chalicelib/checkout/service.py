@@ -13,7 +13,7 @@ ignores it.
 
 DynamoDB calls per submit, whatever the number of lines: GetItem (key),
 GetItem (address), Query (the cart, only `from_cart`), BatchGetItem (SKU cards),
-GetItem (member account), GetItem (level table), GetItem (the coupon, when one is named),
+BatchGetItem (member account and level table), GetItem (the coupon, when one is named),
 BatchGetItem (product categories, only for a category-scoped coupon), TransactWriteItems.
 """
 from __future__ import annotations

@@ -50,7 +50,14 @@ class LevelTable(View, documented_by="chalicelib.members.views:LevelTable"):
 
 def current_levels() -> tuple[list[Level], int]:
     """The levels in force and their version (0: the defaults, never saved)."""
-    table = get_or_none(LevelTableModel, TABLE_ID, consistent=False)
+    return levels_in(get_or_none(LevelTableModel, TABLE_ID, consistent=False))
+
+
+TABLE_KEY = (LevelTableModel, (TABLE_ID,), False)  # the level table's item, for core.db.get_items
+
+
+def levels_in(table: LevelTableModel | None) -> tuple[list[Level], int]:
+    """The levels a read of the level table's item (None: never saved) holds, and their version."""
     if table is None:
         return list(DEFAULT_LEVELS), 0
     return [Level(int(e.level), e.name, int(e.growth_threshold), int(e.discount_percent)) for e in table.levels], \

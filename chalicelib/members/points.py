@@ -65,7 +65,15 @@ def due_shard(kind: str, user_id: str) -> str:
 
 def load_account(user_id: str, *, consistent: bool = True) -> MemberAccountModel:
     """The buyer's account; a buyer who never earned anything has an empty one (not yet stored)."""
-    account = get_or_none(MemberAccountModel, user_id, consistent=consistent)
+    return account_or_empty(user_id, get_or_none(MemberAccountModel, user_id, consistent=consistent))
+
+
+def account_key(user_id: str) -> tuple[type[MemberAccountModel], tuple[str], bool]:
+    """The buyer's account item, read consistently (the points about to be spent), for core.db.get_items."""
+    return MemberAccountModel, (user_id,), True
+
+
+def account_or_empty(user_id: str, account: MemberAccountModel | None) -> MemberAccountModel:
     return account if account is not None else MemberAccountModel(user_id, growth=0, points=0, frozen=0, credited=0,
                                                                   debited=0, expired_through=0, shortfall=0,
                                                                   version=0)

@@ -15,7 +15,14 @@ from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable
 from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
 from chalicelib.core.views import View
 from chalicelib.members import levels, points
-from chalicelib.members.models import AddressBookModel, AddressModel, OpenidClaim, UserModel
+from chalicelib.members.models import (
+    AddressBookModel,
+    AddressModel,
+    LevelTableModel,
+    MemberAccountModel,
+    OpenidClaim,
+    UserModel,
+)
 
 if TYPE_CHECKING:
     from chalicelib.members import wechat
@@ -56,7 +63,8 @@ def login(code: str, wechat_client: wechat.WeChatClient | None = None) -> LoginR
     user_id = find_user_id_by_openid(session.openid)
     user = _record_login(user_id, session) if user_id else _create_user(session)
     return LoginResult(token=auth.issue_buyer_token(user.user_id),
-                       expires_in=auth.BUYER_TOKEN_SECONDS, user=_user_view(user))
+                       expires_in=auth.BUYER_TOKEN_SECONDS,
+                       user=_user_view(user, *db.get_items([points.account_key(user.user_id), levels.TABLE_KEY])))
 
 
 def find_user_id_by_openid(openid: str) -> str | None:
@@ -71,7 +79,11 @@ def openid_of(user_id: str) -> str | None:
 
 
 def get_user(user_id: str) -> User:
-    return _user_view(_load_user(user_id))
+    """The buyer's profile: the user, their account and the level table in one BatchGetItem."""
+    user, account, table = db.get_items([(UserModel, (user_id,), True), points.account_key(user_id), levels.TABLE_KEY])
+    if user is None or user.deleted_at is not None:
+        raise NotFound("no such user", code="USER_NOT_FOUND")
+    return _user_view(user, account, table)
 
 
 def payer_openid(user_id: str) -> str:
@@ -123,10 +135,9 @@ def _record_login(user_id: str, session: wechat.Session) -> UserModel:
     return user
 
 
-def _user_view(user: UserModel) -> User:
-    account = points.load_account(user.user_id)
-    table, _ = levels.current_levels()
-    level = levels.level_for(int(account.growth or 0), table)
+def _user_view(user: UserModel, account: MemberAccountModel | None, table: LevelTableModel | None) -> User:
+    account = points.account_or_empty(user.user_id, account)
+    level = levels.level_for(int(account.growth or 0), levels.levels_in(table)[0])
     return User(user_id=user.user_id, openid=user.openid, nickname=user.nickname, level=level.level,
                 level_name=level.name, discount_percent=level.discount_percent, growth=int(account.growth or 0),
                 points=int(account.points or 0), frozen_points=int(account.frozen or 0),
