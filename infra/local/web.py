@@ -2,7 +2,8 @@
 
 Deployed, the same files sit in S3 behind CloudFront on the API's domain (docs/DEPLOY.md, "Front ends"); here the
 stack's own server answers them, so pages and API share one origin on a laptop as they do in the cloud. A path under
-an app that names no file is a client-side route: it gets the app's index.html, as CloudFront's error response does.
+an app that names no file is a client-side route: it gets the app's index.html, as the distribution's function does
+(infra/web.py, CLIENT_ROUTES_FUNCTION; tests/unit/test_web_stack.py runs it under Node on the same cases).
 """
 from __future__ import annotations
 
