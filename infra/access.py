@@ -449,7 +449,7 @@ def recording_command() -> list[str]:
     """pytest over every suite that drives the app in-process (not e2e: that app runs in another process)."""
     tests = ROOT / "tests"
     targets = [str(path.relative_to(ROOT)) for path in sorted(tests.iterdir())
-               if path.is_dir() and path.name not in ("e2e", "deploy", "__pycache__")]
+               if path.is_dir() and path.name not in ("e2e", "browser", "deploy", "__pycache__")]
     if DRILLS.exists():
         targets.append(str(DRILLS.relative_to(ROOT)))
     # Two pytest-xdist workers; the plugin's controller merges their recordings into one file.
