@@ -10,7 +10,12 @@ const here = dirname(fileURLToPath(import.meta.url));
 const project = resolve(here, "..");
 const repo = resolve(project, "../..");
 const venvPython = join(repo, ".venv/bin/python");
-const python = process.env.MALL_PYTHON || (existsSync(venvPython) ? venvPython : "python3");
+const python = process.env.MALL_PYTHON || venvPython;
+if (!existsSync(python)) {
+  console.error(`${python} is missing: the console's types come from the mall's Python app; run \`make run\` or \`make test\` `
+    + "(they create .venv), or set MALL_PYTHON to a Python with requirements-dev.txt installed");
+  process.exit(1);
+}
 const documentPath = join(project, "build/openapi.json");
 const typesPath = join(project, "src/api/schema.d.ts");
 
