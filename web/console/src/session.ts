@@ -1,7 +1,8 @@
 // Who is signed in, and what the mall says they may do (GET /admin/me). The server stays the judge:
 // the console only uses this to say up front which actions the account lacks.
 import { reactive } from "vue";
-import { api, ok, storeToken, storedToken, type Schemas } from "./api/client";
+import { api, ok, storeToken, storedToken, type ApiError, type Schemas } from "./api/client";
+import { sentence } from "./errors";
 
 export const session = reactive({
   staff: null as Schemas["StaffView"] | null,
@@ -37,4 +38,9 @@ export function forget(notice: string): void {
   storeToken(null);
   session.staff = null;
   session.notice = notice;
+}
+
+/** The mall answered 401 to a signed-in request: back to the login page, saying why. */
+export function signedOut(error: ApiError): void {
+  forget(sentence(error) || error.message);
 }
