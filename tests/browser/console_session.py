@@ -30,7 +30,7 @@ def sign_in(page, username: str, password: str) -> None:
     page.get_by_label("用户名").fill(username)
     page.get_by_label("密码").fill(password)
     page.get_by_role("button", name="登录").click()
-    page.get_by_test_id("who").wait_for()
+    page.get_by_test_id("logout").wait_for()
 
 
 def staff_token(stack, username: str = "admin", password: str = "admin") -> str:

@@ -21,7 +21,7 @@ def yuan(fen: int) -> str:
     return f"¥{fen // 100:,}.{fen % 100:02d}"
 
 
-def test_dashboard_shows_the_purchase_a_buyer_just_made(stack, desk, shoot):
+def test_dashboard_shows_the_purchase_a_buyer_just_made(stack, desk, phone, shoot):
     owner = staff_token(stack)
     status, tree = stack.request("GET", "/admin/categories", token=owner)
     assert status == 200 and tree["items"], tree
@@ -65,6 +65,15 @@ def test_dashboard_shows_the_purchase_a_buyer_just_made(stack, desk, shoot):
     expect(top).to_contain_text("2")
     expect(top).to_contain_text(yuan(payable - order["shipping_fee"]))
     shoot(desk, "console-dashboard")
+
+    # On a phone the same figures, one column, the menu behind a button.
+    sign_in(phone, "admin", "admin")
+    expect(phone.get_by_test_id("gmv")).to_have_text(yuan(payable))
+    expect(phone.get_by_test_id("nav-orders")).to_be_hidden()
+    shoot(phone, "console-dashboard-phone")
+    phone.get_by_role("button", name="菜单").click()
+    phone.get_by_test_id("nav-orders").click()
+    expect(phone.get_by_role("heading", name="订单")).to_be_visible()
 
     # A range that ends before today leaves the purchase out.
     desk.get_by_test_id("from").fill("2020-01-01")
