@@ -125,3 +125,25 @@ def test_a_signed_out_session_returns_to_the_login_page(stack, desk):
     expect(desk.get_by_role("button", name="登录")).to_be_visible()
     expect(desk.get_by_test_id("notice")).to_contain_text("登录已失效")
     assert eventually(lambda: "/console/login" in desk.url, timeout=5)
+
+
+def test_merchant_signs_in_and_opens_an_order_with_the_keyboard_alone(stack, desk):
+    token = buyer(stack, "console-keyboard")
+    order = paid_order(stack, token, first_product(stack)["skus"][0]["sku_id"])
+    desk.goto("/console/login")
+    expect(desk.get_by_label("用户名")).to_be_focused()
+    desk.keyboard.type("admin")
+    desk.keyboard.press("Tab")
+    desk.keyboard.type("admin")
+    desk.keyboard.press("Enter")
+    expect(desk.get_by_test_id("logout")).to_be_visible()
+    desk.goto("/console/orders")
+    link = desk.get_by_role("link", name=order["order_id"])
+    for _ in range(40):  # skip link, brand, sign-out, the menu, the status filters ... to the order
+        desk.keyboard.press("Tab")
+        if link.evaluate("element => element === document.activeElement"):
+            break
+    expect(link).to_be_focused()
+    assert link.evaluate("element => getComputedStyle(element).outlineStyle") != "none", "focus is not visible"
+    desk.keyboard.press("Enter")
+    expect(desk.get_by_test_id("order-id")).to_have_text(order["order_id"])
