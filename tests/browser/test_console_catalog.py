@@ -64,7 +64,23 @@ def test_merchant_adds_a_product_keeps_its_stock_and_sees_the_low_stock_alert(st
     black_panel.get_by_role("button", name="查看库存变动记录").click()
     expect(black_panel.get_by_role("row").filter(has_text="样品破损")).to_contain_text("-1")
 
-    # A threshold, then a count below it: one LOW_STOCK alert for that SKU.
+    # The storekeeper is told of low stock: the LOW_STOCK kind on, with its WeChat template and its recipient.
+    status, keeper = stack.request("POST", "/auth/login", {"code": "dev:console-storekeeper"})
+    assert status == 200, keeper
+    desk.get_by_test_id("nav-notifications").click()
+    desk.get_by_test_id("tab-templates").click()
+    low_stock = desk.get_by_test_id("notification-templates").locator("tr[data-kind='LOW_STOCK']")
+    low_stock.get_by_role("button", name="设置").click()
+    desk.get_by_label("微信模板编号").fill("tmpl-low-stock-01")
+    desk.get_by_label("字段映射").fill("thing1 = product_title\nnumber2 = available")
+    desk.get_by_label("接收员工的用户编号").fill(keeper["user"]["user_id"])
+    desk.get_by_role("button", name="保存并开启").click()
+    expect(desk.get_by_test_id("done")).to_have_text("已开启“库存不足”通知")
+    expect(low_stock).to_contain_text("已开启")
+    expect(low_stock).to_contain_text("tmpl-low-stock-01")
+    desk.goto(f"/console/products/{product_id}")
+
+    # A threshold, then a count below it: one LOW_STOCK alert for that SKU, and its notification.
     white_panel.get_by_test_id("threshold").fill("5")
     white_panel.get_by_test_id("threshold-submit").click()
     expect(white_panel.get_by_test_id("done")).to_have_text("库存低于 5 时提醒")
@@ -82,13 +98,26 @@ def test_merchant_adds_a_product_keeps_its_stock_and_sees_the_low_stock_alert(st
 
     def alerted() -> bool:
         desk.get_by_role("button", name="刷新").click()
-        desk.wait_for_load_state("networkidle")
+        expect(desk.get_by_text("加载中…")).to_have_count(0)
         return alert.count() == 1
     assert eventually(alerted, timeout=20, every=1), "no low-stock alert for the SKU below its threshold"
     expect(alert).to_contain_text(TITLE)
     expect(alert.locator("td.num").first).to_have_text("3")
     expect(alert.locator("td.num").last).to_have_text("5")
     shoot(desk, "console-low-stock-alerts")
+
+    desk.get_by_test_id("tab-notifications").click()
+    notice = desk.get_by_test_id("notifications").locator("tr[data-kind='LOW_STOCK']")
+
+    def notified() -> bool:
+        desk.get_by_role("button", name="刷新").click()
+        expect(desk.get_by_text("加载中…")).to_have_count(0)
+        return notice.count() == 1
+    assert eventually(notified, timeout=20, every=1), "no LOW_STOCK notification for the storekeeper"
+    expect(notice).to_contain_text("库存不足")
+    expect(notice).to_contain_text(keeper["user"]["user_id"])
+    expect(notice).to_contain_text(TITLE)
+    shoot(desk, "console-notifications")
 
     desk.goto(f"/console/products/{product_id}")
     desk.get_by_role("button", name="下架").click()
