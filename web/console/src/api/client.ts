@@ -105,5 +105,7 @@ function authHeaders(): Record<string, string> {
 
 /** A fresh key for the creates that accept Idempotency-Key, so a retried click never creates twice. */
 export function idempotencyKey(): string {
-  return "console-" + crypto.randomUUID();
+  // getRandomValues, not randomUUID: the latter exists only in secure contexts (a LAN address over http is not).
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return "console-" + Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
