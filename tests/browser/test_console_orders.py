@@ -2,6 +2,8 @@
 refund and watches the money go back; an operator without the refund and stock permissions is told so in words."""
 from __future__ import annotations
 
+import urllib.request
+
 import pytest
 from playwright.sync_api import expect
 
@@ -146,4 +148,37 @@ def test_merchant_signs_in_and_opens_an_order_with_the_keyboard_alone(stack, des
     expect(link).to_be_focused()
     assert link.evaluate("element => getComputedStyle(element).outlineStyle") != "none", "focus is not visible"
     desk.keyboard.press("Enter")
+    expect(desk.get_by_test_id("order-id")).to_have_text(order["order_id"])
+
+
+def test_a_payment_for_the_wrong_amount_shows_as_a_payment_anomaly(stack, desk, shoot):
+    from chalicelib.payments.providers.sandbox import ensure_sandbox_keys, wechat_twin
+
+    token = buyer(stack, "console-mispaid")
+    status, me = stack.request("GET", "/me", token=token)
+    assert status == 200, me
+    status, addresses = stack.request("GET", "/me/addresses", token=token)
+    items = addresses["items"] if isinstance(addresses, dict) else addresses
+    status, order = stack.request("POST", "/orders", {
+        "items": [{"sku_id": first_product(stack)["skus"][0]["sku_id"], "quantity": 1}],
+        "address_id": items[0]["address_id"]}, token=token, headers={"Idempotency-Key": "console-mispaid-0001"})
+    assert status == 201, order
+    status, prepay = stack.request("POST", "/payments/prepay", {"order_id": order["order_id"], "provider": "wechat"},
+                                   token=token)
+    assert status == 200, prepay
+    # WeChat Pay notifies a payment of one fen less than the order asks, signed with the sandbox's keys.
+    twin = wechat_twin(ensure_sandbox_keys(stack.local_dir / "keys"))
+    headers, body = twin.build_payment_notification(order["order_id"], order["payable"] - 1, me["openid"])
+    request = urllib.request.Request(stack.url + "/payments/wechat/notify", data=body, method="POST",
+                                     headers={"Content-Type": "application/json", **headers})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status in (200, 204), answer.read()
+
+    sign_in(desk, "admin", "admin")
+    desk.get_by_test_id("nav-payment-anomalies").click()
+    row = desk.get_by_test_id("anomalies").locator("tr[data-code='AMOUNT_MISMATCH']")
+    expect(row).to_contain_text("金额与订单不符")
+    expect(row).to_contain_text(order["order_id"])
+    shoot(desk, "console-payment-anomalies")
+    row.get_by_role("link", name=order["order_id"]).click()
     expect(desk.get_by_test_id("order-id")).to_have_text(order["order_id"])

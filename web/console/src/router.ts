@@ -8,6 +8,7 @@ const routes: RouteRecordRaw[] = [
   { path: "/", name: "dashboard", component: () => import("./pages/DashboardPage.vue"), meta: { title: "经营概况" } },
   { path: "/orders", name: "orders", component: () => import("./pages/OrdersPage.vue"), meta: { title: "订单" } },
   { path: "/orders/:orderId", name: "order", component: () => import("./pages/OrderPage.vue"), props: true, meta: { title: "订单详情" } },
+  { path: "/payment-anomalies", name: "payment-anomalies", component: () => import("./pages/PaymentAnomaliesPage.vue"), meta: { title: "支付异常" } },
   { path: "/products", name: "products", component: () => import("./pages/ProductsPage.vue"), meta: { title: "商品" } },
   { path: "/products/new", name: "product-new", component: () => import("./pages/ProductEditPage.vue"), meta: { title: "新建商品" } },
   { path: "/products/:productId", name: "product", component: () => import("./pages/ProductEditPage.vue"), props: true, meta: { title: "编辑商品" } },
