@@ -1,7 +1,7 @@
-"""What staff send to create a flash sale, and what the flash-sale routes answer."""
+"""What staff send to create or edit a flash sale, and what the flash-sale routes answer."""
 from __future__ import annotations
 
-from pydantic import AwareDatetime, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import AwareDatetime, ConfigDict, Field, StrictInt, StrictStr, model_validator
 
 from chalicelib.core.schema import Schema
 
@@ -23,6 +23,27 @@ class NewFlashSale(Schema):
     ends_at: AwareDatetime
     payment_timeout_seconds: StrictInt | None = Field(default=None, ge=1, le=MAX_PAYMENT_TIMEOUT)
     shards: StrictInt | None = Field(default=None, ge=1, le=MAX_SHARDS)
+
+
+class FlashSaleEdit(Schema):
+    """Only what is sent changes, each field the new value (not a change by), so an edit sent twice changes
+    nothing more. What may change when: README, Flash sales (marketing/flash_edits.py)."""
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+    sale_price: StrictInt | None = Field(default=None, ge=1, le=MAX_FEN, description="only before the sale starts")
+    stock: StrictInt | None = Field(default=None, ge=1, le=MAX_SALE_STOCK,
+                                    description="the new cap: more moves out of regular stock, less gives back "
+                                                "units not held by orders")
+    per_user_limit: StrictInt | None = Field(default=None, ge=1, le=MAX_PER_USER)
+    starts_at: AwareDatetime | None = Field(default=None, description="only before the sale starts")
+    ends_at: AwareDatetime | None = Field(default=None, description="after now and after starts_at")
+    payment_timeout_seconds: StrictInt | None = Field(default=None, ge=1, le=MAX_PAYMENT_TIMEOUT,
+                                                      description="orders placed from now on")
+
+    @model_validator(mode="after")
+    def changes_something(self) -> FlashSaleEdit:
+        if all(getattr(self, field) is None for field in type(self).model_fields):
+            raise ValueError("give at least one of " + ", ".join(type(self).model_fields))
+        return self
 
 
 class FlashSaleQuery(Schema):
@@ -60,6 +81,9 @@ class FlashSaleAdminView(FlashSaleView):
     close_reason: str | None
     created_at: str
     created_by: str
+    version: int = Field(description="grows with every edit")
+    edited_at: str | None = None
+    edited_by: str | None = None
 
 
 class FlashSaleList(Schema):
