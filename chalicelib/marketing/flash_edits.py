@@ -118,11 +118,11 @@ def _started(sale: FlashSaleModel, shards: list[FlashPoolModel], now: datetime) 
 
 
 def _check_window(starts_at: datetime, ends_at: datetime, now: datetime) -> None:
-    if ends_at <= starts_at:
-        raise BadRequest("ends_at must be after starts_at", code="VALIDATION_ERROR")
     if ends_at <= now:
         raise BadRequest("ends_at must be in the future; to end the sale now, POST /admin/flash-sales/{sale_id}/end",
                          code="VALIDATION_ERROR")
+    if ends_at <= starts_at:
+        raise BadRequest("ends_at must be after starts_at", code="VALIDATION_ERROR")
 
 
 def _check_stock(sale: FlashSaleModel, shards: list[FlashPoolModel], stock: int) -> None:
