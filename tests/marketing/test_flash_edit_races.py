@@ -214,3 +214,43 @@ def test_an_edit_whose_reply_was_lost_is_503_and_sending_it_again_changes_nothin
     assert again.status_code == 200 and (again.data["stock"], again.data["version"]) == (6, 1), again.data
     assert stock_of(sku)["available"] == 24, "4 units given back, not 8"
     balanced(sale["sale_id"])
+
+
+CONFLICT = ("TransactionConflict",)
+
+
+def test_an_edit_that_keeps_meeting_transaction_conflicts_is_503_and_changes_nothing(owner, shop):
+    from chalicelib.core import db
+    from tests.faults import failing_calls, transaction_cancelled
+
+    sku = shop.sku(stock=30)
+    sale = new_sale(owner, sku, stock=10, shards=2)
+    conflicts = [transaction_cancelled(*CONFLICT * 4)] * db.TRANSACTION_ATTEMPTS
+    with failing_calls(db.connection().client, "TransactWriteItems", conflicts) as seen:
+        response = edit(owner, sale["sale_id"], stock=12)
+    assert (response.status_code, response.data["error"]["code"]) == (503, "BUSY"), response.data
+    assert "Retry-After" in response.headers and len(seen) == db.TRANSACTION_ATTEMPTS
+    assert int(sale_row(sale["sale_id"]).version) == 0 and stock_of(sku)["available"] == 20
+    with failing_calls(db.connection().client, "TransactWriteItems", [transaction_cancelled(*CONFLICT * 4)]):
+        assert edit(owner, sale["sale_id"], stock=12).status_code == 200, "one conflict is retried"
+    assert stock_of(sku)["available"] == 18
+
+
+def test_an_edit_overtaken_by_other_edits_every_time_it_reads_is_409_concurrent_edit(owner, shop, monkeypatch):
+    from chalicelib.core.db import CHANGE_ATTEMPTS
+    from chalicelib.marketing import flash_edits
+    from chalicelib.marketing.flash_models import FlashSaleModel
+
+    sale = new_sale(owner, shop.sku(stock=30), stock=10)
+    real_units = flash_edits._units_per_shard
+    overtaken = []
+
+    def another_edit_commits_meanwhile(*args):
+        FlashSaleModel(sale["sale_id"]).update(actions=[FlashSaleModel.version.add(1)])
+        overtaken.append(1)
+        return real_units(*args)
+
+    monkeypatch.setattr(flash_edits, "_units_per_shard", another_edit_commits_meanwhile)
+    response = edit(owner, sale["sale_id"], per_user_limit=2)
+    assert (response.status_code, response.data["error"]["code"]) == (409, "CONCURRENT_EDIT"), response.data
+    assert len(overtaken) == CHANGE_ATTEMPTS and int(sale_row(sale["sale_id"]).per_user_limit) == 1

@@ -29,6 +29,26 @@ def upcoming(owner, sku: str, **fields) -> dict:
                     ends_at=clock.iso(now + timedelta(hours=1)), **fields)
 
 
+def test_a_merchant_edits_a_running_sale_and_buyers_see_the_new_terms(owner, shop, client, alice):
+    sku = shop.sku(price=5000, stock=30)
+    sale = new_sale(owner, sku, stock=10, per_user_limit=1, payment_timeout_seconds=300)
+    assert flash_order(alice, sale).status_code == 201
+    later = clock.iso(clock.now() + timedelta(hours=4))
+    after = edited(owner, sale["sale_id"], stock=20, per_user_limit=2, ends_at=later, payment_timeout_seconds=120)
+    assert (after["stock"], after["remaining"], after["reserved"], after["version"]) == (20, 19, 1, 1)
+    shown = client.get(f"/marketing/flash-sales/{sale['sale_id']}").data
+    assert (shown["remaining"], shown["per_user_limit"], shown["ends_at"], shown["payment_timeout_seconds"],
+            shown["status"]) == (19, 2, later, 120, "RUNNING")
+    listed = owner.as_token(staff_token("boss", "owner")).get("/admin/flash-sales").data["items"]
+    assert [(s["sale_id"], s["stock"], s["edited_by"]) for s in listed] == [(sale["sale_id"], 20, "boss")]
+    second = flash_order(alice, sale)
+    assert second.status_code == 201, "the raised limit lets her buy one more"
+    assert clock.parse_iso(second.data["expires_at"]) == clock.now() + timedelta(seconds=120)
+    assert stock_of(sku)["available"] == 10
+    ended = owner.as_token(staff_token("boss", "owner")).post(f"/admin/flash-sales/{sale['sale_id']}/end").data
+    assert (ended["returned"], ended["reserved"]) == (18, 2) and stock_of(sku)["available"] == 28
+
+
 # --- stock ----------------------------------------------------------------------------------
 
 def test_raising_stock_moves_more_units_out_of_regular_stock_to_the_emptiest_shards_first(owner, shop, client,
