@@ -90,7 +90,7 @@ def _changes(sale: FlashSaleModel, shards: list[FlashPoolModel], edit: FlashSale
     if sale.closed_at is not None or now >= sale.ends_at:
         raise Conflict("this flash sale has ended: nothing of it can be edited", code="SALE_ENDED",
                        details={"ends_at": clock.iso(sale.ends_at)})
-    sent = {field: _normalized(getattr(edit, field)) for field in EDITABLE if getattr(edit, field) is not None}
+    sent = {field: getattr(edit, field) for field in EDITABLE if getattr(edit, field) is not None}  # times in UTC
     changes = {field: value for field, value in sent.items() if value != _current(sale, field)}
     locked = [field for field in BEFORE_START_ONLY if field in changes]
     if locked and _started(sale, shards, now):
@@ -101,10 +101,6 @@ def _changes(sale: FlashSaleModel, shards: list[FlashPoolModel], edit: FlashSale
     if "stock" in changes:
         _check_stock(sale, shards, changes["stock"])
     return changes
-
-
-def _normalized(value: Any) -> Any:
-    return value.astimezone(clock.UTC) if isinstance(value, datetime) else value
 
 
 def _current(sale: FlashSaleModel, field: str) -> Any:

@@ -1,9 +1,9 @@
 """What staff send to create or edit a flash sale, and what the flash-sale routes answer."""
 from __future__ import annotations
 
-from pydantic import AwareDatetime, ConfigDict, Field, StrictInt, StrictStr, model_validator
+from pydantic import ConfigDict, Field, StrictInt, StrictStr, model_validator
 
-from chalicelib.core.schema import Schema
+from chalicelib.core.schema import Schema, UtcMoment
 
 MAX_FEN = 100_000_000
 MAX_SALE_STOCK = 1_000_000
@@ -19,8 +19,8 @@ class NewFlashSale(Schema):
     sale_price: StrictInt = Field(ge=1, le=MAX_FEN)
     stock: StrictInt = Field(ge=1, le=MAX_SALE_STOCK)
     per_user_limit: StrictInt = Field(ge=1, le=MAX_PER_USER)
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: UtcMoment
+    ends_at: UtcMoment
     payment_timeout_seconds: StrictInt | None = Field(default=None, ge=1, le=MAX_PAYMENT_TIMEOUT)
     shards: StrictInt | None = Field(default=None, ge=1, le=MAX_SHARDS)
 
@@ -34,8 +34,8 @@ class FlashSaleEdit(Schema):
                                     description="the new cap: more moves out of regular stock, less gives back "
                                                 "units not held by orders")
     per_user_limit: StrictInt | None = Field(default=None, ge=1, le=MAX_PER_USER)
-    starts_at: AwareDatetime | None = Field(default=None, description="only before the sale starts")
-    ends_at: AwareDatetime | None = Field(default=None, description="after now and after starts_at")
+    starts_at: UtcMoment | None = Field(default=None, description="only before the sale starts")
+    ends_at: UtcMoment | None = Field(default=None, description="after now and after starts_at")
     payment_timeout_seconds: StrictInt | None = Field(default=None, ge=1, le=MAX_PAYMENT_TIMEOUT,
                                                       description="orders placed from now on")
 

@@ -335,6 +335,8 @@ def test_an_ended_sale_cannot_be_edited(owner, shop, frozen_clock):
     ({"per_user_limit": 100}, "VALIDATION_ERROR"),
     ({"payment_timeout_seconds": 0}, "VALIDATION_ERROR"),
     ({"ends_at": "2026-12-01T00:00:00"}, "VALIDATION_ERROR"),  # no time zone
+    ({"ends_at": "0001-01-01T00:00:00+01:00"}, "VALIDATION_ERROR"),  # before the first UTC instant
+    ({"ends_at": "9999-12-31T23:59:59-05:00"}, "VALIDATION_ERROR"),  # after the last
     ({"shards": 8}, "VALIDATION_ERROR"),
     ({"sku_id": "01JNOSUCHSKU0000000000000A"}, "VALIDATION_ERROR"),
 ])
