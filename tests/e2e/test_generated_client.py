@@ -217,12 +217,15 @@ def test_every_documented_operation_is_accepted_through_the_generated_client(sta
     call("members_my_points", client=buyer)
     call("admin_end_coupon_template", template_id, client=staff)
 
-    # flash sale: created (its stock out of the SKU's), listed, read, bought at the sale price, ended
+    # flash sale: created (its stock out of the SKU's), listed, edited, read, bought at the sale price, ended
     starts = datetime.now(UTC) - timedelta(seconds=1)
     sale = call("admin_create_flash_sale", client=staff, body=models.NewFlashSale.from_dict({
         "sku_id": sku_id, "sale_price": 990, "stock": 5, "per_user_limit": 1, "shards": 2,
         "starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=1)).isoformat()}))
     call("admin_list_flash_sales", client=staff)
+    edited = call("admin_edit_flash_sale", sale.sale_id, client=staff, body=models.FlashSaleEdit.from_dict(
+        {"stock": 6, "per_user_limit": 2, "ends_at": (starts + timedelta(hours=2)).isoformat()}))
+    assert (edited.stock, edited.per_user_limit, edited.version) == (6, 2, 1), edited
     call("marketing_flash_sales", client=anonymous)
     call("marketing_flash_sale", sale.sale_id, client=anonymous)
     flash_order = call("checkout_submit_order", client=buyer, idempotency_key="every-call-flash",
