@@ -92,7 +92,9 @@ def grant_coupon(user_id: str, template_id: str, grant_key: str) -> GrantResult:
         template = load_template(template_id)
         refusal = _grant_refusal(template, user_id)
         if refusal is not None:
-            return GrantResult(refusal)
+            # the coupon this grant gave meanwhile (another delivery of the page) may be the reason: still given
+            given = get_or_none(IdempotencyRecord, marker_id)
+            return GrantResult(GRANTED, given.data) if given is not None else GrantResult(refusal)
         coupon = _new_coupon(template, user_id, "GRANT")
         marker = IdempotencyRecord(marker_id, expiration=clock.now() + GRANT_MARKER_TTL, status="COMPLETED",
                                    data=coupon.coupon_id)

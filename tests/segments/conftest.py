@@ -113,3 +113,66 @@ def run_schedule(app) -> None:
              "account": "000000000000", "time": "2026-11-25T04:00:00Z", "region": config.region(),
              "resources": ["arn:aws:events:us-east-1:000000000000:rule/segments_schedule"], "detail": {}}
     app.handler_map["segments_schedule"](event, LocalLambdaContext("segments_schedule"))
+
+
+def new_buyers(app, how_many: int, prefix: str = "buyer") -> list[str]:
+    """`how_many` buyers registered now, the NEW segment computed: their user ids in the order a grant walks them."""
+    from chalicelib.members import service as members
+
+    user_ids = sorted(members.login(f"dev:{prefix}-{number:03d}").user.user_id for number in range(how_many))
+    run_schedule(app)
+    assert members_of("NEW") >= set(user_ids)
+    return user_ids
+
+
+def coupons_of(user_id: str, template_id: str) -> list:
+    from chalicelib.marketing.models import CouponModel
+
+    return [coupon for coupon in CouponModel.query(user_id, consistent_read=True) if coupon.template_id == template_id]
+
+
+def start_grant(owner: Api, template_id: str, segment: str = "NEW", key: str = "grant-key-0001") -> dict:
+    response = fresh(owner).post(f"/admin/segments/{segment}/coupon-grants", {"template_id": template_id},
+                                 headers={"Idempotency-Key": key})
+    assert response.status_code == 202, response.data
+    return response.data
+
+
+def grant_now(owner: Api, grant_id: str) -> dict:
+    response = fresh(owner).get(f"/admin/coupon-grants/{grant_id}")
+    assert response.status_code == 200, response.data
+    return response.data
+
+
+def visible_again_at_once(queue: str = "segments-grants") -> None:
+    """A failed message comes back at the next receive (its visibility timeout is minutes in the stack)."""
+    import boto3
+
+    from chalicelib.core import config, events
+
+    sqs = boto3.client("sqs", region_name=config.region())
+    url = sqs.get_queue_url(QueueName=events.queue_name(queue))["QueueUrl"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "0"})
+
+
+def purge(queue: str = "segments-grants") -> None:
+    import boto3
+
+    from chalicelib.core import config, events
+
+    sqs = boto3.client("sqs", region_name=config.region())
+    sqs.purge_queue(QueueUrl=sqs.get_queue_url(QueueName=events.queue_name(queue))["QueueUrl"])
+
+
+def queued(queue: str = "segments-grants") -> list[dict]:
+    """The messages waiting on the queue (received, so hidden for their visibility timeout)."""
+    import json
+
+    import boto3
+
+    from chalicelib.core import config, events
+
+    sqs = boto3.client("sqs", region_name=config.region())
+    url = sqs.get_queue_url(QueueName=events.queue_name(queue))["QueueUrl"]
+    return [json.loads(message["Body"]) for message in
+            sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])]
