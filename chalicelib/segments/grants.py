@@ -28,7 +28,7 @@ from typing import Any
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib.core import clock
+from chalicelib.core import clock, metrics
 from chalicelib.core.db import condition_failed, get_or_none
 from chalicelib.core.errors import BadRequest, Conflict, NotFound
 from chalicelib.core.ids import require_id
@@ -163,9 +163,14 @@ def work(grant_id: str, page: int, receive_count: int = 1) -> str:
     else:  # cancelled before this page was recorded: count what an interrupted delivery of it gave, give no more
         tally = _count_given(grant, user_ids)
     status = _record(grant, page, user_ids, tally, last)
+    if status is None:
+        return "duplicate"
+    for name, metric in (("granted", "SegmentCouponsGranted"), ("failed", "SegmentGrantFailed")):
+        if grant.status == RUNNING and tally[name]:  # counted by the delivery that recorded the page
+            metrics.count(metric, tally[name])
     if status == RUNNING:
         queue.send_page(grant_id, page + 1)
-    return status or "duplicate"
+    return status
 
 
 def _grant_page(grant: CouponGrantModel, user_ids: list[str], receive_count: int) -> dict[str, int]:

@@ -7,10 +7,12 @@ a Scan of users) and every buyer's facts (a Scan of buyer_facts), then each segm
 (a Query of its partition). It writes only the difference: the buyers who joined (`joined_at` = now) and
 the deletions of those who left, then each segment's snapshot (size, computed_at, the thresholds used).
 
-Two runs at once (a slow one and the next tick) compute the same difference from the same data; a put or
-delete applied twice is the same item. A run that dies half-way leaves some joins and leaves written: the
-next one finds the rest. Memory grows with the buyers in segments (a few hundred bytes each: a million fits
-the function's 1 GB); past that, split the scans by segment (Scan's `Segment`/`TotalSegments`).
+The schedule runs one at a time (its reserved concurrency is 1, infra/stages.py), and a run that did overlap
+another would compute the same difference from the same data: a put or delete applied twice is the same
+item. A run that dies half-way leaves some joins and leaves written: the next one finds the rest.
+
+Memory grows with the buyers in segments (a few hundred bytes each: a million fits the function's 1 GB);
+past that, split the scans (Scan's `Segment`/`TotalSegments`) and the segments over several runs.
 """
 from __future__ import annotations
 
