@@ -118,3 +118,16 @@ class StreamRecord:
         serializer = TypeSerializer()
         self.old_image = {key: serializer.serialize(value) for key, value in old.items()}
         self.new_image = {key: serializer.serialize(value) for key, value in new.items()}
+
+
+def test_a_payment_costs_four_calls_and_a_redelivered_one_a_single_read(aws, frozen_clock, dynamodb_calls):
+    from chalicelib.segments import facts
+
+    order = {"order_id": "01COST00000000000000000000", "user_id": "U-cost", "payable": 5000,
+             "paid_at": clock.iso(clock.now())}
+    dynamodb_calls.clear()
+    assert facts.record_payment(order) is True
+    assert dynamodb_calls.counts() == {"GetItem": 3, "TransactWriteItems": 1}, dynamodb_calls
+    dynamodb_calls.clear()
+    assert facts.record_payment(order) is False
+    assert dynamodb_calls.counts() == {"GetItem": 1}, dynamodb_calls

@@ -271,3 +271,18 @@ def test_grant_markers_outlive_a_long_grant(aws):
     from chalicelib.marketing.service import GRANT_MARKER_TTL
 
     assert GRANT_MARKER_TTL >= timedelta(days=7)
+
+
+def test_a_page_costs_five_calls_a_buyer_and_four_for_the_page(app, client, owner, frozen_clock, dynamodb_calls):
+    new_buyers(app, 2)
+    started = start_grant(owner, new_template(owner)["template_id"])
+    purge()
+    dynamodb_calls.clear()
+    assert grants.work(started["grant_id"], 0) == "RUNNING"
+    # the page: the grant, its members (Query), their accounts (BatchGetItem), the record (UpdateItem);
+    # a buyer: the grant's marker, the template, their coupons of it (Query), their count, the claim's transaction
+    assert dynamodb_calls.counts() == {"GetItem": 1 + 2 * 3, "Query": 1 + 2 * 1, "BatchGetItem": 1,
+                                       "TransactWriteItems": 2, "UpdateItem": 1}, dynamodb_calls
+    dynamodb_calls.clear()
+    assert grants.work(started["grant_id"], 0) == "duplicate"
+    assert dynamodb_calls.counts() == {"GetItem": 1}, "a page delivered again after it was recorded: one read"
