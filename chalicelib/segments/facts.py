@@ -13,7 +13,7 @@ only its marker, and a payment replayed later finds it and applies nothing, so t
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -51,12 +51,13 @@ def record_payment(order: dict[str, Any]) -> bool:
     order_id, amount = order["order_id"], int(order["payable"])
     paid_at = _moment(order.get("paid_at")) or clock.now()
 
-    def change(facts: BuyerFactsModel) -> None:
+    def change(facts: BuyerFactsModel) -> bool:
         facts.first_paid_at = min(filter(None, (facts.first_paid_at, paid_at)))
         facts.last_paid_at = max(filter(None, (facts.last_paid_at, paid_at)))
         facts.paid_orders = int(facts.paid_orders or 0) + 1
         facts.paid_total = int(facts.paid_total or 0) + amount
         _move_day(facts, paid_at, amount)
+        return True
 
     # a refund recorded first (its payment's record dead-lettered, replayed late) keeps the payment out
     return _apply(order["user_id"], _marker_id(PAY, order_id), change, keep_out=_marker_id(REFUND, order_id))
@@ -66,19 +67,24 @@ def record_refund(order: dict[str, Any]) -> bool:
     order_id, amount = order["order_id"], int(order["payable"])
     paid_at = _moment(order.get("paid_at"))
 
-    def change(facts: BuyerFactsModel) -> None:
+    def change(facts: BuyerFactsModel) -> bool:
         if get_or_none(IdempotencyRecord, _marker_id(PAY, order_id)) is None:
-            return  # its payment never counted: only the marker, which keeps a late payment record out
+            return False  # its payment never counted: only the marker, which keeps a late payment record out
         facts.refunded_orders = int(facts.refunded_orders or 0) + 1
         facts.paid_total = int(facts.paid_total or 0) - amount
         if paid_at is not None:
             _move_day(facts, paid_at, -amount)
+        return True
 
-    return _apply(order["user_id"], _marker_id(REFUND, order_id), change)
+    # not applied, on condition its payment is still not applied (else the refund must take the money off)
+    return _apply(order["user_id"], _marker_id(REFUND, order_id), change, unless_done=_marker_id(PAY, order_id))
 
 
-def _apply(user_id: str, marker_id: str, change, keep_out: str | None = None) -> bool:
-    """Commit `change` to a fresh read of the buyer's facts with the effect's marker; False when it was done."""
+def _apply(user_id: str, marker_id: str, change: Callable[[BuyerFactsModel], bool], *, keep_out: str | None = None,
+           unless_done: str | None = None) -> bool:
+    """Commit `change` to a fresh read of the buyer's facts with the effect's marker; False when the effect was
+    applied before, or `keep_out` (another effect's marker) is there. When `change` had nothing to change, only
+    the marker is written, on condition that the effect `unless_done` names is still not applied."""
     def attempt() -> bool | None:
         if get_or_none(IdempotencyRecord, marker_id) is not None:
             return False
@@ -86,7 +92,7 @@ def _apply(user_id: str, marker_id: str, change, keep_out: str | None = None) ->
             return False
         facts = get_or_none(BuyerFactsModel, user_id) or BuyerFactsModel(user_id, version=0, paid_by_day={})
         read_version = int(facts.version or 0)
-        change(facts)
+        changed = change(facts)
         facts.version, facts.updated_at = read_version + 1, clock.now()
         marker = IdempotencyRecord(marker_id, expiration=clock.now() + MARKER_TTL, status="COMPLETED")
 
@@ -94,8 +100,11 @@ def _apply(user_id: str, marker_id: str, change, keep_out: str | None = None) ->
             tx.save(marker, condition=IdempotencyRecord.id.does_not_exist())
             if keep_out is not None:
                 tx.condition_check(IdempotencyRecord, keep_out, condition=IdempotencyRecord.id.does_not_exist())
-            first = BuyerFactsModel.user_id.does_not_exist()
-            tx.save(facts, condition=first if read_version == 0 else BuyerFactsModel.version == read_version)
+            if changed:
+                first = BuyerFactsModel.user_id.does_not_exist()
+                tx.save(facts, condition=first if read_version == 0 else BuyerFactsModel.version == read_version)
+            elif unless_done is not None:
+                tx.condition_check(IdempotencyRecord, unless_done, condition=IdempotencyRecord.id.does_not_exist())
 
         try:
             run_transaction(write)

@@ -61,7 +61,10 @@ def test_a_refund_recorded_before_its_payment_keeps_the_late_payment_out(aws, fr
     assert facts.record_refund(order) is True
     assert facts.record_payment(order) is False
     assert facts.record_payment(order) is False
-    assert (facts_of("U-late")["paid_orders"], facts_of("U-late")["paid_total"]) == (0, 0)
+    from chalicelib.core.db import get_or_none
+    from chalicelib.segments.models import BuyerFactsModel
+
+    assert get_or_none(BuyerFactsModel, "U-late") is None, "nothing paid, nothing refunded: no facts"
 
 
 def test_a_group_order_counts_when_paid_into_its_group(aws, frozen_clock):
@@ -131,3 +134,25 @@ def test_a_payment_costs_four_calls_and_a_redelivered_one_a_single_read(aws, fro
     dynamodb_calls.clear()
     assert facts.record_payment(order) is False
     assert dynamodb_calls.counts() == {"GetItem": 1}, dynamodb_calls
+
+
+def test_a_payment_applied_between_a_refunds_read_and_its_commit_is_still_refunded(aws, frozen_clock, monkeypatch):
+    """The payment's record redriven from the dead-letter queue while the refund's record is being applied."""
+    from chalicelib.segments import facts
+
+    order = {"order_id": "01RACE00000000000000000000", "user_id": "U-race", "payable": 5000,
+             "paid_at": clock.iso(clock.now())}
+    real_get, raced = facts.get_or_none, []
+
+    def payment_lands_right_after_the_refund_looks(model, key, *args, **kwargs):
+        found = real_get(model, key, *args, **kwargs)
+        if key == f"effect#segments-paid#{order['order_id']}" and not raced:
+            raced.append(key)
+            assert facts.record_payment(order) is True
+        return found
+
+    monkeypatch.setattr(facts, "get_or_none", payment_lands_right_after_the_refund_looks)
+    assert facts.record_refund(order) is True
+    assert raced, "the race was staged"
+    after = facts_of("U-race")
+    assert (after["paid_orders"], after["refunded_orders"], after["paid_total"]) == (1, 1, 0)
