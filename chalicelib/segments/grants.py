@@ -31,7 +31,7 @@ from pynamodb.exceptions import UpdateError
 from chalicelib.core import clock, metrics
 from chalicelib.core.db import condition_failed, get_or_none
 from chalicelib.core.errors import BadRequest, Conflict, NotFound
-from chalicelib.core.ids import require_id
+from chalicelib.core.ids import new_id, require_id
 from chalicelib.core.paging import decode_cursor, encode_cursor
 from chalicelib.segments import queue, service
 from chalicelib.segments.models import CANCELLED, DONE, RUNNING, CouponGrantModel
@@ -206,10 +206,11 @@ def _count_given(grant: CouponGrantModel, user_ids: list[str]) -> dict[str, int]
 
 def _record(grant: CouponGrantModel, page: int, user_ids: list[str], tally: dict[str, int], last: bool) -> str | None:
     """Add the page's counts once (condition: `pages` is still `page`); the grant's status after, None if another
-    delivery recorded the page first."""
-    model, now = CouponGrantModel, clock.now()
+    delivery recorded the page first. The write stores a token of its own (`recorded_by`): resent after its reply
+    was lost, it fails its own condition and reads the token back instead of taking itself for another delivery."""
+    model, now, token = CouponGrantModel, clock.now(), new_id()
     actions = [model.pages.set(page + 1), model.updated_at.set(now), model.processed.add(sum(tally.values())),
-               *(getattr(model, name).add(count) for name, count in tally.items() if count)]
+               model.recorded_by.set(token), *(getattr(model, name).add(count) for name, count in tally.items() if count)]
     if user_ids:
         actions.append(model.cursor.set(user_ids[-1]))
     if grant.status == RUNNING:
@@ -217,7 +218,10 @@ def _record(grant: CouponGrantModel, page: int, user_ids: list[str], tally: dict
         if _update(grant, actions + finish, (model.pages == page) & (model.status == RUNNING)):
             return DONE if last else RUNNING
     # cancelled (before, or while this page granted: its coupons were given, so its counts still go in)
-    return CANCELLED if _update(grant, actions, model.pages == page) else None
+    if _update(grant, actions, model.pages == page):
+        return CANCELLED
+    now_stored = get_or_none(CouponGrantModel, grant.grant_id)
+    return now_stored.status if now_stored is not None and now_stored.recorded_by == token else None
 
 
 def _update(grant: CouponGrantModel, actions: list, condition) -> bool:

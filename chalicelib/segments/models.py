@@ -109,6 +109,7 @@ class CouponGrantModel(Model):
     total = NumberAttribute(default=0)  # the segment's size when the grant began
     pages = NumberAttribute(default=0)
     cursor = UnicodeAttribute(null=True)  # the last user_id of the last page recorded
+    recorded_by = UnicodeAttribute(null=True)  # the token of the write that recorded the last page
     processed = NumberAttribute(default=0)
     granted = NumberAttribute(default=0)
     already_holds = NumberAttribute(default=0)

@@ -286,3 +286,18 @@ def test_a_page_costs_five_calls_a_buyer_and_four_for_the_page(app, client, owne
     dynamodb_calls.clear()
     assert grants.work(started["grant_id"], 0) == "duplicate"
     assert dynamodb_calls.counts() == {"GetItem": 1}, "a page delivered again after it was recorded: one read"
+
+
+def test_a_page_record_whose_reply_was_lost_is_recognised_and_the_next_page_still_queued(app, client, owner,
+                                                                                        frozen_clock):
+    from tests.faults import reply_lost_after_commit
+
+    new_buyers(app, 3)
+    started = start_grant(owner, new_template(owner)["template_id"])
+    purge()
+    with reply_lost_after_commit("UpdateItem") as lost:
+        assert grants.work(started["grant_id"], 0) == "RUNNING"
+    assert lost == ["UpdateItem"]
+    assert queued() == [{"grant_id": started["grant_id"], "page": 1}]
+    recorded = grant_now(owner, started["grant_id"])
+    assert (recorded["pages"], recorded["granted"], recorded["processed"]) == (1, 2, 2), "counted once"
