@@ -56,10 +56,25 @@ class Mall:
                   token=self.staff())
 
     def product(self, title: str) -> dict:
-        found = self.call("GET", f"/catalog/products?q={quote(title)}")["items"]
+        """A demo product by its title, read from the listing (the search index may still be filling on a fresh
+        stack)."""
+        found, cursor = [], ""
+        while True:
+            page = self.call("GET", f"/catalog/products?limit=50{'&cursor=' + quote(cursor) if cursor else ''}")
+            found += page["items"]
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
         match = [p for p in found if p["title"] == title]
-        assert match, f"expected the demo catalog to hold {title!r}, search found {[p['title'] for p in found]}"
+        assert match, f"expected the demo catalog to hold {title!r}, it holds {[p['title'] for p in found]}"
         return self.call("GET", f"/catalog/products/{match[0]['product_id']}")
+
+    def wait_until_searchable(self, words: str, title: str) -> None:
+        """The search index is filled from the products' stream: on a fresh stack, wait until it finds `title`."""
+        def found():
+            items = self.call("GET", f"/catalog/products?q={quote(words)}")["items"]
+            assert title in [item["title"] for item in items], f"expected a search for {words!r} to find {title!r}"
+        eventually(found, timeout=30)
 
     def order(self, order_id: str, token: str) -> dict:
         return self.call("GET", f"/orders/{order_id}", token=token)

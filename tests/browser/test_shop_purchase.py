@@ -9,8 +9,17 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.shop_steps import (SHOP, Mall, eventually, fill_address, fits_phone_width, log_in, order_id_from,
-                                      pay_in_sandbox, snap)
+from tests.browser.shop_steps import (
+    SHOP,
+    Mall,
+    eventually,
+    fill_address,
+    fits_phone_width,
+    log_in,
+    order_id_from,
+    pay_in_sandbox,
+    snap,
+)
 
 BOX = "可折叠收纳箱"  # demo catalog: 规格 中号 ¥59.00 / 大号 ¥69.00
 
@@ -19,6 +28,7 @@ def test_buyer_pays_with_coupon_and_points_from_the_home_page(phone, stack, shoo
     mall = Mall(stack)
     token, user_id = mall.buyer("mei")
     mall.grant_points(user_id, 500)
+    mall.wait_until_searchable("收纳箱", BOX)
 
     phone.goto(SHOP)
     expect(phone.get_by_role("heading", name="为你推荐")).to_be_visible()
@@ -48,8 +58,9 @@ def test_buyer_pays_with_coupon_and_points_from_the_home_page(phone, stack, shoo
     expect(phone.get_by_role("heading", name=BOX, level=2)).to_be_visible()
     expect(phone.get_by_role("button", name="加入购物车")).to_be_disabled()
     expect(phone.locator("[data-test=sku-status]")).to_have_text(re.compile("请选择 规格"))
-    phone.get_by_role("group", name="规格").get_by_role("button", name="大号").click()
-    expect(phone.get_by_role("group", name="规格").get_by_role("button", name="大号")).to_have_attribute("aria-pressed", "true")
+    large = phone.get_by_role("group", name="规格").get_by_role("button", name="大号")
+    large.click()
+    expect(large).to_have_attribute("aria-pressed", "true")
     expect(phone.locator("[data-test=price]")).to_have_text("¥69.00")
     expect(phone.locator("[data-test=sku-status]")).to_have_text(re.compile(r"大号，库存 \d+ 件"))
     fits_phone_width(phone)
@@ -159,6 +170,7 @@ def test_buyer_cancels_confirms_and_asks_for_a_refund_from_the_order_pages(phone
 
 def test_a_buyer_searches_picks_a_spec_and_adds_to_cart_by_keyboard_alone(phone, stack):
     Mall(stack).buyer("kai")
+    Mall(stack).wait_until_searchable("毛毯", "珊瑚绒毛毯")
     phone.goto(f"{SHOP}pages/login/login")
     log_in(phone, "kai")
     phone.goto(SHOP)
@@ -205,6 +217,7 @@ def test_behaviour_events_are_posted_without_holding_up_the_page(phone, stack):
     def hold_forever(route):  # the tracking route never answers: the pages must not wait for it
         posted.append((json.loads(route.request.post_data), route.request.headers))
 
+    Mall(stack).wait_until_searchable("蜂蜜", "野生土蜂蜜")
     phone.route("**/track", hold_forever)
     phone.goto(SHOP)
     phone.get_by_role("searchbox", name="搜索商品").fill("蜂蜜")

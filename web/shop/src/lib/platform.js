@@ -23,12 +23,14 @@ export async function login(sandboxName) {
   return answer.user
 }
 
+// #ifndef MP-WEIXIN
 // The local payment sandbox: its cashier addresses are on the reserved .invalid top-level domain (RFC 2606),
 // which can never resolve, so an address there means "no real provider: pay through /payments/sandbox/pay".
 export function isSandboxAddress(url) {
   const match = /^https?:\/\/([^/?#]+)/i.exec(url || '')
   return Boolean(match) && /\.invalid(:\d+)?$/i.test(match[1])
 }
+// #endif
 
 // Starts paying an order. Answers {done: true} when the provider's cashier finished (the mini-program),
 // {sandbox: true} when the local sandbox should complete it, or {redirected: true} when the browser is leaving
@@ -59,9 +61,11 @@ export async function startPayment(orderId) {
   // #endif
 }
 
+// #ifndef MP-WEIXIN
 export function sandboxPay(orderId) {
   return post('/payments/sandbox/pay', { order_id: orderId })
 }
+// #endif
 
 // After a cashier closes, the provider's notification may still be on its way: look at the order a few times.
 export async function waitUntilPaid(orderId, { tries = 10, delayMs = 1000 } = {}) {
