@@ -31,6 +31,7 @@ def main() -> int:
     from benchmarks.flash_capacity import flash_capacity_section
     from benchmarks.local_stack import local_stack_section
     from benchmarks.packages import section as packages_section
+    from benchmarks.web_bench import web_section
     from infra.local.__main__ import configure_environment
     from infra.local.embedded import EmbeddedAws
 
@@ -49,6 +50,7 @@ def main() -> int:
             flash_stack_section(),
             flash_capacity_section(),
             packages_section(),
+            web_section(),
         ]
     finally:
         server.stop()

@@ -1,5 +1,5 @@
 """Admin routes: staff login and accounts, the catalog console, the orders console and refund decisions,
-group-buy campaigns, and the notifications console.
+group-buy campaigns, the notifications console and the segments console.
 
 Each module below registers its routes on the one admin Api, so the admin
 feature deploys as one function.
@@ -12,6 +12,7 @@ from chalicelib.admin import (  # noqa: F401  (they register routes)
     notify_routes,
     order_routes,
     payment_routes,
+    segment_routes,
     staff_routes,
 )
 from chalicelib.admin.api import api
