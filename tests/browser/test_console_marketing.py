@@ -66,6 +66,17 @@ def test_merchant_creates_and_ends_a_flash_sale_and_a_group_buy(stack, desk, sho
     assert status == 200 and listed["sku_id"] == sku_id and listed["sale_price"] == 990, listed
     shoot(desk, "console-flash-sale")
 
+    # Before it starts the whole sale may change: a lower price, a larger pool.
+    sale.get_by_role("button", name="修改").click()
+    desk.get_by_test_id("flash-edit-price").fill("8.8")
+    desk.get_by_test_id("flash-edit-stock").fill("4")
+    desk.get_by_test_id("flash-edit").get_by_role("button", name="保存").click()
+    expect(desk.get_by_test_id("done")).to_have_text("秒杀已修改")
+    expect(sale).to_contain_text("¥8.80")
+    expect(sale).to_contain_text("共 4")
+    status, listed = stack.request("GET", f"/marketing/flash-sales/{sale_id}")
+    assert (listed["sale_price"], listed["remaining"]) == (880, 4), listed
+
     desk.once("dialog", lambda dialog: dialog.accept())
     sale.get_by_role("button", name="立即结束").click()
     expect(desk.get_by_test_id("done")).to_contain_text("秒杀已结束")

@@ -48,6 +48,7 @@ export const PERMISSIONS: Record<string, string> = {
   "catalog.edit": "编辑商品",
   "stock.adjust": "调整库存",
   "marketing.manage": "营销管理",
+  "segments.grant": "向人群发券",
   "staff.manage": "员工管理",
 };
 

@@ -16,6 +16,7 @@ const routes: RouteRecordRaw[] = [
   { path: "/coupons", name: "coupons", component: () => import("./pages/CouponTemplatesPage.vue"), meta: { title: "优惠券" } },
   { path: "/flash-sales", name: "flash-sales", component: () => import("./pages/FlashSalesPage.vue"), meta: { title: "秒杀" } },
   { path: "/groupbuy", name: "groupbuy", component: () => import("./pages/GroupBuyPage.vue"), meta: { title: "拼团" } },
+  { path: "/segments", name: "segments", component: () => import("./pages/SegmentsPage.vue"), meta: { title: "人群" } },
   { path: "/member-levels", name: "member-levels", component: () => import("./pages/MemberLevelsPage.vue"), meta: { title: "会员等级" } },
   { path: "/notifications", name: "notifications", component: () => import("./pages/NotificationsPage.vue"), meta: { title: "通知与库存预警" } },
   { path: "/staff", name: "staff", component: () => import("./pages/StaffPage.vue"), meta: { title: "员工与会话" } },
