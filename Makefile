@@ -19,26 +19,30 @@ run: $(STAMP) web
 	$(PY) -m infra.local
 
 # The front ends (web/*/: the storefront, the console) with Node and npm from the machine: `npm ci` when an app's
-# lock changed, `npm run build` when any of its files is newer than its build. The local stack serves web/<app>/dist
-# at /<app>/ (infra/local/web.py).
+# lock changed, `npm run build` when any of its files, or the API's (the console type-checks against /openapi.json,
+# which its build writes with the venv), is newer than its build. The local stack serves web/<app>/dist at /<app>/
+# (infra/local/web.py).
 WEB_APPS := $(patsubst web/%/package.json,web/%,$(wildcard web/*/package.json))
-web:
+web: $(STAMP)
 	@command -v npm >/dev/null || { echo "the front ends need Node 20 and npm (https://nodejs.org)" >&2; exit 1; }
 	@for dir in $(WEB_APPS); do \
 	  if [ ! -f $$dir/node_modules/.package-lock.json ] || [ $$dir/package-lock.json -nt $$dir/node_modules/.package-lock.json ]; then \
 	    echo "installing $$dir (npm ci) ..."; (cd $$dir && npm ci --no-audit --no-fund --loglevel=error) || exit 1; fi; \
-	  if [ ! -f $$dir/dist/index.html ] || [ -n "$$(find $$dir -path $$dir/node_modules -prune -o -path $$dir/dist -prune \
-	      -o -type f -newer $$dir/dist/index.html -print -quit)" ]; then \
+	  if [ ! -f $$dir/dist/index.html ] || [ -n "$$(find $$dir chalicelib -path $$dir/node_modules -prune -o -path $$dir/dist \
+	      -prune -o -type f -newer $$dir/dist/index.html -print -quit)" ]; then \
 	    echo "building $$dir ..."; (cd $$dir && npm run build --silent) || exit 1; fi; \
 	done
 
-# The browser tests drive Debian's chromium (Playwright for Python, never a browser download of its own).
+# The browser tests drive Debian's chromium (Playwright for Python, never a browser download of its own), with a
+# CJK font so the pages' Chinese shows in their screenshots.
 CHROMIUM := /usr/bin/chromium
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+BROWSER := $(CHROMIUM) $(CJK_FONT)
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
-$(CHROMIUM):
-	@echo "installing Debian's chromium for the browser tests ..."
+$(BROWSER):
+	@echo "installing Debian's chromium and a CJK font for the browser tests ..."
 	$(SUDO) apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk
 
 # The end-to-end suite (stacks in subprocesses, mostly waiting on HTTP) runs beside the in-process suites, which
 # run on two pytest-xdist workers; the workers' access recordings are merged and judged by test_access.py after
@@ -46,7 +50,7 @@ $(CHROMIUM):
 # state test by test (tests/deploy/test_create_owner.py). Every test runs; the e2e output is printed once it is
 # done; any failing part fails the target.
 RECORDING := build/access-recording.json
-test: $(STAMP) web $(CHROMIUM)
+test: $(STAMP) web $(BROWSER)
 	$(VENV)/bin/ruff check chalicelib app.py infra tests benchmarks
 	@mkdir -p build
 	@rm -f $(RECORDING)
@@ -64,7 +68,7 @@ test: $(STAMP) web $(CHROMIUM)
 reset:
 	rm -rf .local/data .local/keys
 
-bench: $(STAMP)
+bench: $(STAMP) web $(BROWSER)
 	$(PY) -m benchmarks.run
 
 template: $(STAMP)
