@@ -40,7 +40,7 @@ test: $(STAMP)
 	$(VENV)/bin/cfn-lint infra/out/template.json
 
 reset:
-	rm -rf .local/data .local/keys
+	rm -rf .local/data .local/keys .local/events
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.run
