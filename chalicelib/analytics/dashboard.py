@@ -1,8 +1,8 @@
 """The merchant's dashboard, read from the per-day counters only: its cost grows with days, never with orders.
 
-A range of N days reads N x (totals + product rows + campaigns) rows, plus, when N > 1, each step's
-sketch per day, by BatchGetItem (100 keys a call): 7 days are 2 calls, 30 days 5, 92 days 15, whether the
-shop took 10 orders or 10 million. Top products' titles are one more BatchGetItem on the catalog.
+A range of N days reads 12 rows a day (totals, campaigns, 4 product rows and, when N > 1, the 6 steps'
+sketches) by BatchGetItem, 100 keys a call: 7 days are 1 call, 30 days 4, 92 days 12, whether the shop
+took 10 orders or 10 million. Top products' titles are one more BatchGetItem, on the catalog.
 
 Definitions (README, "Dashboard: what each number means"):
 - gmv: `payable` of the orders paid in the range (on the day of their payment);

@@ -38,7 +38,7 @@ def analytics_tracker(event) -> dict:
     """Counts each tracking request once and writes its events raw; unreadable or failing messages come back."""
     from chalicelib.analytics import tracking
 
-    failed = tracking.consume((message.message_id, message.body) for message in event)
+    failed = tracking.consume((message.to_dict()["messageId"], message.body) for message in event)
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
 
 
