@@ -42,8 +42,9 @@ test: $(STAMP)
 reset:
 	rm -rf .local/data .local/keys .local/events
 
+# make bench SECTION=dashboard: that section alone, put in place in benchmarks/report.md
 bench: $(STAMP)
-	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.run $(if $(SECTION),--only $(SECTION))
 
 template: $(STAMP)
 	$(PY) -m infra template --output infra/out/template.json

@@ -8,9 +8,9 @@ marker's condition and writes nothing.
 
 Facts of a batch are committed together while their markers and the rows they touch fit one transaction
 (100 actions): a flash sale's batch of paid orders costs a few transactions, not one per order, and one
-counter row takes one write per batch instead of one per order. When a chunk fails because one of its
-facts was counted before (a redelivered batch), its facts are committed one by one: the counted ones
-write nothing, the others count.
+counter row takes one write per batch instead of one per order. Markers already there are looked up first
+and left out; when a chunk still fails because some of its facts were counted meanwhile, the cancellation
+names them, and the rest is committed again without them.
 """
 from __future__ import annotations
 
@@ -55,18 +55,33 @@ class Fact:
         return set(self.adds) | set(self.names)
 
 
-def commit(facts: Iterable[Fact]) -> list[Fact]:
-    """Count each fact not counted before; returns the facts counted now (the others were already)."""
+def commit(facts: Iterable[Fact], *, looked_up: bool = False) -> list[Fact]:
+    """Count each fact not counted before; returns the facts counted now (the others were already).
+
+    Markers that exist are looked up first (one BatchGetItem per 100, eventually consistent: a hint, the
+    transaction's conditions decide), unless the caller just did (`looked_up`): a redelivered batch, or a
+    returning buyer's first-payment fact, then costs a read instead of a cancelled transaction.
+    """
     unique: dict[str, Fact] = {}
     for fact in facts:  # an item may appear once per transaction; the first fact of a key is the one
         unique.setdefault(fact.key, fact)
+    present = set() if looked_up or not unique else set(marks_present(unique))
     counted: list[Fact] = []
-    for chunk in _chunks(list(unique.values())):
-        if _commit(chunk):
-            counted.extend(chunk)
-        elif len(chunk) > 1:
-            counted.extend(fact for fact in chunk if _commit([fact]))
+    for chunk in _chunks([fact for key, fact in unique.items() if key not in present]):
+        counted.extend(_commit_chunk(chunk))
     return counted
+
+
+def _commit_chunk(chunk: list[Fact]) -> list[Fact]:
+    """Commits the chunk; when some of its facts were counted meanwhile, the others again without them."""
+    while chunk:
+        counted_before = _commit(chunk)
+        if counted_before is None:
+            return chunk
+        if not counted_before:  # the cancellation did not say which: each on its own
+            return [fact for fact in chunk if _commit([fact]) is None]
+        chunk = [fact for fact in chunk if fact.key not in counted_before]
+    return []
 
 
 def _chunks(facts: list[Fact]) -> list[list[Fact]]:
@@ -86,7 +101,8 @@ def _chunks(facts: list[Fact]) -> list[list[Fact]]:
     return chunks
 
 
-def _commit(facts: list[Fact]) -> bool:
+def _commit(facts: list[Fact]) -> set[str] | None:
+    """None when committed; else the keys of the facts found counted before (empty: it cannot tell which)."""
     from pynamodb.exceptions import TransactWriteError
     from pynamodb.expressions.operand import Path
 
@@ -113,13 +129,23 @@ def _commit(facts: list[Fact]) -> bool:
 
     try:
         db.run_transaction(build)
-        return True
+        return None
     except TransactWriteError as exc:
         if not db.condition_failed(exc):
             raise
         if len(facts) == 1:
             log.info("fact %s was counted before", facts[0].key)
-        return False
+            return {facts[0].key}
+        return _failed_markers(exc, facts)
+
+
+def _failed_markers(exc: Exception, facts: list[Fact]) -> set[str]:
+    """The facts whose marker's condition failed: PynamoDB sends a transaction's puts (the markers, in the
+    order they were added) before its updates, and DynamoDB answers one reason per item in that order."""
+    codes = db.cancellation_codes(exc)
+    if len(codes) < len(facts):
+        return set()
+    return {fact.key for fact, code in zip(facts, codes[:len(facts)], strict=True) if code == db.CONDITION_FAILED}
 
 
 # --- reading rows -------------------------------------------------------------------------

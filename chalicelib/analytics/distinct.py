@@ -57,7 +57,7 @@ def record(sightings: Iterable[Sighting]) -> int:
         return 0
     present = counters.marks_present(s.key for s in unique)
     facts = [counters.Fact(s.key).add(s.day, TOTALS, s.step, 1) for s in unique if s.key not in present]
-    counted = len(counters.commit(facts))
+    counted = len(counters.commit(facts, looked_up=True))
     add_to_sketches(unique)
     return counted
 

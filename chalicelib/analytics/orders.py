@@ -38,9 +38,13 @@ BUYER_REFUND, SUCCESS = "BUYER", "SUCCESS"
 
 def count_order_changes(records: Iterable[Any]) -> int:
     """Counts the facts of a batch of orders stream records not counted before; returns how many counted now."""
+    return count_changes((image(record, "old") or {}, image(record, "new")) for record in records)
+
+
+def count_changes(changes: Iterable[tuple[dict[str, Any], dict[str, Any] | None]]) -> int:
+    """`count_order_changes` on (old image, new image) pairs, as plain values."""
     batch = _Batch()
-    for record in records:
-        old, new = image(record, "old") or {}, image(record, "new")
+    for old, new in changes:
         if new is not None:
             batch.read(old, new)
     counted = counters.commit(batch.facts)

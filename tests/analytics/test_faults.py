@@ -105,3 +105,20 @@ def test_racing_batches_lose_no_visitor_from_a_days_sketch(aws, atomic_dynamodb,
     sketch.add(everyone, [f"d:{worker}-{n}" for worker in range(4) for n in range(25)])
     assert sketch.decode(row["registers"]) == everyone, "a concurrent merge lost a visitor"
     assert totals()["visitors"] == 100
+
+
+def test_a_chunk_holding_facts_counted_meanwhile_is_committed_again_without_them(aws, dynamodb_calls):
+    """The look-up before a commit is a hint: a fact counted after it fails its marker, and the transaction's
+    cancellation reasons name it, so the rest commits in one more transaction (not one per fact)."""
+    from chalicelib.analytics import counters
+    from chalicelib.analytics.models import TOTALS
+
+    def fact(n: int) -> counters.Fact:
+        return counters.Fact(f"test#{n}").add(DAY, TOTALS, "orders", 1)
+
+    counters.commit([fact(3), fact(7)])
+    dynamodb_calls.clear()
+    counted = counters.commit([fact(n) for n in range(10)], looked_up=True)
+    assert sorted(f.key for f in counted) == sorted(f"test#{n}" for n in range(10) if n not in (3, 7))
+    assert dynamodb_calls == ["TransactWriteItems", "TransactWriteItems"]
+    assert totals()["orders"] == 10
