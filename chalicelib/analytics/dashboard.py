@@ -47,7 +47,7 @@ def date_range(start: str | None, end: str | None) -> tuple[_dt.date, _dt.date]:
     try:
         last = days.parse_day(end) if end else days.parse_day(days.today())
         first = days.parse_day(start) if start else days.shift(last, 1 - DEFAULT_DAYS)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: a default `from` before year 1
         raise BadRequest("from and to are dates, YYYY-MM-DD", code="INVALID_DATE") from None
     if first > last:
         raise BadRequest("from is after to", code="INVALID_RANGE", details={"from": str(first), "to": str(last)})

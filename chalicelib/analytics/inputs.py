@@ -30,7 +30,7 @@ class TrackEvent(Schema):
             return None
         try:
             return clock.iso(clock.parse_iso(value))
-        except ValueError:
+        except (ValueError, OverflowError):  # OverflowError: a time at the edge of year 1 or 9999 in UTC
             raise ValueError("at is an ISO 8601 time with its offset, e.g. 2026-11-25T12:00:00+08:00") from None
 
     @model_validator(mode="after")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 import zlib
+from collections import Counter
 from collections.abc import Iterable
 
 PRECISION = 12
@@ -45,17 +46,15 @@ def add(registers: bytearray, members: Iterable[str]) -> bool:
 
 
 def union(sketches: Iterable[bytes | bytearray]) -> bytearray:
-    merged = empty()
-    for sketch in sketches:
-        merged = bytearray(map(max, merged, sketch))
-    return merged
+    every = list(sketches)
+    return bytearray(map(max, empty(), *every)) if every else empty()  # one pass over the registers
 
 
 def estimate(registers: bytes | bytearray) -> int:
     zeros = registers.count(0)
     if zeros == REGISTERS:
         return 0
-    raw = _ALPHA * REGISTERS * REGISTERS / sum(2.0 ** -rank for rank in registers)
+    raw = _ALPHA * REGISTERS * REGISTERS / sum(count * 2.0 ** -rank for rank, count in Counter(registers).items())
     if raw <= 2.5 * REGISTERS and zeros:
         return round(REGISTERS * math.log(REGISTERS / zeros))
     return round(raw)

@@ -46,7 +46,8 @@ def accept(tracked: list[dict[str, Any]], *, user_id: str | None = None, device_
                "user_id": user_id, "device_id": device_id,
                "events": [{key: value for key, value in event.items() if value is not None} for event in tracked]}
     client = _sqs()
-    client.send_message(QueueUrl=_queue_url(client), MessageBody=json.dumps(message, ensure_ascii=False))
+    # ASCII: SQS refuses some characters JSON allows (U+FFFE, U+FFFF), which a search's words may hold
+    client.send_message(QueueUrl=_queue_url(client), MessageBody=json.dumps(message))
     return {"accepted": len(tracked), "request_id": message["request_id"]}
 
 

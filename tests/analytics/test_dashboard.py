@@ -86,3 +86,10 @@ def test_its_dynamodb_calls_grow_with_days_not_orders(owner, dynamodb_calls, spa
     reads = calls[0].get("BatchGetItem", 0)
     assert reads == {7: 1, 30: 4}[span] + 1, calls  # 12 counter rows a day (100 a call), then the titles
     assert set(calls[0]) == {"GetItem", "BatchGetItem"} and calls[0]["GetItem"] == 1  # the staff gate
+
+
+def test_a_range_reaching_past_the_calendar_is_400_not_an_error(owner):
+    for query in ("to=0001-01-03", "from=9999-12-31&to=9999-12-31", "from=0001-01-01&to=0001-01-01"):
+        answer = owner.get(f"/admin/dashboard?{query}")
+        assert answer.status_code in (200, 400), (query, answer.data)
+    assert owner.get("/admin/dashboard?to=0001-01-03").data["error"]["code"] == "INVALID_DATE"

@@ -149,3 +149,12 @@ def test_who_may_track(client):
     assert track(client, [VIEW], token=staff_token("analyst", "owner"), device="d1").status_code == 403
     not_json = client.post("/track", raw="{", headers={"X-Device-Id": "d1"})
     assert not_json.status_code == 400 and not_json.data["error"]["code"] == "INVALID_JSON"
+
+
+def test_odd_text_and_times_at_the_calendars_edge_are_answered_not_crashed(client, owner, pump, raw_events):
+    edge = track(client, [{"type": "PAGE_VIEW", "at": "0001-01-01T00:00:00+01:00"}], device="edge")
+    assert edge.status_code == 400 and edge.data["error"]["details"][0]["field"] == "events.0.at", edge.data
+    odd = track(client, [{"type": "SEARCH", "q": "\uffff\ufffe连衣裙\u0000"}], device="odd")
+    assert odd.status_code == 202, odd.data  # SQS refuses U+FFFF in a message: the mall sends it escaped
+    pump.drain()
+    assert raw_events.events[-1]["q"] == "\uffff\ufffe连衣裙\u0000"
