@@ -164,6 +164,7 @@ def plain(item: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-def marks_present(keys: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """The markers that exist among `keys` (eventually consistent: a hint, the transaction decides)."""
-    return {item["mark"]["S"]: plain(item) for item in db.batch_get_raw(Mark, [(key,) for key in keys])}
+def marks_present(keys: Iterable[str], *, consistent: bool = False) -> dict[str, dict[str, Any]]:
+    """The markers that exist among `keys` (by default eventually consistent: a hint, a transaction decides)."""
+    found = db.batch_get_raw(Mark, [(key,) for key in keys], consistent=consistent)
+    return {item["mark"]["S"]: plain(item) for item in found}

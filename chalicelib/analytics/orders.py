@@ -155,11 +155,8 @@ def _repeat_buyers(payments: list[tuple[str, str, str]], counted: list[Fact]) ->
     first_now = {fact.key: fact.order_id for fact in counted if fact.key.startswith("buyer#")}
     unknown = [f"buyer#{user}" for user, _, _ in payments if f"buyer#{user}" not in first_now]
     if unknown:
-        from chalicelib.analytics.models import Mark
-        from chalicelib.core import db
-
-        for item in db.batch_get_raw(Mark, [(key,) for key in dict.fromkeys(unknown)], consistent=True):
-            first_now[item["mark"]["S"]] = item.get("order_id", {}).get("S")
+        for key, mark in counters.marks_present(unknown, consistent=True).items():
+            first_now[key] = mark.get("order_id")
     return [Sighting(day, distinct.REPEAT_BUYERS, distinct.buyer(user)) for user, order_id, day in payments
             if first_now.get(f"buyer#{user}") not in (None, order_id)]
 
