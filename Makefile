@@ -66,10 +66,11 @@ test: $(STAMP) web $(BROWSER)
 	$(VENV)/bin/cfn-lint infra/out/template.json
 
 reset:
-	rm -rf .local/data .local/keys
+	rm -rf .local/data .local/keys .local/events
 
+# make bench SECTION=dashboard: that section alone, put in place in benchmarks/report.md
 bench: $(STAMP) web $(BROWSER)
-	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.run $(if $(SECTION),--only $(SECTION))
 
 template: $(STAMP)
 	$(PY) -m infra template --output infra/out/template.json

@@ -2,6 +2,8 @@
 
 Every figure in one report comes from one run on one machine, so ratios are
 comparable even when the machine is noisy; absolute times are not.
+`python -m benchmarks.run --only dashboard` (`make bench SECTION=dashboard`) runs one
+section that needs nothing but the tables and puts it in place in the report.
 """
 from __future__ import annotations
 
@@ -25,8 +27,15 @@ COLD_STARTS = int(os.environ.get("BENCH_COLD_STARTS", "9"))
 COLD_START_TARGET = 1.3
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--only"] and len(argv) == 2:
+        return run_one(argv[1])
+    if argv:
+        print(f"usage: python -m benchmarks.run [--only {'|'.join(SINGLE_SECTIONS)}]", file=sys.stderr)
+        return 2
     from benchmarks.checkout import checkout_section
+    from benchmarks.dashboard_bench import dashboard_section
     from benchmarks.flash_bench import flash_stack_section
     from benchmarks.flash_capacity import flash_capacity_section
     from benchmarks.local_stack import local_stack_section
@@ -45,6 +54,7 @@ def main() -> int:
             cold_start_section(fixtures),
             import_section(),
             dynamodb_calls_section(),
+            dashboard_section(),
             checkout_section(),
             local_stack_section(),
             flash_stack_section(),
@@ -57,6 +67,49 @@ def main() -> int:
     write_report(sections)
     print(REPORT.read_text())
     return 0
+
+
+# Sections that need only the embedded DynamoDB and the tables (no shared fixtures): `--only <name>` runs one of
+# them alone and puts its text in place of the same section of report.md (the rest of the report is kept).
+SINGLE_SECTIONS = {"dashboard": "benchmarks.dashboard_bench:dashboard_section"}
+
+
+def run_one(name: str) -> int:
+    import importlib
+
+    from infra.local.__main__ import configure_environment
+    from infra.local.embedded import EmbeddedAws
+    from infra.tables import create_tables
+
+    if name not in SINGLE_SECTIONS:
+        print(f"no section {name!r}; one of: {', '.join(SINGLE_SECTIONS)}", file=sys.stderr)
+        return 2
+    module, _, function = SINGLE_SECTIONS[name].partition(":")
+    os.environ["MALL_LOCAL_DIR"] = tempfile.mkdtemp(prefix="micromall-bench-")
+    os.environ["MALL_TABLE_PREFIX"] = "bench-"
+    server = EmbeddedAws().start()
+    configure_environment(server.url)
+    try:
+        create_tables(wait=True)
+        section = getattr(importlib.import_module(module), function)()
+    finally:
+        server.stop()
+    replace_section(section)
+    print(section)
+    return 0
+
+
+def replace_section(section: str) -> None:
+    """report.md with `section` in place of the section of the same heading (or appended)."""
+    heading = section.lstrip().splitlines()[0]
+    text = REPORT.read_text(encoding="utf-8") if REPORT.exists() else ""
+    parts = text.split("\n## ")
+    for index, part in enumerate(parts[1:], start=1):
+        if "## " + part.splitlines()[0] == heading:
+            parts[index] = section.lstrip().removeprefix("## ").rstrip("\n") + "\n"
+            REPORT.write_text("\n## ".join(parts), encoding="utf-8")
+            return
+    REPORT.write_text(text.rstrip("\n") + "\n\n" + section.lstrip(), encoding="utf-8")
 
 
 # --- fixtures --------------------------------------------------------------

@@ -14,7 +14,7 @@ from datetime import timedelta
 from chalicelib.core import clock
 
 ALL_FEATURES = ("members", "catalog", "cart", "checkout", "payments", "marketing", "groupbuy", "admin", "notify",
-                "segments")
+                "segments", "analytics")
 
 DEFAULT_REGION = "us-east-1"
 

@@ -46,6 +46,9 @@ def configure_environment(dynamodb_url: str) -> None:
     os.environ.setdefault("MALL_SANDBOX_KEYS_DIR", str(LOCAL_DIR / "keys"))
     # buyers' phones and addresses are sealed under a local key generated once (chalicelib/core/pii.py)
     os.environ.setdefault("MALL_PII_KEY_FILE", str(LOCAL_DIR / "keys" / "pii.key"))
+    # raw analytics events, one JSON line each, a file per shop day (chalicelib/analytics/sink.py)
+    os.environ.setdefault("MALL_EVENTS_DIR", str(LOCAL_DIR / "events"))
+    os.environ.pop("MALL_EVENTS_FIREHOSE", None)
     os.environ.pop("AWS_PROFILE", None)
 
 

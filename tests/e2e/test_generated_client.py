@@ -349,6 +349,15 @@ def test_every_documented_operation_is_accepted_through_the_generated_client(sta
     call("admin_list_low_stock_alerts", client=staff)
     call("admin_list_notifications", client=staff)
 
+    # analytics: the storefront's events from a device and from the buyer, and the merchant's dashboard
+    call("analytics_track", client=anonymous, x_device_id="typed-device", body=models.TrackBody.from_dict(
+        {"events": [{"type": "PAGE_VIEW"}, {"type": "PRODUCT_VIEW", "product_id": product.product_id}]}))
+    call("analytics_track", client=buyer, body=models.TrackBody.from_dict(
+        {"events": [{"type": "SEARCH", "q": "类型化", "at": datetime.now(UTC).isoformat()}]}))
+    shop_today = (datetime.now(UTC) + timedelta(hours=8)).date()  # Asia/Shanghai, the shop's default
+    board = call("admin_dashboard", client=staff, from_=str(shop_today - timedelta(days=6)), to=str(shop_today))
+    assert board.to == str(shop_today) and len(board.by_day) == 7, board
+
     call("checkout_list_orders", client=buyer)
     call("admin_list_orders", client=staff)
     call("admin_get_order", retried, client=staff)
