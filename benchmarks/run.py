@@ -2,7 +2,8 @@
 
 Every figure in one report comes from one run on one machine, so ratios are
 comparable even when the machine is noisy; absolute times are not.
-
+`python -m benchmarks.run --only dashboard` (`make bench SECTION=dashboard`) runs one
+section that needs nothing but the tables and puts it in place in the report.
 `python -m benchmarks.run cold-start [function ...]` runs the cold start section alone (for the functions named,
 default all) and prints it without touching the report: what a change to a function's first request is judged by.
 `python -m benchmarks.run first-requests` answers each first request once in a fresh process and prints, per
@@ -32,16 +33,24 @@ COLD_START_TARGET = 1.3
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--only"] and len(argv) == 2:
+        return run_one(argv[1])
     if argv[:1] == ["cold-start"]:
         return with_bench_tables(lambda fixtures: print(cold_start_section(fixtures, set(argv[1:]) or None)),
                                  argv[1:])
-    if argv[:1] == ["first-requests"]:
+    if argv == ["first-requests"]:
         return with_bench_tables(print_first_requests, [])
+    if argv:
+        print(f"usage: python -m benchmarks.run [--only {'|'.join(SINGLE_SECTIONS)} | cold-start [function ...] "
+              "| first-requests]", file=sys.stderr)
+        return 2
     from benchmarks.checkout import checkout_section
+    from benchmarks.dashboard_bench import dashboard_section
     from benchmarks.flash_bench import flash_stack_section
     from benchmarks.flash_capacity import flash_capacity_section
     from benchmarks.local_stack import local_stack_section
     from benchmarks.packages import section as packages_section
+    from benchmarks.web_bench import web_section
     from infra.local.__main__ import configure_environment
     from infra.local.embedded import EmbeddedAws
 
@@ -55,17 +64,62 @@ def main(argv: list[str] | None = None) -> int:
             cold_start_section(fixtures),
             import_section(),
             dynamodb_calls_section(),
+            dashboard_section(),
             checkout_section(),
             local_stack_section(),
             flash_stack_section(),
             flash_capacity_section(),
             packages_section(),
+            web_section(),
         ]
     finally:
         server.stop()
     write_report(sections)
     print(REPORT.read_text())
     return 0
+
+
+# Sections that need only the embedded DynamoDB and the tables (no shared fixtures): `--only <name>` runs one of
+# them alone and puts its text in place of the same section of report.md (the rest of the report is kept).
+SINGLE_SECTIONS = {"dashboard": "benchmarks.dashboard_bench:dashboard_section", "web": "benchmarks.web_bench:web_section"}
+
+
+def run_one(name: str) -> int:
+    import importlib
+
+    from infra.local.__main__ import configure_environment
+    from infra.local.embedded import EmbeddedAws
+    from infra.tables import create_tables
+
+    if name not in SINGLE_SECTIONS:
+        print(f"no section {name!r}; one of: {', '.join(SINGLE_SECTIONS)}", file=sys.stderr)
+        return 2
+    module, _, function = SINGLE_SECTIONS[name].partition(":")
+    os.environ["MALL_LOCAL_DIR"] = tempfile.mkdtemp(prefix="micromall-bench-")
+    os.environ["MALL_TABLE_PREFIX"] = "bench-"
+    server = EmbeddedAws().start()
+    configure_environment(server.url)
+    try:
+        create_tables(wait=True)
+        section = getattr(importlib.import_module(module), function)()
+    finally:
+        server.stop()
+    replace_section(section)
+    print(section)
+    return 0
+
+
+def replace_section(section: str) -> None:
+    """report.md with `section` in place of the section of the same heading (or appended)."""
+    heading = section.lstrip().splitlines()[0]
+    text = REPORT.read_text(encoding="utf-8") if REPORT.exists() else ""
+    parts = text.split("\n## ")
+    for index, part in enumerate(parts[1:], start=1):
+        if "## " + part.splitlines()[0] == heading:
+            parts[index] = section.lstrip().removeprefix("## ").rstrip("\n") + "\n"
+            REPORT.write_text("\n## ".join(parts), encoding="utf-8")
+            return
+    REPORT.write_text(text.rstrip("\n") + "\n\n" + section.lstrip(), encoding="utf-8")
 
 
 def with_bench_tables(run: Callable[[dict], None], functions: list[str]) -> int:

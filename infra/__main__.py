@@ -8,6 +8,8 @@
                                             delete the environment's stack and tables (refuses if they hold data)
     domain --domain-name D --certificate-arn A [--deploy]
                                             one custom domain over the feature stages (base-path mappings)
+    web --env E --api-domain D [--alias A --certificate-arn C] [--output FILE] [--deploy]
+                                            the front ends on S3 + CloudFront, the API behind the same origin
     package --stage S --output DIR          `chalice package` with Gateway Responses and trigger settings merged
     layer                                   before `chalice deploy`: build the dependency layer it uploads, trimmed
     openapi [--output FILE] [--server URL]  one OpenAPI document for the whole production API
@@ -50,6 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     domain.add_argument("--output", type=Path, help="write the template here")
     domain.add_argument("--deploy", action="store_true", help="create or update the stack")
     domain.add_argument("--region")
+    web = commands.add_parser("web", help="the storefront and console on S3 + CloudFront (infra/web.py)")
+    web.add_argument("--env", default="prod", choices=("dev", "prod"))
+    web.add_argument("--api-domain", required=True, help="the API's custom domain (python -m infra domain)")
+    web.add_argument("--alias", action="append", default=[], help="the shop's own domain name (repeatable)")
+    web.add_argument("--certificate-arn", help="ACM certificate for the aliases, in us-east-1")
+    web.add_argument("--output", type=Path, help="write the template here")
+    web.add_argument("--deploy", action="store_true", help="create or update the stack, upload web/*/dist")
+    web.add_argument("--region")
     package = commands.add_parser("package", help="chalice package the stage with infra.edges merged in")
     package.add_argument("--stage", required=True)
     package.add_argument("--output", type=Path, required=True, help="directory for sam.json and the zips")
@@ -90,6 +100,17 @@ def run_template(args) -> int:
 
     template = render(args.prefix or table_prefix(args.env), env=args.env)
     write_or_print(json.dumps(template, indent=2, ensure_ascii=False) + "\n", args.output)
+    return 0
+
+
+def run_web(args) -> int:
+    from infra.web import deploy_web, render_web
+
+    if args.deploy:
+        deploy_web(args.env, args.api_domain, tuple(args.alias), args.certificate_arn, region=args.region)
+        return 0
+    text = json.dumps(render_web(args.api_domain, tuple(args.alias), args.certificate_arn), indent=2) + "\n"
+    write_or_print(text, args.output)
     return 0
 
 
@@ -230,7 +251,7 @@ def write_or_print(text: str, output: Path | None) -> None:
 
 COMMANDS = {"template": run_template, "access": run_access, "stages": run_stages, "deploy": run_deploy,
             "input-schemas": run_input_schemas,
-            "destroy": run_destroy, "domain": run_domain, "package": run_package, "layer": run_layer,
+            "destroy": run_destroy, "domain": run_domain, "web": run_web, "package": run_package, "layer": run_layer,
             "edges": run_edges, "openapi": run_openapi, "redrive": run_redrive, "create-owner": run_create_owner}
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ Calls become IAM grants on logical resources:
     table/<logical>/index/<index>        Query or Scan on an index
     table/<logical>/stream               read by a stream event handler (event source mapping)
     queue/<logical>                      SQS, by the name `core.events.queue_name` gives
+    deliverystream/<logical>             Kinesis Data Firehose, by the name after the table prefix (`events`)
     parameter/<name>                     SSM parameter `<MALL_SSM_PREFIX>/<name>` (`core.config.secret`)
     key/pii                              the KMS key sealing buyers' personal data (`core.pii`)
 
@@ -55,6 +56,9 @@ TRANSACT_ITEM_ACTIONS = {"Put": "dynamodb:PutItem", "Update": "dynamodb:UpdateIt
 SQS_ACTIONS = {"SendMessageBatch": "sqs:SendMessage", "DeleteMessageBatch": "sqs:DeleteMessage",
                "ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility"}
 
+# Firehose's batch API is authorized as itself; a single put as PutRecord.
+FIREHOSE_ACTIONS = ("PutRecord", "PutRecordBatch")
+
 # The KMS calls core.pii makes, on the one key the data stack creates.
 PII_KEY = "key/pii"
 KMS_ACTIONS = ("GenerateDataKey", "Decrypt")
@@ -93,6 +97,9 @@ class Names:
         name = url_or_name.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
         return f"queue/{name.removeprefix(self.queue_prefix)}"
 
+    def delivery_stream(self, name: str) -> str:
+        return f"deliverystream/{name.removeprefix(self.queue_prefix)}"
+
     def parameter(self, name: str) -> str:
         prefix = (self.ssm_prefix or "").rstrip("/")
         if prefix and name.startswith(prefix + "/"):
@@ -127,6 +134,8 @@ def grants_of_call(service: str, operation: str, params: dict[str, Any], names: 
             add(names.parameter(name), f"ssm:{operation}")
     elif service == "kms" and operation in KMS_ACTIONS:
         add(PII_KEY, f"kms:{operation}")
+    elif service == "firehose" and operation in FIREHOSE_ACTIONS:
+        add(names.delivery_stream(params["DeliveryStreamName"]), f"firehose:{operation}")
     elif service == "sqs" and ("QueueUrl" in params or "QueueName" in params):
         add(names.queue(params.get("QueueUrl") or params["QueueName"]), SQS_ACTIONS.get(operation, f"sqs:{operation}"))
     else:
@@ -449,7 +458,7 @@ def recording_command() -> list[str]:
     """pytest over every suite that drives the app in-process (not e2e: that app runs in another process)."""
     tests = ROOT / "tests"
     targets = [str(path.relative_to(ROOT)) for path in sorted(tests.iterdir())
-               if path.is_dir() and path.name not in ("e2e", "deploy", "__pycache__")]
+               if path.is_dir() and path.name not in ("e2e", "browser", "deploy", "__pycache__")]
     if DRILLS.exists():
         targets.append(str(DRILLS.relative_to(ROOT)))
     # Two pytest-xdist workers; the plugin's controller merges their recordings into one file.

@@ -145,6 +145,10 @@ def template_source(session, env: str, name: str, body: str, say: Say) -> dict[s
     return {"TemplateURL": f"https://{bucket}.s3{suffix}.amazonaws.com/{key}"}
 
 
+# The data stack creates a role (Firehose's, for the raw events): CloudFormation asks to be told so.
+CAPABILITIES = ["CAPABILITY_IAM"]
+
+
 def apply_stack(cfn, name: str, source: str | dict[str, str], parameters: list, tags: list, say: Say,
                 waits: Waits) -> None:
     """Create the stack, or update it; wait until it is done. `source`: the template's body, or
@@ -156,7 +160,7 @@ def apply_stack(cfn, name: str, source: str | dict[str, str], parameters: list, 
                          f"(`aws cloudformation delete-stack --stack-name {name}`) and deploy again")
     if existing is None:
         say("  creating ...")
-        cfn.create_stack(StackName=name, Parameters=parameters, Tags=tags, **source)
+        cfn.create_stack(StackName=name, Parameters=parameters, Tags=tags, Capabilities=CAPABILITIES, **source)
         cfn.get_waiter("stack_create_complete").wait(StackName=name, WaiterConfig=waits.config())
     elif _update(cfn, name, source, parameters, tags):
         say("  updating ...")
@@ -169,7 +173,7 @@ def _update(cfn, name: str, source: dict[str, str], parameters: list, tags: list
     from botocore.exceptions import ClientError
 
     try:
-        cfn.update_stack(StackName=name, Parameters=parameters, Tags=tags, **source)
+        cfn.update_stack(StackName=name, Parameters=parameters, Tags=tags, Capabilities=CAPABILITIES, **source)
         return True
     except ClientError as exc:
         if "No updates are to be performed" in str(exc):

@@ -69,6 +69,8 @@ def resource_arn(resource: str, env: str, target: Target) -> str:
         return f"{arn}/{sub}" if sub else arn
     if kind == "queue":
         return head.format(service="sqs") + f"{table_prefix(env)}{rest}"
+    if kind == "deliverystream":  # Kinesis Data Firehose, named like the tables (infra.template.events_resources)
+        return head.format(service="firehose") + f"deliverystream/{table_prefix(env)}{rest}"
     if kind == "parameter":
         return head.format(service="ssm") + f"parameter{ssm_prefix(env)}/{rest}"
     if kind == "key":  # key/pii: until the stack exists, a key id that matches no key (fails closed)

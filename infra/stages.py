@@ -141,13 +141,20 @@ def stage_functions(stage: str) -> list[str]:
 
 
 OWNED_VARIABLES = frozenset({"MALL_FEATURES", "MALL_TABLE_PREFIX", "MALL_SSM_PREFIX", "MALL_BASE_PATHS",
-                             "POWERTOOLS_METRICS_NAMESPACE", "MALL_API_NAME", "MALL_PII_KMS_KEY_ID"})
+                             "POWERTOOLS_METRICS_NAMESPACE", "MALL_API_NAME", "MALL_PII_KMS_KEY_ID",
+                             "MALL_EVENTS_FIREHOSE"})
 
 
 def pii_key_alias(env: str) -> str:
     from infra.cloud import stack_name
 
     return f"alias/{stack_name(env)}-pii"
+
+
+def events_firehose(env: str) -> str:
+    from infra.template import EVENTS_STREAM_NAME
+
+    return f"{table_prefix(env)}{EVENTS_STREAM_NAME}"
 
 
 def render_stage(stage: str, existing: dict[str, Any] | None = None,
@@ -169,7 +176,9 @@ def render_stage(stage: str, existing: dict[str, Any] | None = None,
                  "POWERTOOLS_METRICS_NAMESPACE": metrics_namespace(env),
                  "MALL_API_NAME": api_name(stage),  # its REST API's name: the API 5XX alarm watches this one
                  # the data stack's KMS key for buyers' personal data, by alias (infra.template.pii_key_resources)
-                 "MALL_PII_KMS_KEY_ID": pii_key_alias(env)}
+                 "MALL_PII_KMS_KEY_ID": pii_key_alias(env),
+                 # the data stack's delivery stream of raw analytics events (infra.template.events_resources)
+                 "MALL_EVENTS_FIREHOSE": events_firehose(env)}
     if stage != DEV_STAGE:
         variables["MALL_BASE_PATHS"] = ",".join(shapes[0].base_paths)
     streams = sorted({table for described in shapes for table in described.streams()})

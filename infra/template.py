@@ -180,6 +180,72 @@ def pii_key_resources() -> dict[str, Any]:
     }
 
 
+EVENTS_BUCKET, EVENTS_ROLE, EVENTS_STREAM, EVENTS_LOGS = (
+    "EventsBucket", "EventsDeliveryRole", "EventsDeliveryStream", "EventsDeliveryLogGroup")
+EVENTS_STREAM_NAME = "events"  # the delivery stream is `<TablePrefix>events` (MALL_EVENTS_FIREHOSE of every stage)
+EVENTS_PREFIX = "events/day=!{partitionKeyFromQuery:day}/"
+
+
+def events_resources() -> dict[str, Any]:
+    """Raw analytics events (chalicelib/analytics/sink.py): Kinesis Data Firehose into S3, partitioned by the
+    event's shop day (`events/day=YYYY-MM-DD/`, gzipped JSON lines) for Athena (docs/DEPLOY.md, "Raw events").
+
+    Dynamic partitioning reads `day` from each record (the shop's day, not the arrival's UTC hour), and wants
+    buffers of at least 64 MB; a quiet shop's files arrive every 5 minutes. The bucket is retained with the
+    tables: it is the merchant's history. Firehose's own role may only write there and log its errors.
+    """
+    bucket_arn = {"Fn::GetAtt": [EVENTS_BUCKET, "Arn"]}
+    log_group = {"Fn::Sub": "/aws/kinesisfirehose/${TablePrefix}" + EVENTS_STREAM_NAME}
+    return {
+        EVENTS_BUCKET: {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+                        "Properties": {
+                            "BucketName": {"Fn::Sub": "${TablePrefix}events-${AWS::AccountId}-${AWS::Region}"},
+                            "BucketEncryption": {"ServerSideEncryptionConfiguration": [
+                                {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+                            "PublicAccessBlockConfiguration": {
+                                "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True,
+                                "RestrictPublicBuckets": True},
+                            "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+                            "LifecycleConfiguration": {"Rules": [{
+                                "Id": "AbortIncompleteUploads", "Status": "Enabled",
+                                "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}}]}}},
+        EVENTS_LOGS: {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Delete", "UpdateReplacePolicy": "Delete",
+                      "Properties": {"LogGroupName": log_group, "RetentionInDays": 30}},
+        f"{EVENTS_LOGS}Stream": {"Type": "AWS::Logs::LogStream",
+                                 "Properties": {"LogGroupName": {"Ref": EVENTS_LOGS}, "LogStreamName": "S3Delivery"}},
+        EVENTS_ROLE: {"Type": "AWS::IAM::Role", "Properties": {
+            "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "firehose.amazonaws.com"}, "Action": "sts:AssumeRole",
+                "Condition": {"StringEquals": {"sts:ExternalId": {"Ref": "AWS::AccountId"}}}}]},
+            "Policies": [{"PolicyName": "WriteRawEvents", "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": ["s3:AbortMultipartUpload", "s3:GetBucketLocation", "s3:GetObject",
+                                               "s3:ListBucket", "s3:ListBucketMultipartUploads", "s3:PutObject"],
+                 "Resource": [bucket_arn, {"Fn::Sub": "${" + EVENTS_BUCKET + ".Arn}/*"}]},
+                {"Effect": "Allow", "Action": ["logs:PutLogEvents"],
+                 "Resource": {"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+                                         "/aws/kinesisfirehose/${TablePrefix}" + EVENTS_STREAM_NAME + ":*"}}]}}]}},
+        EVENTS_STREAM: {"Type": "AWS::KinesisFirehose::DeliveryStream",
+                        "Properties": {
+                            "DeliveryStreamName": {"Fn::Sub": "${TablePrefix}" + EVENTS_STREAM_NAME},
+                            "DeliveryStreamType": "DirectPut",
+                            "DeliveryStreamEncryptionConfigurationInput": {"KeyType": "AWS_OWNED_CMK"},
+                            "ExtendedS3DestinationConfiguration": {
+                                "BucketARN": bucket_arn, "RoleARN": {"Fn::GetAtt": [EVENTS_ROLE, "Arn"]},
+                                "Prefix": EVENTS_PREFIX,
+                                "ErrorOutputPrefix": "errors/!{firehose:error-output-type}/!{timestamp:yyyy-MM-dd}/",
+                                "BufferingHints": {"IntervalInSeconds": 300, "SizeInMBs": 64},
+                                "CompressionFormat": "GZIP",
+                                "DynamicPartitioningConfiguration": {"Enabled": True,
+                                                                     "RetryOptions": {"DurationInSeconds": 300}},
+                                "ProcessingConfiguration": {"Enabled": True, "Processors": [{
+                                    "Type": "MetadataExtraction", "Parameters": [
+                                        {"ParameterName": "MetadataExtractionQuery", "ParameterValue": "{day: .day}"},
+                                        {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"}]}]},
+                                "CloudWatchLoggingOptions": {"Enabled": True, "LogGroupName": {"Ref": EVENTS_LOGS},
+                                                             "LogStreamName": "S3Delivery"}}}},
+    }
+
+
 def render(default_prefix: str = "micromall-dev-", queues: list[QueueSpec] | None = None,
            env: str | None = None) -> dict[str, Any]:
     """The stack of tables and queues; with `env`, also that environment's log groups, alarms and their topic."""
@@ -195,6 +261,9 @@ def render(default_prefix: str = "micromall-dev-", queues: list[QueueSpec] | Non
             outputs[f"{name}StreamArn"] = {"Value": {"Fn::GetAtt": [name, "StreamArn"]}}
     resources.update(pii_key_resources())
     outputs[f"{PII_KEY}Arn"] = {"Value": {"Fn::GetAtt": [PII_KEY, "Arn"]}}
+    resources.update(events_resources())
+    outputs["EventsBucketName"] = {"Value": {"Ref": EVENTS_BUCKET}}
+    outputs["EventsFirehoseName"] = {"Value": {"Ref": EVENTS_STREAM}}
     for spec in discovered_queues() if queues is None else queues:
         resources.update(queue_resources(spec))
         for name in (queue_resource_name(spec.logical_name), dead_letter_resource_name(spec.logical_name)):
@@ -218,7 +287,8 @@ def render(default_prefix: str = "micromall-dev-", queues: list[QueueSpec] | Non
         outputs[f"{TOPIC}Arn"] = {"Value": {"Ref": TOPIC}}
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": "micromall tables and queues (rendered from the models and handlers by `python -m infra template`)",
+        "Description": "micromall tables, queues and raw events (rendered from the models and handlers by "
+                       "`python -m infra template`)",
         "Parameters": {"TablePrefix": {
             "Type": "String", "Default": default_prefix, "AllowedPattern": "[a-zA-Z0-9_.-]*",
             "Description": "Prefix of every table name; the stage's MALL_TABLE_PREFIX"}},

@@ -19,7 +19,10 @@ os.environ.update({
     # personal data is sealed under a key made for this test run (core/pii.py); tests/members/test_pii.py
     # also runs the KMS path against moto's KMS
     "MALL_PII_LOCAL_KEY": __import__("base64").urlsafe_b64encode(os.urandom(32)).decode("ascii"),
+    # raw analytics events as JSON lines (chalicelib/analytics/sink.py), somewhere that is not the checkout's .local
+    "MALL_EVENTS_DIR": __import__("tempfile").mkdtemp(prefix="micromall-test-events-"),
 })
+os.environ.pop("MALL_EVENTS_FIREHOSE", None)
 os.environ.pop("MALL_PII_KMS_KEY_ID", None)
 os.environ.pop("MALL_DYNAMODB_ENDPOINT", None)
 os.environ.pop("AWS_PROFILE", None)

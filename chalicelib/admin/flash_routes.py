@@ -1,4 +1,4 @@
-"""The flash-sale console: create a sale (its stock moved out of regular stock), list them, end one."""
+"""The flash-sale console: create a sale (its stock moved out of regular stock), list them, edit one, end one."""
 from __future__ import annotations
 
 from chalicelib.admin.api import api
@@ -26,6 +26,16 @@ def list_flash_sales(ctx: Context):
     from chalicelib.marketing import flash_sales
 
     return flash_sales.list_sales(ctx.query.cursor, ctx.query.limit)
+
+
+@api.route("/admin/flash-sales/{sale_id}", "PUT", body="chalicelib.marketing.flash_views:FlashSaleEdit",
+           response=SALE, auth=MANAGE_MARKETING, errors=(404, 409),
+           summary="edit a sale: price and start before it starts; end, stock, per-buyer limit and payment timeout "
+                   "while it runs too, each edit one transaction that orders in flight see whole or not at all")
+def edit_flash_sale(ctx: Context, sale_id: str):
+    from chalicelib.marketing import flash_edits
+
+    return flash_edits.edit_sale(sale_id, ctx.body, actor=ctx.principal.subject)
 
 
 @api.route("/admin/flash-sales/{sale_id}/end", "POST", response=SALE, auth=MANAGE_MARKETING, errors=(404,),

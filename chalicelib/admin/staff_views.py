@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 StaffRole = Literal["owner", "operator"]
 Grant = Literal["orders.view", "orders.ship", "orders.cancel", "refunds.decide", "payments.view", "catalog.view",
-                "catalog.edit", "stock.adjust", "marketing.manage"]  # core.permissions.GRANTABLE
+                "catalog.edit", "stock.adjust", "marketing.manage", "segments.grant"]  # core.permissions.GRANTABLE
 MIN_NEW_PASSWORD_LENGTH = 8
 
 

@@ -16,7 +16,7 @@ from pynamodb.attributes import (
 )
 from pynamodb.models import Model
 
-from chalicelib.core.db import register, table_meta
+from chalicelib.core.db import NEW_AND_OLD_IMAGES, register, table_meta
 
 # The header's sort key. SKU ids are [0-9A-Za-z_-], so "#" can never name a SKU,
 # and it sorts before every SKU id, so the header comes first in the Query.
@@ -26,7 +26,8 @@ HEADER_KEY = "#CART"
 @register
 class CartRecord(Model):
     """Any item of a buyer's cart partition; `kind` says whether it is the header or a line."""
-    Meta = table_meta("carts")
+    # Its stream tells the dashboard of every add (chalicelib/cart/events.py, read by analytics).
+    Meta = table_meta("carts", stream_view_type=NEW_AND_OLD_IMAGES)
 
     user_id = UnicodeAttribute(hash_key=True)
     sku_id = UnicodeAttribute(range_key=True)

@@ -95,3 +95,10 @@ def product_categories(product_ids: Iterable[str]) -> dict[str, str]:
     what a category-scoped coupon needs to know about a basket."""
     wanted = [product_id for product_id in dict.fromkeys(product_ids) if looks_like_id(product_id)]
     return {row.product_id: row.category_id for row in batch_get(ProductModel, [(pid,) for pid in wanted])}
+
+
+def product_titles(product_ids: Iterable[str]) -> dict[str, str]:
+    """product_id -> title for the known products among `product_ids` (one BatchGetItem per 100): how the
+    merchant's dashboard names its top products."""
+    wanted = [product_id for product_id in dict.fromkeys(product_ids) if looks_like_id(product_id)]
+    return {row.product_id: row.title for row in batch_get(ProductModel, [(pid,) for pid in wanted])}

@@ -13,6 +13,11 @@ shard holding it is 409 SOLD_OUT, and this function then answers SOLD_OUT withou
 transaction until it reads the sale again (at most once a second, marketing.flash_stock), as it does
 for every request once the pool's stream handler has flagged the sale sold out.
 
+The shard's condition also names the sale's `version` the order was priced from (its terms: price,
+per-buyer limit, payment timeout). After staff edit the sale (marketing.flash_edits), an order priced
+from the sale as read before the edit fails that condition; the pool read that follows shows the new
+terms, and the order reads the sale again and is placed under them, or refused by them: never a mix.
+
 DynamoDB calls per submit: GetItem (the key), GetItem (the sale, at most once a second per
 function), GetItem (the buyer's quota), GetItem (the address), TransactWriteItems; after the sell-out:
 GetItem (the key) and nothing else.
@@ -42,7 +47,7 @@ from chalicelib.core.db import condition_failed, run_transaction
 from chalicelib.core.errors import BadRequest, Conflict, ServiceUnavailable, Unprocessable
 from chalicelib.core.ids import new_id
 from chalicelib.marketing import flash_stock
-from chalicelib.marketing.flash_models import FlashSaleModel
+from chalicelib.marketing.flash_models import FlashPoolModel, FlashSaleModel
 
 if TYPE_CHECKING:  # a body the edge validated is its fields (core/input_schemas.Fields), not the model
     from chalicelib.checkout.inputs import OrderSubmission
@@ -85,7 +90,14 @@ def submit_flash_order(user_id: str, request: OrderSubmission, idempotency_key: 
             continue
         if flash_stock.quota_bought(sale.sale_id, user_id, consistent=True) + quantity > int(sale.per_user_limit):
             raise _limit_reached(sale)
-        shard, units_left = _next_shard(sale, quantity)
+        shards = flash_stock.pool_shards(sale, consistent=True)
+        if flash_stock.terms_changed(sale, shards):  # edited since read: the new terms price and limit the order
+            sale = flash_stock.reload_sale(sale.sale_id)
+            _refuse_outside_sale(sale, sku_id, quantity)
+            quote = _quote(sale, quantity)
+            shard = random.randrange(int(sale.shards))
+            continue
+        shard, units_left = _next_shard(sale, shards, quantity)
         if shard is None:
             break
     else:
@@ -118,11 +130,10 @@ def _other_shard(sale: FlashSaleModel, shard: int) -> int:
     return shard if shards == 1 else (shard + random.randrange(1, shards)) % shards
 
 
-def _next_shard(sale: FlashSaleModel, quantity: int) -> tuple[int | None, bool]:
-    """After a failed reservation: one consistent read of the whole pool; a random shard still holding
+def _next_shard(sale: FlashSaleModel, shards: list[FlashPoolModel], quantity: int) -> tuple[int | None, bool]:
+    """After a failed reservation, from one consistent read of the whole pool: a random shard still holding
     `quantity` (None when none does), and whether any unit is left at all. A closed pool or a window passed
     is 422."""
-    shards = flash_stock.pool_shards(sale, consistent=True)
     now = clock.now()
     if any(row.closed or not row.opens_at <= now < row.closes_at for row in shards):
         _refuse_not_running(flash_stock.reload_sale(sale.sale_id))

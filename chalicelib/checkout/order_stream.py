@@ -1,11 +1,12 @@
 """The orders table's one stream reader, and the features it serves.
 
 DynamoDB Streams serves no more than two concurrent readers per shard without throttling
-them, and three features act on order changes: checkout counts sales, members credits
-growth and points (and gives back spent ones), notify derives its outbox. So one Lambda
-reads the stream and hands each batch to every subscriber, each through its own
-feature's function. Every subscriber is idempotent (a conditional marker per effect), so
-a batch retried, split or redriven from its dead-letter queue applies nothing twice.
+them, and four features act on order changes: checkout counts sales, members credits
+growth and points (and gives back spent ones), notify derives its outbox, segments keeps
+each buyer's payment facts, analytics counts the dashboard's figures. So one Lambda reads the
+stream and hands each batch to every subscriber, each through its own feature's function.
+Every subscriber is idempotent (a conditional marker per effect), so a batch retried, split
+or redriven from its dead-letter queue applies nothing twice.
 
 A subscriber that fails does not starve the others: each still gets the batch, then the
 first error fails it, and Lambda retries it, splits it down to the failing record and
@@ -27,6 +28,8 @@ SUBSCRIBERS: tuple[tuple[str, str], ...] = (
     ("sales counters", "chalicelib.checkout.events:count_sales"),
     ("member growth and points", "chalicelib.members.effects:apply_order_changes"),
     ("notifications", "chalicelib.notify.outbox:derive_from_orders"),
+    ("buyer facts for segments", "chalicelib.segments.facts:record_order_changes"),
+    ("dashboard counters", "chalicelib.analytics.orders:count_order_changes"),
 )
 
 

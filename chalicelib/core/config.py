@@ -13,7 +13,8 @@ from datetime import timedelta
 
 from chalicelib.core import clock
 
-ALL_FEATURES = ("members", "catalog", "cart", "checkout", "payments", "marketing", "groupbuy", "admin", "notify")
+ALL_FEATURES = ("members", "catalog", "cart", "checkout", "payments", "marketing", "groupbuy", "admin", "notify",
+                "segments", "analytics")
 
 DEFAULT_REGION = "us-east-1"
 

@@ -149,18 +149,24 @@ def batch_get(model: type[M], keys: Iterable[tuple], *, consistent: bool = False
     PynamoDB's own batch_get re-asks for UnprocessedKeys in a tight loop; under
     throttling that makes things worse, so the retries here back off with jitter.
     """
+    return [model.from_raw_data(raw) for raw in batch_get_raw(model, keys, consistent=consistent, sleep=sleep)]
+
+
+def batch_get_raw(model: type[Model], keys: Iterable[tuple], *, consistent: bool = False,
+                  sleep=time.sleep) -> list[dict[str, Any]]:
+    """`batch_get`, answering DynamoDB's raw items: for a table whose attributes are named at run time."""
     serialized = [_serialize_key(model, key) for key in dict.fromkeys(keys)]  # DynamoDB refuses duplicates
-    found: list[M] = []
+    found: list[dict[str, Any]] = []
     for start in range(0, len(serialized), BATCH_GET_LIMIT):
         found.extend(_fetch_chunk(model, serialized[start:start + BATCH_GET_LIMIT], consistent, sleep))
     return found
 
 
-def _fetch_chunk(model: type[M], keys: list[dict], consistent: bool, sleep) -> list[M]:
-    items: list[M] = []
+def _fetch_chunk(model: type[Model], keys: list[dict], consistent: bool, sleep) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
     for attempt in range(BATCH_GET_ATTEMPTS):
         page, unprocessed = model._batch_get_page(keys, consistent_read=consistent, attributes_to_get=None)
-        items.extend(model.from_raw_data(raw) for raw in page or [])
+        items.extend(page or [])
         if not unprocessed:
             return items
         keys = unprocessed

@@ -170,7 +170,18 @@ def serve(op: Operation, request: Any, path_params: dict[str, str]) -> Response:
         return unexpected_error_response(exc, request)
 
 
+EDGE_PROOF = "x-mall-edge"  # core/edge.py
+
+
 def source_ip_of(request: Any) -> str | None:
+    """The caller's address: the viewer's when the shop's CloudFront vouches for it (core/edge.py), else the connection's."""
+    headers = getattr(request, "headers", None) or {}
+    if EDGE_PROOF in headers:
+        from chalicelib.core import edge  # lazy: only requests through the shop's CloudFront carry the proof
+
+        vouched = edge.viewer_ip(headers)
+        if vouched is not None:
+            return vouched
     identity = (getattr(request, "context", None) or {}).get("identity") or {}
     return identity.get("sourceIp") or None
 

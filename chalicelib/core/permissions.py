@@ -4,9 +4,9 @@ A staff route names the permission it needs (`auth=staff_may(REFUNDS_DECIDE)`); 
 HTTP edge judges it against the account's role *now* (read on every staff request),
 plus the permissions an owner granted that account, never against the role written
 in the token. An owner holds every permission. An operator runs the daily console
-(orders, shipping, catalog, marketing) but does not decide refunds, change stock or
-manage staff unless an owner grants it the first two; `staff.manage` is never
-granted, it comes only with the owner role.
+(orders, shipping, catalog, marketing) but does not decide refunds, change stock, grant
+coupons to a whole segment or manage staff unless an owner grants it the first three;
+`staff.manage` is never granted, it comes only with the owner role.
 """
 from __future__ import annotations
 
@@ -18,12 +18,13 @@ PAYMENTS_VIEW = "payments.view"  # payment anomalies
 CATALOG_VIEW = "catalog.view"
 CATALOG_EDIT = "catalog.edit"  # categories, products, on/off sale
 STOCK_ADJUST = "stock.adjust"  # set or adjust a SKU's available stock
-MARKETING_MANAGE = "marketing.manage"  # coupon templates, flash sales, group-buy campaigns, member levels
+MARKETING_MANAGE = "marketing.manage"  # coupon templates, flash sales, group-buy campaigns, member levels, segments
+SEGMENTS_GRANT = "segments.grant"  # grant a coupon template to a whole segment at once, and cancel such a grant
 STAFF_MANAGE = "staff.manage"  # accounts, roles, password resets, sessions, unlocking logins
 
 ALL_PERMISSIONS = frozenset({
     ORDERS_VIEW, ORDERS_SHIP, ORDERS_CANCEL, REFUNDS_DECIDE, PAYMENTS_VIEW, CATALOG_VIEW, CATALOG_EDIT,
-    STOCK_ADJUST, MARKETING_MANAGE, STAFF_MANAGE,
+    STOCK_ADJUST, MARKETING_MANAGE, SEGMENTS_GRANT, STAFF_MANAGE,
 })
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {

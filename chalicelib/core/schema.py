@@ -1,10 +1,22 @@
-"""The base of every request and response model, and the shapes core itself answers with."""
+"""The base of every request and response model, the shapes core itself answers with, and input types."""
 from __future__ import annotations
 
 import importlib
-from typing import ClassVar
+from datetime import UTC, datetime
+from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, model_validator
+
+
+def _in_utc(moment: datetime) -> datetime:
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # "0001-01-01T00:00:00+01:00" is a valid ISO time before the first UTC instant
+        raise ValueError("the time must fall between the years 1 and 9999 in UTC") from None
+
+
+# A time with its zone, given back in UTC; one that falls outside what UTC can hold is a 400, not a 500.
+UtcMoment = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 class Schema(BaseModel):

@@ -21,7 +21,7 @@ from chalicelib.catalog.reads import sku_cards
 from chalicelib.core import clock
 from chalicelib.core.db import batch_get, commit_if_conditions_hold, get_or_none, until_committed
 from chalicelib.core.errors import BadRequest, Conflict, NotFound
-from chalicelib.core.ids import new_id, require_id
+from chalicelib.core.ids import looks_like_id, new_id, require_id
 from chalicelib.groupbuy.models import (
     ACTIVE,
     CAMPAIGN_LIST,
@@ -76,6 +76,16 @@ def load_campaign(campaign_id: str) -> CampaignModel:
     if campaign is None:
         raise NotFound("campaign not found", code="CAMPAIGN_NOT_FOUND")
     return campaign
+
+
+def campaign_of_group(group_id: str) -> dict | None:
+    """What a group's orders count under on the merchant's dashboard: its campaign's `campaign_id` and
+    `title`, the group's `sku_id` and `group_price`; None for an unknown group. One GetItem on the group."""
+    group = get_or_none(GroupModel, group_id, consistent=False) if looks_like_id(group_id) else None
+    if group is None:
+        return None
+    return {"campaign_id": group.campaign_id, "title": group.title, "sku_id": group.sku_id,
+            "group_price": int(group.group_price)}
 
 
 def is_running(campaign: CampaignModel, now: datetime) -> bool:

@@ -1,9 +1,9 @@
 """What buyers and staff send to the group-buy routes, validated at the edge."""
 from __future__ import annotations
 
-from pydantic import AwareDatetime, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import ConfigDict, Field, StrictInt, StrictStr
 
-from chalicelib.core.schema import Schema
+from chalicelib.core.schema import Schema, UtcMoment
 
 MIN_GROUP_SIZE, MAX_GROUP_SIZE = 2, 50
 MAX_DURATION_MINUTES = 7 * 24 * 60
@@ -21,8 +21,8 @@ class NewCampaign(Schema):
     duration_minutes: StrictInt = Field(ge=1, le=MAX_DURATION_MINUTES)
     stock: StrictInt = Field(ge=1, le=MAX_CAMPAIGN_STOCK)
     per_user_limit: StrictInt | None = Field(default=None, ge=1, le=MAX_PER_USER_LIMIT)
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    starts_at: UtcMoment | None = None
+    ends_at: UtcMoment | None = None
 
 
 class CampaignEdit(Schema):
@@ -33,7 +33,7 @@ class CampaignEdit(Schema):
     duration_minutes: StrictInt | None = Field(default=None, ge=1, le=MAX_DURATION_MINUTES)
     stock: StrictInt | None = Field(default=None, ge=0, le=MAX_CAMPAIGN_STOCK)
     per_user_limit: StrictInt | None = Field(default=None, ge=1, le=MAX_PER_USER_LIMIT)
-    ends_at: AwareDatetime | None = None
+    ends_at: UtcMoment | None = None
 
 
 class GroupOpening(Schema):

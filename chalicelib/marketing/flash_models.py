@@ -35,8 +35,10 @@ class AllSales(GlobalSecondaryIndex):
 class FlashSaleModel(Model):
     """A sale: its SKU (as the catalog showed it at creation), price, window, limits and shard count.
 
-    Written by staff (create, end) and by the pool's stream handler (`sold_out`, conditioned on a
+    Written by staff (create, edit, end) and by the pool's stream handler (`sold_out`, conditioned on a
     growing `pool_version`); buyers only read it, at most once a second per function (flash_stock.py).
+    `version` grows with every edit, and each shard's `terms` names the version it sells under
+    (flash_edits.py).
     """
     Meta = table_meta("flash_sales")
 
@@ -62,6 +64,10 @@ class FlashSaleModel(Model):
     group = UnicodeAttribute(default=ALL_SALES)
     created_at = UTCDateTimeAttribute()
     created_by = UnicodeAttribute()
+    version = NumberAttribute(default=0)  # the terms' version: grows with every edit
+    edited_at = UTCDateTimeAttribute(null=True)
+    edited_by = UnicodeAttribute(null=True)
+    edit_token = UnicodeAttribute(null=True)  # the last edit's own id: tells its lost reply from a lost race
 
     open_sales = OpenSales()
     all_sales = AllSales()
@@ -72,9 +78,11 @@ class FlashPoolModel(Model):
     """One shard of a sale's pool. allotted = available + reserved + sold + returned, always.
 
     `available` only goes down by a reservation conditioned on `available >= qty`, the pool
-    being open and the sale's window (by the server clock); `returned` grows when the closed
-    pool's available units go back to the SKU's regular stock. `version` grows with every
-    change, so the stream handler can tell a newer snapshot of the pool from an older one.
+    being open, the sale's window (by the server clock) and `terms` being the sale version the
+    order was priced from; `returned` grows when the closed pool's available units go back to the
+    SKU's regular stock. An edit of the sale moves `allotted` and `available` together. `version`
+    grows with every change, so the stream handler can tell a newer snapshot of the pool from an
+    older one.
     """
     Meta = table_meta("flash_pools", stream_view_type=NEW_AND_OLD_IMAGES)
 
@@ -91,6 +99,7 @@ class FlashPoolModel(Model):
     closes_at = UTCDateTimeAttribute()
     closed = BooleanAttribute(default=False)
     version = NumberAttribute(default=0)
+    terms = NumberAttribute(default=0)  # the sale's `version` this shard sells under (absent on older shards: 0)
 
 
 @register

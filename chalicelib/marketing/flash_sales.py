@@ -1,4 +1,5 @@
-"""Flash sales (秒杀) as staff run them and buyers list them: create, list, read, end, close when due.
+"""Flash sales (秒杀) as staff run them and buyers list them: create, list, read, end, close when due
+(editing one: flash_edits.py).
 
 Creating a sale moves its stock cap out of the SKU's regular available stock into the sale's
 pool in one transaction with the sale and its shard items (the catalog's conditional move: regular
@@ -77,9 +78,9 @@ def create_sale(request: NewFlashSale, *, actor: str) -> FlashSaleAdminView:
         per_user_limit=request.per_user_limit,
         payment_timeout_seconds=request.payment_timeout_seconds or DEFAULT_PAYMENT_TIMEOUT, shards=shards,
         starts_at=starts_at, ends_at=ends_at, sold_out=False, pool_version=0, open_listing=OPEN_LISTING,
-        group=ALL_SALES, created_at=now, created_by=actor)
+        group=ALL_SALES, created_at=now, created_by=actor, version=0)
     pools = [FlashPoolModel(pool_key(sale.sale_id, shard), sale_id=sale.sale_id, shard=shard, sku_id=card.sku_id,
-                            allotted=units, available=units, opens_at=starts_at, closes_at=ends_at)
+                            allotted=units, available=units, opens_at=starts_at, closes_at=ends_at, terms=0)
              for shard, units in enumerate(_split(request.stock, shards))]
 
     def build(tx: Any) -> None:
@@ -106,25 +107,35 @@ def _exists(sale_id: str) -> bool:
     return get_or_none(FlashSaleModel, sale_id) is not None
 
 
-def end_sale(sale_id: str, *, reason: str = BY_STAFF) -> FlashSaleAdminView:
-    """Close the pool, then send its available units back to regular stock (each exactly once); idempotent."""
+def end_sale(sale_id: str, *, reason: str = BY_STAFF, due_by: datetime | None = None) -> FlashSaleAdminView:
+    """Close the pool, then send its available units back to regular stock (each exactly once); idempotent.
+
+    `due_by` (the closer): close only while the sale's `ends_at` is at or before it, in the closing
+    transaction's own condition, so an edit that moved the end later after the closer's query is kept."""
     sale = load_sale(sale_id)
-    if sale.closed_at is None:
+    if sale.closed_at is None and (due_by is None or sale.ends_at <= due_by):
         now = clock.now()
+        condition = FlashSaleModel.closed_at.does_not_exist()
+        if due_by is not None:
+            condition = condition & (FlashSaleModel.ends_at <= due_by)
 
         def build(tx: Any) -> None:
             tx.update(FlashSaleModel(sale_id), actions=[FlashSaleModel.closed_at.set(now),
                                                         FlashSaleModel.close_reason.set(reason),
                                                         FlashSaleModel.open_listing.remove()],
-                      condition=FlashSaleModel.closed_at.does_not_exist())
+                      condition=condition)
             for shard in range(int(sale.shards)):
                 tx.update(FlashPoolModel(pool_key(sale_id, shard)),
                           actions=[FlashPoolModel.closed.set(True), FlashPoolModel.version.add(1)])
 
         if commit_if_conditions_hold(build):
             metrics.count("FlashSalesEnded", reason=reason)
-    for shard in range(int(sale.shards)):
-        flash_stock.return_closed_shard(sale_id, shard)
+            sale.closed_at = now
+        else:
+            sale = load_sale(sale_id)  # ended meanwhile, or (the closer) an edit moved its end later
+    if sale.closed_at is not None:
+        for shard in range(int(sale.shards)):
+            flash_stock.return_closed_shard(sale_id, shard)
     flash_stock.forget_cached()
     sale = load_sale(sale_id)
     return admin_view(sale, flash_stock.pool_shards(sale, consistent=True))
@@ -135,9 +146,8 @@ def close_due_sales() -> int:
     now = clock.now()
     due = [row.sale_id for row in FlashSaleModel.open_sales.query(OPEN_LISTING,
                                                                  range_key_condition=FlashSaleModel.ends_at <= now)]
-    for sale_id in due:
-        end_sale(sale_id, reason=BY_TIME)
-    return len(due)
+    ended = [end_sale(sale_id, reason=BY_TIME, due_by=now) for sale_id in due]
+    return sum(1 for view in ended if view.closed_at is not None)
 
 
 def list_sales(cursor: str | None, limit: int) -> FlashSalePage:
@@ -214,4 +224,6 @@ def admin_view(sale: FlashSaleModel, shards: list[FlashPoolModel]) -> FlashSaleA
                               reserved=totals.reserved, sold=totals.sold, returned=totals.returned,
                               closed_at=clock.iso(sale.closed_at) if sale.closed_at else None,
                               close_reason=sale.close_reason, created_at=clock.iso(sale.created_at),
-                              created_by=sale.created_by)
+                              created_by=sale.created_by, version=int(sale.version or 0),
+                              edited_at=clock.iso(sale.edited_at) if sale.edited_at else None,
+                              edited_by=sale.edited_by)

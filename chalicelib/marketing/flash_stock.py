@@ -84,16 +84,36 @@ def running(sale: FlashSaleModel) -> bool:
 # --- the writes an order's transactions add ---------------------------------------------
 
 def add_reservation(tx: Any, sale: FlashSaleModel, shard: int, user_id: str, quantity: int) -> None:
-    """Take `quantity` units from one shard and count them against the buyer's quota, in the order's transaction."""
+    """Take `quantity` units from one shard and count them against the buyer's quota, in the order's transaction.
+
+    Conditioned on the shard selling under the terms of `sale` as this request read it: after an edit
+    (flash_edits.py) an order priced from the sale before it fails here instead of using the old terms."""
     now = clock.now()
     tx.update(FlashPoolModel(pool_key(sale.sale_id, shard)),
               actions=[FlashPoolModel.available.add(-quantity), FlashPoolModel.reserved.add(quantity),
                        FlashPoolModel.version.add(1)],
               condition=(FlashPoolModel.available >= quantity) & (FlashPoolModel.closed == False)  # noqa: E712
-              & (FlashPoolModel.opens_at <= now) & (FlashPoolModel.closes_at > now))
+              & (FlashPoolModel.opens_at <= now) & (FlashPoolModel.closes_at > now) & sells_under(sale))
     room = int(sale.per_user_limit) - quantity
     tx.update(FlashQuotaModel(quota_key(sale.sale_id, user_id)), actions=[FlashQuotaModel.bought.add(quantity)],
               condition=FlashQuotaModel.bought.does_not_exist() | (FlashQuotaModel.bought <= room))
+
+
+def sells_under(sale: FlashSaleModel) -> Any:
+    """The condition: a shard's `terms` are this sale's version (shards written before edits existed have none: 0)."""
+    version = version_of(sale)
+    if version == 0:
+        return FlashPoolModel.terms.does_not_exist() | (FlashPoolModel.terms == 0)
+    return FlashPoolModel.terms == version
+
+
+def version_of(sale: FlashSaleModel) -> int:
+    return int(sale.version or 0)
+
+
+def terms_changed(sale: FlashSaleModel, shards: list[FlashPoolModel]) -> bool:
+    """Whether the pool (read after `sale`) sells under other terms: an edit committed since `sale` was read."""
+    return any(int(row.terms or 0) != version_of(sale) for row in shards)
 
 
 def add_release(tx: Any, sale_id: str, shard: int, user_id: str, quantity: int) -> None:

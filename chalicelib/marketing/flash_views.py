@@ -1,9 +1,9 @@
-"""What staff send to create a flash sale, and what the flash-sale routes answer."""
+"""What staff send to create or edit a flash sale, and what the flash-sale routes answer."""
 from __future__ import annotations
 
-from pydantic import AwareDatetime, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import ConfigDict, Field, StrictInt, StrictStr, model_validator
 
-from chalicelib.core.schema import Schema
+from chalicelib.core.schema import Schema, UtcMoment
 
 MAX_FEN = 100_000_000
 MAX_SALE_STOCK = 1_000_000
@@ -19,10 +19,31 @@ class NewFlashSale(Schema):
     sale_price: StrictInt = Field(ge=1, le=MAX_FEN)
     stock: StrictInt = Field(ge=1, le=MAX_SALE_STOCK)
     per_user_limit: StrictInt = Field(ge=1, le=MAX_PER_USER)
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: UtcMoment
+    ends_at: UtcMoment
     payment_timeout_seconds: StrictInt | None = Field(default=None, ge=1, le=MAX_PAYMENT_TIMEOUT)
     shards: StrictInt | None = Field(default=None, ge=1, le=MAX_SHARDS)
+
+
+class FlashSaleEdit(Schema):
+    """Only what is sent changes, each field the new value (not a change by), so an edit sent twice changes
+    nothing more. What may change when: README, Flash sales (marketing/flash_edits.py)."""
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+    sale_price: StrictInt | None = Field(default=None, ge=1, le=MAX_FEN, description="only before the sale starts")
+    stock: StrictInt | None = Field(default=None, ge=1, le=MAX_SALE_STOCK,
+                                    description="the new cap: more moves out of regular stock, less gives back "
+                                                "units not held by orders")
+    per_user_limit: StrictInt | None = Field(default=None, ge=1, le=MAX_PER_USER)
+    starts_at: UtcMoment | None = Field(default=None, description="only before the sale starts")
+    ends_at: UtcMoment | None = Field(default=None, description="after now and after starts_at")
+    payment_timeout_seconds: StrictInt | None = Field(default=None, ge=1, le=MAX_PAYMENT_TIMEOUT,
+                                                      description="orders placed from now on")
+
+    @model_validator(mode="after")
+    def changes_something(self) -> FlashSaleEdit:
+        if all(getattr(self, field) is None for field in type(self).model_fields):
+            raise ValueError("give at least one of " + ", ".join(type(self).model_fields))
+        return self
 
 
 class FlashSaleQuery(Schema):
@@ -60,6 +81,9 @@ class FlashSaleAdminView(FlashSaleView):
     close_reason: str | None
     created_at: str
     created_by: str
+    version: int = Field(description="grows with every edit")
+    edited_at: str | None = None
+    edited_by: str | None = None
 
 
 class FlashSaleList(Schema):

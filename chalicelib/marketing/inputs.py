@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
+from pydantic import ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
 
-from chalicelib.core.schema import Schema
+from chalicelib.core.schema import Schema, UtcMoment
 
 MAX_SCOPE_IDS = 100
 MAX_TOTAL = 10_000_000
@@ -44,8 +44,8 @@ class TemplateTerms(Schema):
     total: StrictInt | None = Field(default=None, ge=1, le=MAX_TOTAL)
     per_user_limit: StrictInt | None = Field(default=None, ge=1, le=MAX_PER_USER)
     valid_days: StrictInt | None = Field(default=None, ge=1, le=MAX_VALID_DAYS)
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    starts_at: UtcMoment | None = None
+    ends_at: UtcMoment | None = None
     claimable: StrictBool | None = None
 
 

@@ -16,10 +16,14 @@ from chalicelib.core import clock
 from chalicelib.core.db import condition_failed, get_or_none, run_transaction, until_committed
 from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.core.ids import new_id
+from chalicelib.core.models import IdempotencyRecord
 from chalicelib.core.paging import decode_cursor, encode_cursor
+from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
 from chalicelib.marketing.models import (
     ACTIVE,
+    AVAILABLE,
     CLAIMABLE_LISTING,
+    LOCKED,
     CouponClaimCountModel,
     CouponModel,
     CouponTemplateModel,
@@ -55,6 +59,90 @@ def grant(user_id: str, template_id: str) -> CouponView:
     """Staff give a buyer a coupon (granted-only templates too), within the template's total and per-buyer
     limit. The caller checks the buyer exists."""
     return _take(user_id, template_id, source="GRANT")
+
+
+# What a grant to one buyer of a segment came to (grant_coupon): given (now or by an earlier delivery of the
+# same grant), or why not.
+GRANTED, ALREADY_HOLDS, LIMIT_REACHED, SOLD_OUT, ENDED = "GRANTED", "ALREADY_HOLDS", "LIMIT_REACHED", "SOLD_OUT", "ENDED"
+# A grant's per-buyer marker must outlive every redelivery of the grant's pages (a grant runs for hours at most).
+GRANT_MARKER_TTL = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class GrantResult:
+    outcome: str  # GRANTED, ALREADY_HOLDS, LIMIT_REACHED, SOLD_OUT or ENDED
+    coupon_id: str | None = None  # the coupon given, when GRANTED
+
+
+def grant_coupon(user_id: str, template_id: str, grant_key: str) -> GrantResult:
+    """One coupon of the template for a buyer on behalf of a bulk grant (a segment's), at most once per
+    (grant_key, buyer): the coupon and a marker `coupon-grant#<grant_key>#<user_id>` commit in the claim's own
+    transaction, so a repeated call (a redelivered page, a resent write) answers the first call's coupon.
+
+    Within the template's `total` (SOLD_OUT) and `per_user_limit` (LIMIT_REACHED), never on an ended template
+    (ENDED), and not to a buyer who still holds an unspent coupon of it (ALREADY_HOLDS: one they could use now,
+    or one an unpaid order locks). Outcomes, not errors: the caller counts them. The caller checks the buyer.
+    """
+    marker_id = _grant_marker_id(grant_key, user_id)
+
+    def attempt() -> GrantResult | None:
+        earlier = get_or_none(IdempotencyRecord, marker_id)
+        if earlier is not None:
+            return GrantResult(GRANTED, earlier.data)
+        template = load_template(template_id)
+        refusal = _grant_refusal(template, user_id)
+        if refusal is not None:
+            # the coupon this grant gave meanwhile (another delivery of the page) may be the reason: still given
+            given = get_or_none(IdempotencyRecord, marker_id)
+            return GrantResult(GRANTED, given.data) if given is not None else GrantResult(refusal)
+        coupon = _new_coupon(template, user_id, "GRANT")
+        marker = IdempotencyRecord(marker_id, expiration=clock.now() + GRANT_MARKER_TTL, status="COMPLETED",
+                                   data=coupon.coupon_id)
+
+        def write(tx) -> None:
+            _write_claim(tx, template, coupon)
+            tx.save(marker, condition=IdempotencyRecord.id.does_not_exist())
+
+        try:
+            run_transaction(write)
+        except TransactWriteError as exc:
+            if not condition_failed(exc):
+                raise
+            return None  # given meanwhile (or a lost reply's resend), sold out, limit reached, edited: read again
+        return GrantResult(GRANTED, coupon.coupon_id)
+
+    return until_committed(attempt)
+
+
+def granted_coupon(grant_key: str, user_id: str) -> str | None:
+    """The coupon a bulk grant gave the buyer, if it gave one (what a cancelled grant counts of a page it had begun)."""
+    marker = get_or_none(IdempotencyRecord, _grant_marker_id(grant_key, user_id))
+    return marker.data if marker is not None else None
+
+
+def _grant_marker_id(grant_key: str, user_id: str) -> str:
+    return f"coupon-grant#{grant_key}#{user_id}"
+
+
+def _grant_refusal(template: CouponTemplateModel, user_id: str) -> str | None:
+    if template.status != ACTIVE or (template.ends_at is not None and template.ends_at <= clock.now()):
+        return ENDED
+    if int(template.claimed or 0) >= int(template.total):
+        return SOLD_OUT
+    if _holds_unspent(user_id, template.template_id):
+        return ALREADY_HOLDS
+    if _held(template.template_id, user_id) >= int(template.per_user_limit):
+        return LIMIT_REACHED
+    return None
+
+
+def _holds_unspent(user_id: str, template_id: str) -> bool:
+    """Whether the buyer holds a coupon of the template they could still spend (AVAILABLE and valid, or LOCKED by
+    an unpaid order, which gives it back if the order is cancelled). Reads the buyer's coupons (one partition)."""
+    now = clock.now()
+    condition = (CouponModel.template_id == template_id) & CouponModel.status.is_in(AVAILABLE, LOCKED)
+    return any(coupon.status == LOCKED or coupon.valid_until > now
+               for coupon in CouponModel.query(user_id, filter_condition=condition))
 
 
 def _take(user_id: str, template_id: str, *, source: str) -> CouponView:

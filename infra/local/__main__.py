@@ -46,6 +46,9 @@ def configure_environment(dynamodb_url: str) -> None:
     os.environ.setdefault("MALL_SANDBOX_KEYS_DIR", str(LOCAL_DIR / "keys"))
     # buyers' phones and addresses are sealed under a local key generated once (chalicelib/core/pii.py)
     os.environ.setdefault("MALL_PII_KEY_FILE", str(LOCAL_DIR / "keys" / "pii.key"))
+    # raw analytics events, one JSON line each, a file per shop day (chalicelib/analytics/sink.py)
+    os.environ.setdefault("MALL_EVENTS_DIR", str(LOCAL_DIR / "events"))
+    os.environ.pop("MALL_EVENTS_FIREHOSE", None)
     os.environ.pop("AWS_PROFILE", None)
 
 
@@ -125,6 +128,7 @@ def local_http_server(chalice_app, config, port: int):
     )
 
     from infra.edges import UNKNOWN_ROUTE
+    from infra.local.web import app_of, web_file
     from infra.swagger import docs_file, is_docs_path
 
     class MallHTTPServer(ThreadedHTTPServer):
@@ -139,11 +143,7 @@ def local_http_server(chalice_app, config, port: int):
         def method_not_allowed(self) -> None:
             body = json.dumps({"error": {"code": "METHOD_NOT_ALLOWED",
                                          "message": f"Unsupported method: {self.command}"}}).encode()
-            self.send_response(405)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.send_file(405, {"Content-Type": "application/json; charset=utf-8"}, body)
 
         def __getattr__(self, name: str):
             # http.server looks up do_<METHOD>; every method Chalice lacks is not allowed.
@@ -152,12 +152,18 @@ def local_http_server(chalice_app, config, port: int):
             raise AttributeError(name)
 
         def do_GET(self) -> None:
-            if not is_docs_path(self.path):  # Swagger UI (infra.swagger); every other GET is the app's
-                return super().do_GET()
-            status, content_type, body = docs_file(self.path)
+            # Swagger UI (infra.swagger) and the front ends (infra.local.web); every other GET is the app's
+            if is_docs_path(self.path):
+                status, content_type, body = docs_file(self.path)
+                return self.send_file(status, {"Content-Type": content_type}, body)
+            if app_of(self.path):
+                return self.send_file(*web_file(self.path))
+            return super().do_GET()
+
+        def send_file(self, status: int, headers: dict[str, str], body: bytes) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
+            for name, value in {**headers, "Content-Length": str(len(body))}.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(body)
 
@@ -167,11 +173,7 @@ def local_http_server(chalice_app, config, port: int):
             if not (isinstance(error, ForbiddenError) and b"Missing Authentication Token" in (error.body or b"")):
                 return super()._send_error_response(error)
             body = json.dumps(UNKNOWN_ROUTE).encode()
-            self.send_response(404)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.send_file(404, {"Content-Type": "application/json; charset=utf-8"}, body)
 
     # What chalice.local.create_local_server does, with our request handler.
     CustomLocalChalice.__bases__ = (LocalChalice, chalice_app.__class__)
@@ -207,6 +209,10 @@ def print_welcome(port: int, pump) -> None:
     schedules = ", ".join(f"{source.name} every {pump.schedule_interval(source):g}s" for source in pump.schedules)
     print(f"""
 micromall is running at {url}  (event pump: {handlers} handlers; {schedules})
+
+  storefront (phone):  {url}/shop/
+  merchant console:    {url}/console/
+  API docs:            {url}/docs/
 
   demo buyer login:  POST /auth/login {{"code": "dev:alice"}}   (any dev:<name> is a stable test buyer)
   admin login:       POST /admin/login {{"username": "admin", "password": "$MALL_ADMIN_PASSWORD or admin"}}

@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib.admin import service
 from chalicelib.admin.passwords import ScryptCost
-from chalicelib.core.permissions import REFUNDS_DECIDE, STAFF_MANAGE, STOCK_ADJUST
+from chalicelib.core.permissions import REFUNDS_DECIDE, SEGMENTS_GRANT, STAFF_MANAGE, STOCK_ADJUST
 from tests.conftest import staff_token
 
 FAST = ScryptCost(n=2**4, r=8, p=1)
@@ -80,6 +80,8 @@ PROTECTED = [
     ("POST", "/admin/orders/{id}/refund/retry", None, REFUNDS_DECIDE),
     ("PUT", "/admin/skus/{id}/stock", {"stock": 5}, STOCK_ADJUST),
     ("POST", "/admin/skus/{id}/stock-adjustments", {"delta": 1, "reason": "到货"}, STOCK_ADJUST),
+    ("POST", "/admin/segments/NEW/coupon-grants", {"template_id": "01UNKNOWN0000000000000000"}, SEGMENTS_GRANT),
+    ("POST", "/admin/coupon-grants/{id}/cancel", None, SEGMENTS_GRANT),
     ("GET", "/admin/staff", None, STAFF_MANAGE),
     ("POST", "/admin/staff", {"username": "eve", "password": "eve-pass-123", "role": "owner"}, STAFF_MANAGE),
     ("GET", "/admin/staff/{id}", None, STAFF_MANAGE),
@@ -140,5 +142,6 @@ def test_an_operator_keeps_the_daily_console(client):
     me = clerk.get("/admin/me")
     assert me.status_code == 200
     assert REFUNDS_DECIDE not in me.data["permissions"] and STOCK_ADJUST not in me.data["permissions"]
+    assert SEGMENTS_GRANT not in me.data["permissions"]
     for path in ("/admin/orders", "/admin/products", "/admin/categories", "/admin/payments/anomalies"):
         assert clerk.get(path).status_code == 200, path

@@ -52,11 +52,12 @@ def is_xdist_controller(config) -> bool:
 
 
 def feature_test_files() -> set[Path]:
-    """Every test module that may drive the app in-process: all but tests/deploy (except its drills) and e2e."""
+    """Every test module that may drive the app in-process: all but tests/deploy (except its drills), e2e and browser
+    (those drive a stack in another process)."""
     files = set()
     for path in TESTS.rglob("test_*.py"):
         relative = path.relative_to(TESTS).parts
-        if relative[0] == "e2e" or (relative[0] == "deploy" and path.name != "test_drills.py"):
+        if relative[0] in ("e2e", "browser") or (relative[0] == "deploy" and path.name != "test_drills.py"):
             continue
         files.add(path)
     return files

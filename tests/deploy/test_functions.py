@@ -30,9 +30,9 @@ def test_a_folder_shows_what_runs_what_triggers_it_and_what_it_may_touch():
             (CHALICE_DIR / policy_file(stage, function)).read_text())
         if function == "api_handler":
             assert described["trigger"]["kind"] == "api"
-            # notify's pages live under the members (`/me/subscriptions`) and admin base paths: its own function
-            # serves only its meta routes; every other one serves routes of its own.
-            assert described["trigger"]["routes"] or stage == "notify", (stage, described["trigger"])
+            # notify's pages live under the members (`/me/subscriptions`) and admin base paths, segments' under admin:
+            # their own functions serve only their meta routes; every other one serves routes of its own.
+            assert described["trigger"]["routes"] or stage in ("notify", "segments"), (stage, described["trigger"])
         else:
             settings = trigger_settings(function)
             assert described["trigger"]["kind"] == settings.kind

@@ -84,8 +84,9 @@ def test_deploy_creates_the_stack_and_writes_stream_arns_and_concrete_policies(c
     assert any("put-parameter" in line and "/micromall/prod/jwt_secret" in line for line in lines)
     assert lines[-1] == f"next: chalice deploy --stage {stage}"
     groups = {g["logGroupName"]: g.get("retentionInDays") for g in boto3.client("logs").describe_log_groups()["logGroups"]}
-    assert groups == {f"/aws/lambda/{lambda_name(s, f)}": 30
-                      for s in stages_of_environment("prod") for f in stage_functions(s)}
+    assert groups == {**{f"/aws/lambda/{lambda_name(s, f)}": 30
+                         for s in stages_of_environment("prod") for f in stage_functions(s)},
+                      "/aws/kinesisfirehose/micromall-prod-events": 30}  # the raw events' delivery errors
 
 
 def test_deploy_again_updates_the_stack_and_changes_nothing_else(cloud_env, chalice_dir, lines, monkeypatch):

@@ -217,12 +217,44 @@ def test_every_documented_operation_is_accepted_through_the_generated_client(sta
     call("members_my_points", client=buyer)
     call("admin_end_coupon_template", template_id, client=staff)
 
-    # flash sale: created (its stock out of the SKU's), listed, read, bought at the sale price, ended
+    # segments: new thresholds (the schedule recomputes at its next run), thirty new buyers in NEW, a coupon
+    # granted to them in the background and cancelled while its first page runs, a second grant to the end
+    for number in range(30):
+        call("members_login", client=anonymous, body=models.LoginBody(code=f"dev:every-call-new-{number:02d}"))
+    call("admin_put_segment_thresholds", client=staff, body=models.ThresholdsBody.from_dict(
+        {"new_days": 7, "active_days": 30, "dormant_days": 90, "high_value_fen": 100000, "high_value_days": 365}))
+    deadline = time.monotonic() + 15
+    while any(item.stale for item in call("admin_list_segments", client=staff).items):
+        assert time.monotonic() < deadline, "the schedule never recomputed the segments"
+        time.sleep(0.2)
+    newcomers = call("admin_list_segment_members", "NEW", client=staff, limit=50)
+    assert len(newcomers.items) >= 30 and all(item.nickname.endswith("***") for item in newcomers.items)
+    gift = call("admin_create_coupon_template", client=staff, body=models.NewTemplate.from_dict(
+        {"name": "新客礼", "kind": "NO_THRESHOLD", "amount_off": 300, "total": 1000, "per_user_limit": 1,
+         "valid_days": 7, "claimable": False})).template_id
+    stopped = call("admin_grant_to_segment", "NEW", client=staff, body=models.GrantBody(template_id=gift),
+                   idempotency_key="every-call-grant-0001")
+    assert call("admin_cancel_coupon_grant", stopped.grant_id, client=staff).status == "CANCELLED"
+    finished = call("admin_grant_to_segment", "NEW", client=staff, body=models.GrantBody(template_id=gift),
+                    idempotency_key="every-call-grant-0002")
+    deadline = time.monotonic() + 30
+    while (progress := call("admin_get_coupon_grant", finished.grant_id, client=staff)).status == "RUNNING":
+        assert time.monotonic() < deadline, f"grant still running: {progress}"
+        time.sleep(0.2)
+    assert progress.status == "DONE" and progress.processed == progress.total, progress
+    assert progress.granted + progress.skipped.already_holds == progress.total, progress
+    assert {item.grant_id for item in call("admin_list_coupon_grants", client=staff).items} >= \
+        {stopped.grant_id, finished.grant_id}
+
+    # flash sale: created (its stock out of the SKU's), listed, edited, read, bought at the sale price, ended
     starts = datetime.now(UTC) - timedelta(seconds=1)
     sale = call("admin_create_flash_sale", client=staff, body=models.NewFlashSale.from_dict({
         "sku_id": sku_id, "sale_price": 990, "stock": 5, "per_user_limit": 1, "shards": 2,
         "starts_at": starts.isoformat(), "ends_at": (starts + timedelta(hours=1)).isoformat()}))
     call("admin_list_flash_sales", client=staff)
+    edited = call("admin_edit_flash_sale", sale.sale_id, client=staff, body=models.FlashSaleEdit.from_dict(
+        {"stock": 6, "per_user_limit": 2, "ends_at": (starts + timedelta(hours=2)).isoformat()}))
+    assert (edited.stock, edited.per_user_limit, edited.version) == (6, 2, 1), edited
     call("marketing_flash_sales", client=anonymous)
     call("marketing_flash_sale", sale.sale_id, client=anonymous)
     flash_order = call("checkout_submit_order", client=buyer, idempotency_key="every-call-flash",
@@ -316,6 +348,15 @@ def test_every_documented_operation_is_accepted_through_the_generated_client(sta
          body=models.ThresholdBody.from_dict({"threshold": 3}))
     call("admin_list_low_stock_alerts", client=staff)
     call("admin_list_notifications", client=staff)
+
+    # analytics: the storefront's events from a device and from the buyer, and the merchant's dashboard
+    call("analytics_track", client=anonymous, x_device_id="typed-device", body=models.TrackBody.from_dict(
+        {"events": [{"type": "PAGE_VIEW"}, {"type": "PRODUCT_VIEW", "product_id": product.product_id}]}))
+    call("analytics_track", client=buyer, body=models.TrackBody.from_dict(
+        {"events": [{"type": "SEARCH", "q": "类型化", "at": datetime.now(UTC).isoformat()}]}))
+    shop_today = (datetime.now(UTC) + timedelta(hours=8)).date()  # Asia/Shanghai, the shop's default
+    board = call("admin_dashboard", client=staff, from_=str(shop_today - timedelta(days=6)), to=str(shop_today))
+    assert board.to == str(shop_today) and len(board.by_day) == 7, board
 
     call("checkout_list_orders", client=buyer)
     call("admin_list_orders", client=staff)

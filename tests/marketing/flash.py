@@ -44,3 +44,29 @@ def quota(sale_id: str, user_id: str) -> int:
 def totals(sale_id: str) -> dict[str, int]:
     shards = pool(sale_id)
     return {name: sum(shard[name] for shard in shards) for name in ("available", "reserved", "sold", "returned")}
+
+
+def edit(owner: Api, sale_id: str, **fields):
+    """PUT /admin/flash-sales/{sale_id} as the owner (a fresh token: tests move the clock)."""
+    return owner.as_token(staff_token("boss", "owner")).put(f"/admin/flash-sales/{sale_id}", fields)
+
+
+def edited(owner: Api, sale_id: str, **fields) -> dict:
+    response = edit(owner, sale_id, **fields)
+    assert response.status_code == 200, response.data
+    return response.data
+
+
+def sale_row(sale_id: str):
+    from chalicelib.marketing.flash_models import FlashSaleModel
+
+    return FlashSaleModel.get(sale_id, consistent_read=True)
+
+
+def balanced(sale_id: str) -> None:
+    """The pool's invariants: the cap is the shards' allotments, each shard's units add up, none below zero."""
+    shards = pool(sale_id)
+    assert int(sale_row(sale_id).stock) == sum(s["allotted"] for s in shards), (sale_row(sale_id).stock, shards)
+    for shard in shards:
+        assert shard["allotted"] == shard["available"] + shard["reserved"] + shard["sold"] + shard["returned"], shard
+        assert min(shard.values()) >= 0, shard

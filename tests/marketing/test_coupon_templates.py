@@ -37,7 +37,9 @@ def test_a_template_that_makes_no_sense_is_400(owner, fields, problem):
                                   {"name": "x", "kind": "AMOUNT_OFF", "amount_off": 10, "min_spend": 10, "total": 0,
                                    "per_user_limit": 1, "valid_days": 1},
                                   {"name": "x", "kind": "NO_THRESHOLD", "amount_off": 10, "total": 1, "per_user_limit": 1,
-                                   "valid_days": 1, "scope": {"kind": "PRODUCTS", "ids": []}}])
+                                   "valid_days": 1, "scope": {"kind": "PRODUCTS", "ids": []}},
+                                  {"name": "x", "kind": "NO_THRESHOLD", "amount_off": 10, "total": 1, "per_user_limit": 1,
+                                   "starts_at": "0001-01-01T00:00:00+01:00", "ends_at": "2030-01-01T00:00:00Z"}])
 def test_bad_fields_are_400_validation_errors(owner, body):
     response = owner.post("/admin/coupon-templates", body)
     assert response.status_code == 400 and response.data["error"]["code"] == "VALIDATION_ERROR", response.data

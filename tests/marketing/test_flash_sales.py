@@ -46,6 +46,8 @@ def test_a_sale_bigger_than_regular_stock_is_refused_and_moves_nothing(owner, sh
     ({"sale_price": "9"}, 400, "VALIDATION_ERROR"),
     ({"shards": 65}, 400, "VALIDATION_ERROR"),
     ({"ends_at": "2020-01-01T00:00:00Z"}, 400, "VALIDATION_ERROR"),
+    ({"starts_at": "0001-01-01T00:00:00+01:00"}, 400, "VALIDATION_ERROR"),  # outside what UTC holds: not a 500
+    ({"ends_at": "9999-12-31T23:59:59-05:00"}, 400, "VALIDATION_ERROR"),
 ])
 def test_bad_sales_are_refused(owner, shop, fields, status, code):
     sku = shop.sku(stock=5)

@@ -112,3 +112,34 @@ def test_the_stacks_key_seals_personal_data_through_the_alias_each_stage_is_give
     sealed = envelope.seal("13912345678", "addresses.phone|U-1")
     assert sealed.split(":")[1] == outputs["PiiKeyArn"].rsplit("/", 1)[1]
     assert pii.Envelope(pii.keys_from_config()).open(sealed, "addresses.phone|U-1") == "13912345678"
+
+
+def test_raw_events_go_through_firehose_into_a_retained_bucket_partitioned_by_shop_day(template):
+    resources = template["Resources"]
+    bucket = resources["EventsBucket"]
+    assert bucket["Type"] == "AWS::S3::Bucket" and bucket["DeletionPolicy"] == "Retain"
+    assert all(bucket["Properties"]["PublicAccessBlockConfiguration"].values())
+    stream = resources["EventsDeliveryStream"]["Properties"]
+    assert stream["DeliveryStreamName"] == {"Fn::Sub": "${TablePrefix}events"}
+    destination = stream["ExtendedS3DestinationConfiguration"]
+    assert destination["Prefix"] == "events/day=!{partitionKeyFromQuery:day}/"
+    assert destination["DynamicPartitioningConfiguration"]["Enabled"] is True
+    [extraction] = destination["ProcessingConfiguration"]["Processors"]
+    assert {"ParameterName": "MetadataExtractionQuery", "ParameterValue": "{day: .day}"} in extraction["Parameters"]
+    role = resources["EventsDeliveryRole"]["Properties"]
+    assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {"Service": "firehose.amazonaws.com"}
+    assert template["Outputs"]["EventsFirehoseName"]["Value"] == {"Ref": "EventsDeliveryStream"}
+
+
+def test_firehose_calls_map_to_grants_on_the_delivery_stream():
+    from infra.access import Names, grants_of_call
+    from infra.policy import Target, resource_arn
+    from infra.stages import events_firehose, render_stage
+
+    names = Names({}, "test-", None)
+    assert grants_of_call("firehose", "PutRecordBatch", {"DeliveryStreamName": "test-events", "Records": []},
+                          names) == {"deliverystream/events": {"firehose:PutRecordBatch"}}
+    assert resource_arn("deliverystream/events", "prod", Target("aws-cn", "cn-north-1", "123456789012")) == \
+        "arn:aws-cn:firehose:cn-north-1:123456789012:deliverystream/micromall-prod-events"
+    assert events_firehose("prod") == "micromall-prod-events"
+    assert render_stage("analytics")["environment_variables"]["MALL_EVENTS_FIREHOSE"] == "micromall-prod-events"

@@ -1,0 +1,55 @@
+"""The storefront and the console on the local stack: `web/<app>/dist` served at `/<app>/`, beside the API.
+
+Deployed, the same files sit in S3 behind CloudFront on the API's domain (docs/DEPLOY.md, "Front ends"); here the
+stack's own server answers them, so pages and API share one origin on a laptop as they do in the cloud. A path under
+an app that names no file is a client-side route: it gets the app's index.html, as the distribution's function does
+(infra/web.py, CLIENT_ROUTES_FUNCTION; tests/unit/test_web_stack.py runs it under Node on the same cases).
+"""
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path, PurePosixPath
+
+ROOT = Path(__file__).resolve().parents[2] / "web"
+APPS = ("shop", "console")
+NOT_FOUND = b'{"error": {"code": "NOT_FOUND", "message": "no such file"}}'
+NOT_BUILT = (b'{"error": {"code": "NOT_BUILT", "message": '
+             b'"this front end is not built: run make web (make run does it)"}}')
+# Vite names every asset after its content: a new build is a new URL, so a browser may keep one for a year.
+IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "no-cache"
+
+
+def app_of(path: str) -> str | None:
+    """The front end a request path belongs to, or None for the API's paths."""
+    first = path.split("?", 1)[0].lstrip("/").split("/", 1)[0]
+    return first if first in APPS else None
+
+
+def web_file(path: str, root: Path = ROOT) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers, body) for a GET of `path`, which app_of() has placed under an app."""
+    bare = path.split("?", 1)[0]
+    app = app_of(bare)
+    if bare == f"/{app}":  # relative asset URLs resolve against the directory
+        return 308, {"Location": f"/{app}/", "Content-Type": "text/plain"}, b""
+    dist = root / app / "dist"
+    index = dist / "index.html"
+    if not index.is_file():
+        return 404, {"Content-Type": "application/json"}, NOT_BUILT
+    parts = PurePosixPath(bare.removeprefix(f"/{app}/")).parts
+    if any(part in ("..", ".") or part.startswith(".") for part in parts):  # nothing outside dist/
+        return 404, {"Content-Type": "application/json"}, NOT_FOUND
+    target = dist.joinpath(*parts) if parts else index
+    if target.is_file():
+        return 200, file_headers(target, dist), target.read_bytes()
+    if parts and parts[0] == "assets" or "." in parts[-1]:  # a missing file, not a client-side route
+        return 404, {"Content-Type": "application/json"}, NOT_FOUND
+    return 200, file_headers(index, dist), index.read_bytes()
+
+
+def file_headers(target: Path, dist: Path) -> dict[str, str]:
+    content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+    if content_type.startswith("text/") or content_type in ("application/javascript", "image/svg+xml"):
+        content_type += "; charset=utf-8"
+    hashed = target.relative_to(dist).parts[0] == "assets"
+    return {"Content-Type": content_type, "Cache-Control": IMMUTABLE if hashed else REVALIDATE}

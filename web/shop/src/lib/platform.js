@@ -1,0 +1,118 @@
+import { get, post } from './http'
+import { signIn } from './session'
+import { SUBSCRIBE_TEMPLATE_IDS } from './config'
+import { href } from './nav'
+
+// What differs between the browser and the mini-program: how a buyer proves who they are, how an order is paid,
+// how a page is shared. Everything else is the same code in both builds.
+
+// The mini-program: wx.login's one-time code, exchanged by POST /auth/login (jscode2session on the server).
+// The H5 site: the code is typed in; on the local sandbox any `dev:<name>` is a stable test buyer.
+export async function login(sandboxName) {
+  let code = ''
+  // #ifdef MP-WEIXIN
+  code = await new Promise((resolve, reject) => {
+    uni.login({ provider: 'weixin', success: (res) => resolve(res.code), fail: reject })
+  })
+  // #endif
+  // #ifndef MP-WEIXIN
+  code = `dev:${sandboxName}`
+  // #endif
+  const answer = await post('/auth/login', { code }, { auth: false })
+  signIn(answer.token, answer.user)
+  return answer.user
+}
+
+// #ifndef MP-WEIXIN
+// The local payment sandbox: its cashier addresses are on the reserved .invalid top-level domain (RFC 2606),
+// which can never resolve, so an address there means "no real provider: pay through /payments/sandbox/pay".
+export function isSandboxAddress(url) {
+  const match = /^https?:\/\/([^/?#]+)/i.exec(url || '')
+  return Boolean(match) && /\.invalid(:\d+)?$/i.test(match[1])
+}
+// #endif
+
+// Starts paying an order. Answers {done: true} when the provider's cashier finished (the mini-program),
+// {sandbox: true} when the local sandbox should complete it, or {redirected: true} when the browser is leaving
+// for Alipay's H5 cashier.
+export async function startPayment(orderId) {
+  // #ifdef MP-WEIXIN
+  await askForSubscriptions()
+  const params = await post('/payments/prepay', { order_id: orderId, provider: 'wechat' })
+  await new Promise((resolve, reject) => {
+    uni.requestPayment({
+      provider: 'wxpay',
+      timeStamp: params.timeStamp,
+      nonceStr: params.nonceStr,
+      package: params.package,
+      signType: params.signType,
+      paySign: params.paySign,
+      success: resolve,
+      fail: (err) => reject(Object.assign(new Error('支付未完成'), { code: 'PAYMENT_CANCELLED', detail: err })),
+    })
+  })
+  return { done: true }
+  // #endif
+  // #ifndef MP-WEIXIN
+  const { pay_url: payUrl } = await post('/payments/prepay', { order_id: orderId, provider: 'alipay' })
+  if (isSandboxAddress(payUrl)) return { sandbox: true }
+  window.location.href = payUrl
+  return { redirected: true }
+  // #endif
+}
+
+// #ifndef MP-WEIXIN
+export function sandboxPay(orderId) {
+  return post('/payments/sandbox/pay', { order_id: orderId })
+}
+// #endif
+
+// After a cashier closes, the provider's notification may still be on its way: look at the order a few times.
+export async function waitUntilPaid(orderId, { tries = 10, delayMs = 1000 } = {}) {
+  let order = null
+  for (let i = 0; i < tries; i++) {
+    order = await get(`/orders/${orderId}`)
+    if (order.status !== 'PENDING_PAYMENT') return order
+    await new Promise((resolve) => setTimeout(resolve, delayMs))
+  }
+  return order
+}
+
+// wx.requestSubscribeMessage must run inside a tap, before the payment sheet: each "accept" is one credit for
+// the server to send that template once (POST /me/subscriptions).
+async function askForSubscriptions() {
+  // #ifdef MP-WEIXIN
+  if (!SUBSCRIBE_TEMPLATE_IDS.length) return
+  try {
+    const answer = await new Promise((resolve, reject) => {
+      uni.requestSubscribeMessage({ tmplIds: SUBSCRIBE_TEMPLATE_IDS, success: resolve, fail: reject })
+    })
+    const results = {}
+    for (const id of SUBSCRIBE_TEMPLATE_IDS) {
+      if (['accept', 'reject', 'ban'].includes(answer[id])) results[id] = answer[id]
+    }
+    if (Object.keys(results).length) await post('/me/subscriptions', { results })
+  } catch (e) { /* declining to subscribe never stops a payment */ }
+  // #endif
+}
+
+// The H5 share: the system share sheet where the browser has one, else the link copied. (The mini-program
+// shares with <button open-type="share"> and the page's onShareAppMessage.)
+export async function shareLink(path, title) {
+  // #ifdef H5
+  const url = window.location.origin + href(path)
+  if (navigator.share) {
+    try {
+      await navigator.share({ title, url })
+      return 'shared'
+    } catch (e) {
+      if (e && e.name === 'AbortError') return 'cancelled'
+    }
+  }
+  await new Promise((resolve) => uni.setClipboardData({ data: url, showToast: false, success: resolve, fail: resolve }))
+  return 'copied'
+  // #endif
+  // #ifndef H5
+  return 'menu'
+  // #endif
+}
