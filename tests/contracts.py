@@ -45,7 +45,7 @@ def mismatch(op: http.Operation, answer: Any) -> str | None:
         validated = adapter.validate_json(json.dumps(data, ensure_ascii=False), strict=True)
     except ValidationError as exc:
         return f"{op.method} {op.path}: not a {_name(model)}: {exc}"
-    again = adapter.dump_python(validated, mode="json", exclude_unset=True)
+    again = adapter.dump_python(validated, mode="json", by_alias=True, exclude_unset=True)
     if again != data:
         return f"{op.method} {op.path}: {_name(model)} documents {_difference(again, data)}"
     return None

@@ -1,6 +1,8 @@
 """tests/contracts.py finds an answer that drifted from its documented model, and passes one that did not."""
 from __future__ import annotations
 
+from pydantic import Field
+
 from chalicelib.core.http import Operation
 from chalicelib.core.schema import Schema
 from chalicelib.core.views import View
@@ -58,3 +60,14 @@ def test_a_view_reads_as_its_model_did():
     assert view.model_dump() == {"thing_id": "T1", "count": 2, "note": None}
     assert view.model_copy(update={"note": "n"}) == ThingView(thing_id="T1", count=2, note="n")
     assert view.note is None and view == ThingView(thing_id="T1", count=2)
+
+
+class Window(Schema):
+    from_: str = Field(alias="from")
+    to: str
+
+
+def test_a_field_is_held_to_its_documented_name_its_alias():
+    window = op(response=Window)
+    assert mismatch(window, {"from": "a", "to": "b"}) is None
+    assert mismatch(window, {"from_": "a", "to": "b"}) is not None
