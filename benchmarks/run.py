@@ -4,6 +4,10 @@ Every figure in one report comes from one run on one machine, so ratios are
 comparable even when the machine is noisy; absolute times are not.
 `python -m benchmarks.run --only dashboard` (`make bench SECTION=dashboard`) runs one
 section that needs nothing but the tables and puts it in place in the report.
+`python -m benchmarks.run cold-start [function ...]` runs the cold start section alone (for the functions named,
+default all) and prints it without touching the report: what a change to a function's first request is judged by.
+`python -m benchmarks.run first-requests` answers each first request once in a fresh process and prints, per
+request, a JSON line of its status and the heavy modules it loaded (tests/unit/test_lazy_imports.py reads them).
 """
 from __future__ import annotations
 
@@ -31,8 +35,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--only"] and len(argv) == 2:
         return run_one(argv[1])
+    if argv[:1] == ["cold-start"]:
+        return with_bench_tables(lambda fixtures: print(cold_start_section(fixtures, set(argv[1:]) or None)),
+                                 argv[1:])
+    if argv == ["first-requests"]:
+        return with_bench_tables(print_first_requests, [])
     if argv:
-        print(f"usage: python -m benchmarks.run [--only {'|'.join(SINGLE_SECTIONS)}]", file=sys.stderr)
+        print(f"usage: python -m benchmarks.run [--only {'|'.join(SINGLE_SECTIONS)} | cold-start [function ...] "
+              "| first-requests]", file=sys.stderr)
         return 2
     from benchmarks.checkout import checkout_section
     from benchmarks.dashboard_bench import dashboard_section
@@ -110,6 +120,34 @@ def replace_section(section: str) -> None:
             REPORT.write_text("\n## ".join(parts), encoding="utf-8")
             return
     REPORT.write_text(text.rstrip("\n") + "\n\n" + section.lstrip(), encoding="utf-8")
+
+
+def with_bench_tables(run: Callable[[dict], None], functions: list[str]) -> int:
+    """`run(fixtures)` against a fresh embedded DynamoDB holding the bench tables (`functions`: known stages)."""
+    from infra.local.__main__ import configure_environment
+    from infra.local.embedded import EmbeddedAws
+
+    known = {request.function for request in first_requests()}
+    if unknown := set(functions) - known:
+        print(f"no first request for {sorted(unknown)}; known: {sorted(known)}", file=sys.stderr)
+        return 2
+    os.environ["MALL_LOCAL_DIR"] = tempfile.mkdtemp(prefix="micromall-bench-")
+    os.environ["MALL_TABLE_PREFIX"] = "bench-"
+    server = EmbeddedAws().start()
+    configure_environment(server.url)
+    try:
+        run(prepare(server.url))
+    finally:
+        server.stop()
+    return 0
+
+
+def print_first_requests(fixtures: dict) -> None:
+    """Each first request once, in a fresh process: a JSON line each of its status and the heavy modules it loaded."""
+    for number, request in enumerate(first_requests()):
+        _, data = probe(request.function, request.spec(fixtures, number), check=False)
+        print(json.dumps({"function": request.function, "request": request.label, "status": data["status"],
+                          "heavy": data["heavy"], "body": data["body"]}, ensure_ascii=False), flush=True)
 
 
 # --- fixtures --------------------------------------------------------------
@@ -222,8 +260,8 @@ def first_requests() -> list[FirstRequest]:
     ]
 
 
-def probe(function: str | None, spec: str) -> tuple[float, dict]:
-    """One cold start of `function` (None: the bare app) answering the request `spec` names."""
+def probe(function: str | None, spec: str, *, check: bool = True) -> tuple[float, dict]:
+    """One cold start of `function` (None: the bare app) answering the request `spec` names (`check`: a 2xx)."""
     # Every module, the mall's and the libraries', loads from a .pyc in the bench's own cache (written by the
     # warm-up runs), whatever the machine's PYTHONDONTWRITEBYTECODE or __pycache__ folders: what the code costs,
     # not what compiling it costs (README, "Cold starts", on packages that ship no .pyc).
@@ -233,7 +271,7 @@ def probe(function: str | None, spec: str) -> tuple[float, dict]:
     result = subprocess.run([sys.executable, "-m", "benchmarks.coldstart_probe", spec], cwd=ROOT,
                             env=env, capture_output=True, text=True, check=True)
     data = json.loads(result.stdout.strip().splitlines()[-1])
-    if data["status"] not in (200, 201):
+    if check and data["status"] not in (200, 201):
         raise RuntimeError(f"{function} answered {data['status']}: {result.stdout}{result.stderr}")
     return data["seconds"], data
 
@@ -258,10 +296,12 @@ def cold_starts(request: FirstRequest, fixtures: dict) -> dict:
             "modules": data["modules"], "spread": (min(mall), max(mall))}
 
 
-def cold_start_section(fixtures: dict) -> str:
+def cold_start_section(fixtures: dict, functions: set[str] | None = None) -> str:
     started = time.perf_counter()
     rows, verdicts, strays = [], [], []
     for request in first_requests():
+        if functions is not None and request.function not in functions:
+            continue
         result = cold_starts(request, fixtures)
         ratio = result["mall"] / result["bare"]
         verdicts.append(ratio <= COLD_START_TARGET)
@@ -287,9 +327,10 @@ Section time {time.perf_counter() - started:.0f} s.
 | --- | --- | ---: | ---: | ---: | --- | --- |
 {table}
 
-{sum(verdicts)} of {len(verdicts)} meet the target. Importing pydantic alone costs about a quarter of the bare app's
-cold start, and every function but the catalog answers its first request with a pydantic model (README, "Cold
-starts"). Other features' modules these requests load: {"; ".join(strays) or "none"}.
+{sum(verdicts)} of {len(verdicts)} meet the target. None of these requests imports pydantic, PyJWT or python-ulid
+(README, "Cold starts": runtime views, committed request schemas; tests/unit/test_lazy_imports.py). The admin's list
+reads eight index shards, one round trip each. Other features' modules these requests load:
+{"; ".join(strays) or "none"}.
 """
 
 
@@ -411,8 +452,8 @@ Counted with a botocore `before-call.dynamodb` event hook on the one client all 
 product page and 2 for a cart view, whatever the number of SKUs or lines; a checkout's calls the same for 1 or 45
 lines, and with a coupon and points one GetItem more (the coupon read; the coupon's lock and the points' debit join
 the order's one transaction). A checkout's first BatchGetItem and TransactWriteItems are its rate-limit buckets
-(per buyer, device and IP; on in live mode, as here), then the idempotency key, address, member account and levels,
-the SKU cards and the order's transaction.
+(per buyer, device and IP; on in live mode, as here), then the idempotency key, address, the SKU cards, the member
+account with the level table (one BatchGetItem) and the order's transaction.
 
 | request | calls | operations |
 | --- | ---: | --- |

@@ -13,6 +13,7 @@
     package --stage S --output DIR          `chalice package` with Gateway Responses and trigger settings merged
     layer                                   before `chalice deploy`: build the dependency layer it uploads, trimmed
     openapi [--output FILE] [--server URL]  one OpenAPI document for the whole production API
+    input-schemas [--check] [--add REF]     commit request models' JSON schemas (validated without pydantic)
     edges --stage S [--region R]            after `chalice deploy`: Gateway Responses and trigger settings
     redrive QUEUE [--stage S]               replay a dead-letter queue (AWS with --stage, or MALL_DYNAMODB_ENDPOINT)
     create-owner --stage S [--username U]   the first staff owner; password from a prompt or stdin, never argv
@@ -66,6 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     openapi = commands.add_parser("openapi", help="the merged OpenAPI document of every feature (live mode)")
     openapi.add_argument("--output", type=Path, help="write here instead of standard output")
     openapi.add_argument("--server", help="the public base URL (the custom domain), for `servers`")
+    schemas = commands.add_parser("input-schemas", help="rewrite the committed JSON schemas of request models "
+                                                        "(core/input_schemas.py)")
+    schemas.add_argument("--check", action="store_true", help="exit 1 if a committed schema is stale")
+    schemas.add_argument("--add", action="append", default=[], metavar="package.module:Model",
+                         help="validate this request model against its committed schema from now on")
     edges = commands.add_parser("edges", help="after chalice deploy: Gateway Responses, trigger settings")
     edges.add_argument("--stage", required=True)
     edges.add_argument("--region")
@@ -201,6 +207,19 @@ def run_openapi(args) -> int:
     return 0
 
 
+def run_input_schemas(args) -> int:
+    from infra.input_schemas import ROOT, Unsupported, write
+
+    try:
+        changed = write(args.add, check=args.check)
+    except Unsupported as exc:
+        print(f"cannot validate without pydantic: {exc}", file=sys.stderr)
+        return 1
+    names = ", ".join(str(path.relative_to(ROOT)) for path in changed) or "none"
+    print(f"{'stale' if args.check else 'written'}: {names}")
+    return 1 if args.check and changed else 0
+
+
 def run_edges(args) -> int:
     from infra.edges import apply_edges
 
@@ -231,6 +250,7 @@ def write_or_print(text: str, output: Path | None) -> None:
 
 
 COMMANDS = {"template": run_template, "access": run_access, "stages": run_stages, "deploy": run_deploy,
+            "input-schemas": run_input_schemas,
             "destroy": run_destroy, "domain": run_domain, "web": run_web, "package": run_package, "layer": run_layer,
             "edges": run_edges, "openapi": run_openapi, "redrive": run_redrive, "create-owner": run_create_owner}
 

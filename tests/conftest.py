@@ -36,6 +36,16 @@ from chalicelib.core import auth, clock  # noqa: E402
 from chalicelib.core.clock import FrozenClock  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def answers_match_their_documentation():
+    """Every route a test drives answers what /openapi.json documents, field for field (tests/contracts.py)."""
+    from tests import contracts
+
+    with contracts.checking() as broken:
+        yield
+    assert not broken, "answers that do not match their documented model:\n" + "\n".join(dict.fromkeys(broken))
+
+
 @pytest.fixture
 def aws():
     """moto in-process, with every table of every feature created."""

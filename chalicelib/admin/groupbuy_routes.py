@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from chalicelib.admin.api import api
-from chalicelib.admin.service import require_active_staff
 from chalicelib.core.auth import STAFF
 from chalicelib.core.http import Context
 
@@ -13,6 +12,7 @@ CAMPAIGN = "chalicelib.groupbuy.views:AdminCampaignView"
            status=201, auth=STAFF, errors=(404,),
            summary="create a group-buy campaign (campaign stock caps what it sells from the SKU's regular stock)")
 def create_groupbuy_campaign(ctx: Context):
+    from chalicelib.admin.service import require_active_staff
     from chalicelib.groupbuy import campaigns
 
     return campaigns.create_campaign(ctx.body, actor=require_active_staff(ctx.user_id).username)
@@ -21,6 +21,7 @@ def create_groupbuy_campaign(ctx: Context):
 @api.route("/admin/groupbuy/campaigns", "GET", response="chalicelib.groupbuy.views:AdminCampaignList", auth=STAFF,
            summary="every group-buy campaign, newest first")
 def list_groupbuy_campaigns(ctx: Context):
+    from chalicelib.admin.service import require_active_staff
     from chalicelib.groupbuy import campaigns
 
     require_active_staff(ctx.user_id)
@@ -32,6 +33,7 @@ def list_groupbuy_campaigns(ctx: Context):
            summary="edit a campaign: groups already opened keep their terms; an earlier end brings their deadlines "
                    "forward")
 def edit_groupbuy_campaign(ctx: Context, campaign_id: str):
+    from chalicelib.admin.service import require_active_staff
     from chalicelib.groupbuy import campaigns
 
     return campaigns.edit_campaign(campaign_id, ctx.body, actor=require_active_staff(ctx.user_id).username)
@@ -40,6 +42,7 @@ def edit_groupbuy_campaign(ctx: Context, campaign_id: str):
 @api.route("/admin/groupbuy/campaigns/{campaign_id}/end", "POST", response=CAMPAIGN, auth=STAFF, errors=(404,),
            summary="end a campaign now: no new groups or joins; unfinished groups fail at once unless complete")
 def end_groupbuy_campaign(ctx: Context, campaign_id: str):
+    from chalicelib.admin.service import require_active_staff
     from chalicelib.groupbuy import campaigns
 
     return campaigns.end_campaign(campaign_id, actor=require_active_staff(ctx.user_id).username)

@@ -9,7 +9,6 @@ login, and an account keeps at most SESSION_LIMIT (a login past it ends the olde
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.admin.models import StaffAccount
@@ -17,6 +16,7 @@ from chalicelib.core import auth, clock
 from chalicelib.core.db import condition_failed
 from chalicelib.core.errors import NotFound
 from chalicelib.core.ids import new_id
+from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
 
 SESSION_LIMIT = 20
 USER_AGENT_LENGTH = 200

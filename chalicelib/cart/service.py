@@ -11,7 +11,6 @@ Nothing outside this package touches the carts table.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
@@ -22,7 +21,8 @@ from chalicelib.core import clock, config, db
 from chalicelib.core.config import ConfigError
 from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable
 from chalicelib.core.ids import looks_like_id, new_id
-from chalicelib.core.schema import Schema
+from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
+from chalicelib.core.views import View
 
 DEFAULT_MAX_LINES = 100
 # One BatchGetItem reads at most 100 keys; GET /cart promises one catalog call.
@@ -42,7 +42,7 @@ def max_lines() -> int:
 
 # --- what the buyer sees -------------------------------------------------------
 
-class CartLineView(Schema):
+class CartLineView(View, documented_by="chalicelib.cart.views:CartLineView"):
     """A line priced now. `price` is None (and the line unavailable) when the SKU no longer exists."""
     sku_id: str
     product_id: str
@@ -61,7 +61,7 @@ class CartLineView(Schema):
     updated_at: str
 
 
-class CartView(Schema):
+class CartView(View, documented_by="chalicelib.cart.views:CartView"):
     """The cart, newest line first; totals count only lines both selected and available."""
     lines: list[CartLineView]
     line_count: int

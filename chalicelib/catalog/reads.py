@@ -7,13 +7,13 @@ plain data shaped like `views.BuyerProduct`, which documents it in /openapi.json
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.catalog.models import MAIN_SHARD, ON_SALE, InventoryModel, ProductModel, SkuEntry
-from chalicelib.core.db import batch_get, get_or_none
+from chalicelib.core.db import batch_get, get_or_none, plain_map
 from chalicelib.core.errors import NotFound
 from chalicelib.core.ids import looks_like_id, require_id
+from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
 
 
 @dataclass(frozen=True)
@@ -87,9 +87,7 @@ def stock_rows(entries: Iterable[SkuEntry]) -> dict[str, InventoryModel]:
 
 
 def specs_of(raw: Any) -> dict[str, str]:
-    if raw is None:
-        return {}
-    return dict(raw.as_dict() if hasattr(raw, "as_dict") else raw)
+    return plain_map(raw)
 
 
 def product_categories(product_ids: Iterable[str]) -> dict[str, str]:

@@ -6,11 +6,13 @@ hands it to `pricing.price`, the one pricing function. The writes that spend a c
 or points are the owning features' own functions, added to the order's transaction
 through `pricing.Discount`.
 
-DynamoDB calls, whatever the basket: GetItem (the buyer's level and balance), GetItem
-(the level table), GetItem (the coupon, when one is named), BatchGetItem (categories,
-only for a category-scoped coupon); a preview also Queries the buyer's coupons once.
+DynamoDB calls, whatever the basket: BatchGetItem (the buyer's level and balance, and the
+level table), GetItem (the coupon, when one is named), BatchGetItem (categories, only for
+a category-scoped coupon); a preview also Queries the buyer's coupons once.
 """
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.catalog.reads import product_categories
 from chalicelib.checkout.pricing import (
@@ -32,17 +34,25 @@ from chalicelib.checkout.pricing import (
 )
 from chalicelib.core import clock
 from chalicelib.core.errors import Unprocessable
-from chalicelib.marketing import redemption
-from chalicelib.marketing.redemption import HeldCoupon
 from chalicelib.members import loyalty
+
+if TYPE_CHECKING:
+    from chalicelib.marketing.redemption import HeldCoupon
+
+
+def _redemption() -> Any:
+    """marketing's coupon functions, imported when a basket involves a coupon (most orders carry none)."""
+    from chalicelib.marketing import redemption
+
+    return redemption
 
 
 def quote(lines: list[PricedLine], *, user_id: str, coupon_id: str | None, points: int | None,
           offer_coupons: bool = False) -> Quote:
     """The priced basket; `offer_coupons` (the preview) also judges every coupon the buyer holds."""
     account = loyalty.pricing_account(user_id)
-    chosen = redemption.coupon_for_order(user_id, coupon_id) if coupon_id is not None else None
-    held = redemption.coupons_to_offer(user_id) if offer_coupons else []
+    chosen = _redemption().coupon_for_order(user_id, coupon_id) if coupon_id is not None else None
+    held = _redemption().coupons_to_offer(user_id) if offer_coupons else []
     categories = _categories_if_needed(lines, ([chosen] if chosen else []) + held)
     totals = [line.line_total for line in lines]
     common = {"member_percent": account.discount_percent, "points_share": points_max_share(),
@@ -59,7 +69,7 @@ def quote(lines: list[PricedLine], *, user_id: str, coupon_id: str | None, point
         applied = AppliedCoupon(coupon_id=chosen.coupon_id, template_id=chosen.template_id, name=chosen.name,
                                 discount=breakdown.coupon_discount, valid_until=chosen.valid_until)
         discounts.append(Discount("COUPON", breakdown.coupon_discount,
-                                  lambda tx, order_id: redemption.add_lock(tx, user_id, chosen.coupon_id, order_id)))
+                                  lambda tx, order_id: _redemption().add_lock(tx, user_id, chosen.coupon_id, order_id)))
     else:
         breakdown = price(totals, points=spent, **common)
     if spent:
@@ -80,6 +90,7 @@ def _refuse_unusable(coupon: HeldCoupon) -> None:
 
 def _holding_reason(coupon: HeldCoupon) -> str | None:
     """Why the buyer cannot spend this coupon now, whatever the basket; None when they can."""
+    redemption = _redemption()
     if coupon.status == redemption.LOCKED:
         return LOCKED
     if coupon.status == redemption.USED:
@@ -116,6 +127,6 @@ def _scope(coupon: HeldCoupon, lines: list[PricedLine], categories: dict[str, st
 
 
 def _categories_if_needed(lines: list[PricedLine], coupons: list[HeldCoupon]) -> dict[str, str]:
-    if not any(coupon.scope_kind == redemption.SCOPE_CATEGORIES for coupon in coupons):
+    if not coupons or not any(coupon.scope_kind == _redemption().SCOPE_CATEGORIES for coupon in coupons):
         return {}
     return product_categories({line.card.product_id for line in lines})

@@ -27,10 +27,10 @@ from __future__ import annotations
 import json
 import random
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from chalicelib.catalog.reads import SkuCard
 from chalicelib.checkout import statuses
-from chalicelib.checkout.inputs import OrderSubmission
 from chalicelib.checkout.models import OrderModel, ShippingAddress, shard_of
 from chalicelib.checkout.pricing import PricedLine, Quote, free_shipping_threshold, price, shipping_fee
 from chalicelib.checkout.service import (
@@ -48,6 +48,9 @@ from chalicelib.core.errors import BadRequest, Conflict, ServiceUnavailable, Unp
 from chalicelib.core.ids import new_id
 from chalicelib.marketing import flash_stock
 from chalicelib.marketing.flash_models import FlashPoolModel, FlashSaleModel
+
+if TYPE_CHECKING:  # a body the edge validated is its fields (core/input_schemas.Fields), not the model
+    from chalicelib.checkout.inputs import OrderSubmission
 
 COMMIT_ATTEMPTS = 6  # reservations tried, each after a read of the pool says which shards still hold units
 COMMITTED, REFUSED, CONTENDED = "COMMITTED", "REFUSED", "CONTENDED"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
+from pydantic import ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 from chalicelib.checkout import statuses
 from chalicelib.core.schema import Schema
@@ -25,6 +25,7 @@ class OrderItem(Schema):
 class OrderSubmission(Schema):
     """`items` (buy now) or `from_cart` (the cart's selected lines), never both."""
     model_config = ConfigDict(extra="forbid", defer_build=True)
+    cross_field_rules = ("chalicelib.checkout.rules:one_source",)
     items: list[OrderItem] | None = Field(default=None, min_length=1, max_length=MAX_REQUEST_ITEMS)
     from_cart: StrictBool = False
     address_id: StrictStr | None = Field(default=None, min_length=1, max_length=64)
@@ -33,12 +34,6 @@ class OrderSubmission(Schema):
     note: StrictStr = Field(default="", max_length=MAX_NOTE)
     # a flash sale's order: one line of the sale's SKU at the sale price, no coupon, no points (checkout/flash.py)
     flash_sale_id: StrictStr | None = Field(default=None, min_length=1, max_length=64)
-
-    @model_validator(mode="after")
-    def _one_source(self) -> OrderSubmission:
-        if (self.items is not None) == self.from_cart:
-            raise ValueError("send either `items` or `from_cart: true`")
-        return self
 
 
 class RefundAsk(Schema):

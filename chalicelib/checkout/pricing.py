@@ -20,13 +20,14 @@ transaction, so a discount is spent if and only if the order exists.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 from chalicelib.catalog.reads import SkuCard
 from chalicelib.core import config
 from chalicelib.core.config import ConfigError
 from chalicelib.core.errors import Unprocessable
+from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
 
 DEFAULT_SHIPPING_FEE = 1000  # fen: ¥10 flat
 DEFAULT_FREE_SHIPPING_THRESHOLD = 9900  # fen: free from ¥99 (after discounts)

@@ -13,7 +13,7 @@ ignores it.
 
 DynamoDB calls per submit, whatever the number of lines: GetItem (key),
 GetItem (address), Query (the cart, only `from_cart`), BatchGetItem (SKU cards),
-GetItem (member account), GetItem (level table), GetItem (the coupon, when one is named),
+BatchGetItem (member account and level table), GetItem (the coupon, when one is named),
 BatchGetItem (product categories, only for a category-scoped coupon), TransactWriteItems.
 """
 from __future__ import annotations
@@ -21,8 +21,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from chalicelib.cart import service as cart
 from chalicelib.catalog import reservations
@@ -30,7 +30,6 @@ from chalicelib.catalog.models import MAIN_SHARD
 from chalicelib.catalog.reads import SkuCard, sku_cards
 from chalicelib.checkout import statuses
 from chalicelib.checkout.discounts import quote
-from chalicelib.checkout.inputs import OrderSubmission
 from chalicelib.checkout.models import AppliedCouponRecord, OrderLine, OrderModel, ShippingAddress, shard_of
 from chalicelib.checkout.orders import get_order
 from chalicelib.checkout.pricing import LineShare, PricedLine, Quote, free_shipping_threshold
@@ -48,7 +47,12 @@ from chalicelib.core.db import commit_if_conditions_hold, get_or_none, until_com
 from chalicelib.core.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, Unprocessable
 from chalicelib.core.ids import new_id
 from chalicelib.core.models import IdempotencyRecord
+from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
+from chalicelib.core.views import jsonable
 from chalicelib.members import service as members
+
+if TYPE_CHECKING:  # a body the edge validated is its fields (core/input_schemas.Fields), not the model
+    from chalicelib.checkout.inputs import OrderSubmission
 
 # 2 items per SKU (reservation, cart line) + order + key + cart header = 93 of DynamoDB's 100
 # actions per transaction, leaving room for a coupon, points and a flash-sale quota.
@@ -273,7 +277,8 @@ def _idempotency_id(user_id: str, key: str | None) -> str:
 
 
 def _fingerprint(request: OrderSubmission) -> str:
-    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """The request as JSON, the same whether the edge validated it by its committed schema or a caller built it."""
+    canonical = json.dumps(jsonable(request), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 

@@ -1,15 +1,19 @@
-"""What the order routes answer: the order as its buyer and the merchant see it."""
+"""What the order routes answer: the order as its buyer and the merchant see it.
+
+Runtime views (core/views.py: no pydantic), each documented by the pydantic
+model of the same name in checkout/view_models.py; the tests hold each answer to its model.
+"""
 from __future__ import annotations
 
 from datetime import datetime
 
-from chalicelib.catalog.reads import specs_of
 from chalicelib.checkout.models import OrderModel
 from chalicelib.core import clock
-from chalicelib.core.schema import Schema
+from chalicelib.core.db import plain_map
+from chalicelib.core.views import View
 
 
-class OrderLineView(Schema):
+class OrderLineView(View, documented_by="chalicelib.checkout.view_models:OrderLineView"):
     sku_id: str
     product_id: str
     title: str
@@ -25,14 +29,14 @@ class OrderLineView(Schema):
     paid: int  # line_total - discount: the most a refund of this line could return
 
 
-class AppliedCouponView(Schema):
+class AppliedCouponView(View, documented_by="chalicelib.checkout.view_models:AppliedCouponView"):
     coupon_id: str
     template_id: str
     name: str
     discount: int
 
 
-class CouponChoice(Schema):
+class CouponChoice(View, documented_by="chalicelib.checkout.view_models:CouponChoice"):
     """One of the buyer's coupons judged against the basket; `reason` says why it does not apply:
     BELOW_MIN_SPEND, OUT_OF_SCOPE, NOT_YET_VALID or EXPIRED."""
     coupon_id: str
@@ -45,7 +49,7 @@ class CouponChoice(Schema):
     valid_until: str
 
 
-class AddressView(Schema):
+class AddressView(View, documented_by="chalicelib.checkout.view_models:AddressView"):
     address_id: str
     name: str
     phone: str
@@ -55,13 +59,13 @@ class AddressView(Schema):
     detail: str
 
 
-class ShipmentView(Schema):
+class ShipmentView(View, documented_by="chalicelib.checkout.view_models:ShipmentView"):
     carrier: str
     tracking_no: str
     shipped_at: str
 
 
-class RefundRequestView(Schema):
+class RefundRequestView(View, documented_by="chalicelib.checkout.view_models:RefundRequestView"):
     reason: str
     requested_at: str
     decision: str | None
@@ -69,14 +73,14 @@ class RefundRequestView(Schema):
     reject_reason: str | None
 
 
-class PaymentView(Schema):
+class PaymentView(View, documented_by="chalicelib.checkout.view_models:PaymentView"):
     provider: str
     transaction_id: str
     paid_at: str
     amount: int
 
 
-class RefundView(Schema):
+class RefundView(View, documented_by="chalicelib.checkout.view_models:RefundView"):
     out_refund_no: str
     amount: int
     status: str  # PROCESSING, SUCCESS, CLOSED, ABNORMAL, FAILED
@@ -85,7 +89,7 @@ class RefundView(Schema):
     updated_at: str
 
 
-class OrderView(Schema):
+class OrderView(View, documented_by="chalicelib.checkout.view_models:OrderView"):
     """Amounts in fen: payable = items_total - discount_total + shipping_fee, and
     discount_total = member_discount + coupon_discount + points_discount."""
     order_id: str
@@ -118,12 +122,12 @@ class OrderView(Schema):
     group_id: str | None = None  # a group-buy order's group: AWAITING_GROUP once paid until the group completes
 
 
-class OrderPage(Schema):
+class OrderPage(View, documented_by="chalicelib.checkout.view_models:OrderPage"):
     items: list[OrderView]
     next_cursor: str | None
 
 
-class OrderPreview(Schema):
+class OrderPreview(View, documented_by="chalicelib.checkout.view_models:OrderPreview"):
     """A priced order that was not created: nothing is reserved or spent."""
     items: list[OrderLineView]
     items_total: int
@@ -153,7 +157,7 @@ def line_view(line) -> OrderLineView:
                               int(line.points_discount or 0))
     discount = member + coupon + points
     return OrderLineView(sku_id=line.sku_id, product_id=line.product_id, title=line.title,
-                         specs=specs_of(line.specs), image=line.image, price=int(line.price),
+                         specs=plain_map(line.specs), image=line.image, price=int(line.price),
                          quantity=int(line.quantity), line_total=int(line.line_total), member_discount=member,
                          coupon_discount=coupon, points_discount=points, discount=discount,
                          paid=int(line.line_total) - discount)

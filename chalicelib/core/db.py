@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -172,6 +172,48 @@ def _fetch_chunk(model: type[Model], keys: list[dict], consistent: bool, sleep) 
         keys = unprocessed
         sleep(random.uniform(0, 0.025 * 2**attempt))
     raise ServiceUnavailable("the shop is busy, retry shortly", code="BUSY")
+
+
+def get_items(wanted: Sequence[tuple[type[Model], tuple, bool]], *, sleep=time.sleep) -> list[Any]:
+    """Items of one or more tables by key, each `(model, (hash,) or (hash, range), consistent)`, in one
+    BatchGetItem: what a GetItem each would return (the item or None), in their order, for one round trip.
+
+    A table read consistently by one of them is read consistently for all of its keys. At most 100 keys;
+    unprocessed keys are asked again with jittered backoff, as `batch_get` does.
+    """
+    if len(wanted) > BATCH_GET_LIMIT:
+        raise ValueError(f"at most {BATCH_GET_LIMIT} keys in one BatchGetItem")
+    shared = connection()
+    typed = [(model, model.Meta.table_name,
+              shared.get_identifier_map(model.Meta.table_name, *model._serialize_keys(*key))["Key"])
+             for model, key, _ in wanted]
+    request: dict[str, dict[str, Any]] = {}
+    for (_, table, key), (_, _, consistent) in zip(typed, wanted, strict=True):
+        entry = request.setdefault(table, {"Keys": [], "ConsistentRead": False})
+        entry["ConsistentRead"] = entry["ConsistentRead"] or consistent
+        if key not in entry["Keys"]:  # DynamoDB refuses a key asked twice
+            entry["Keys"].append(key)
+    found: dict[str, list[dict[str, Any]]] = {}
+    for attempt in range(BATCH_GET_ATTEMPTS):
+        answer = shared.dispatch("BatchGetItem", {"RequestItems": request})
+        for table, items in (answer.get("Responses") or {}).items():
+            found.setdefault(table, []).extend(items)
+        request = answer.get("UnprocessedKeys") or {}
+        if not request:
+            break
+        sleep(random.uniform(0, 0.025 * 2**attempt))
+    else:
+        raise ServiceUnavailable("the shop is busy, retry shortly", code="BUSY")
+    return [next((model.from_raw_data(item) for item in found.get(table, [])
+                  if all(item.get(name) == value for name, value in key.items())), None)
+            for model, table, key in typed]
+
+
+def plain_map(raw: Any) -> dict[str, Any]:
+    """A map attribute's value (a PynamoDB MapAttribute, a dict or nothing) as a plain dict."""
+    if raw is None:
+        return {}
+    return dict(raw.as_dict() if hasattr(raw, "as_dict") else raw)
 
 
 def _serialize_key(model: type[Model], key: tuple) -> dict:

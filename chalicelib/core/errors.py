@@ -80,3 +80,12 @@ class UpstreamError(MallError):
 
 def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
+
+
+def invalid_input(errors: list[tuple[tuple[Any, ...], str]]) -> BadRequest:
+    """The 400 for a body or query its model refuses: each error's field path ("items.0.quantity"; "(body)" for
+    the whole) and message, whichever validator found them (core/http.py: pydantic or a committed schema)."""
+    details = [{"field": ".".join(str(part) for part in loc) or "(body)", "message": message}
+               for loc, message in errors]
+    summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
+    return BadRequest(f"invalid input: {summary}", code="VALIDATION_ERROR", details=details)

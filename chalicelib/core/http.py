@@ -1,13 +1,17 @@
 """HTTP edge shared by every feature: routes that validate, authorize and answer JSON.
 
 A feature declares its routes on an `Api` (a Chalice Blueprint plus the metadata
-/openapi.json renders). The wrapper parses the body and query with pydantic,
+/openapi.json renders). The wrapper parses the body and query with their models,
 authenticates, calls the handler, and shapes every outcome, including every
 failure, as JSON. A stack trace never reaches a client.
 
 Models may be named lazily, as "package.module:Model": pydantic and a feature's
 models are then imported by the first request that validates or documents, not
-by a cold start whose first request is a plain read.
+by a cold start whose first request is a plain read. A lazily named request model
+whose JSON schema is committed (core/input_schemas.py) is validated without
+pydantic at all, and a handler may answer with a runtime view (core/views.py)
+that its pydantic model documents: the requests a cold start mostly answers never
+import pydantic.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from functools import cache
 from typing import Any
 
@@ -24,7 +28,9 @@ from chalice import Blueprint, Response
 
 from chalicelib.core import auth, logs
 from chalicelib.core.db import is_connection_failure, is_throttle
-from chalicelib.core.errors import BadRequest, MallError, ServiceUnavailable, error_body
+from chalicelib.core.errors import BadRequest, MallError, ServiceUnavailable, error_body, invalid_input
+from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
+from chalicelib.core.views import documented_by_model, jsonable
 
 log = logging.getLogger("micromall")
 
@@ -55,7 +61,7 @@ class Operation:
     summary: str
     body: Any = None  # a pydantic model class, or its lazy name "module:Model"
     query: Any = None
-    response: Any = None
+    response: Any = None  # a pydantic model, or a runtime view that names one (core/views.py), or a lazy name
     status: int = 200
     auth: auth.Requirement | None = None
     errors: tuple[int, ...] = ()
@@ -146,8 +152,8 @@ def serve(op: Operation, request: Any, path_params: dict[str, str]) -> Response:
             limits.enforce(op.limit, limits.caller_of(principal, request.headers, source_ip))
         context = Context(
             principal=principal,
-            body=parse_body(request, resolve(op.body)) if op.body else None,
-            query=parse_query(request, resolve(op.query)) if op.query else None,
+            body=parse_body(request, op.body) if op.body else None,
+            query=parse_query(request, op.query) if op.query else None,
             headers=request.headers,
             raw_body=request.raw_body or b"",
             source_ip=source_ip,
@@ -155,6 +161,8 @@ def serve(op: Operation, request: Any, path_params: dict[str, str]) -> Response:
         result = op.handler(context, **path_params)
         if isinstance(result, Response):
             return result
+        if response_observer is not None:
+            response_observer(op, result)
         return json_response(result, op.status)
     except MallError as exc:
         return error_response(exc)
@@ -189,7 +197,19 @@ def resolve(model: Any) -> Any:
     return _import_model(model) if isinstance(model, str) else model
 
 
+def documenting_model(model: Any) -> Any:
+    """The pydantic model that documents `model`: itself, or the one a runtime view names (core/views.py)."""
+    model = resolve(model)
+    return resolve(documented_by_model(model) or model)
+
+
+# Called with each route's answer before it is sent (not a Response the handler built itself). Tests install one
+# that holds every answer to its route's documented model (tests/contracts.py); nothing does in Lambda.
+response_observer: Callable[[Operation, Any], None] | None = None
+
+
 def parse_body(request: Any, model: Any) -> Any:
+    """The request's JSON object, validated by `model` (a class, or a lazy name: committed schema or pydantic)."""
     raw = request.raw_body or b""
     if len(raw) > MAX_BODY_BYTES:
         raise BadRequest(f"body larger than {MAX_BODY_BYTES} bytes", code="BODY_TOO_LARGE")
@@ -234,35 +254,34 @@ def check_json_value(data: Any) -> None:
 
 
 def parse_query(request: Any, model: Any) -> Any:
-    return validate(model, dict(request.query_params or {}))
+    return validate(model, dict(request.query_params or {}), query=True)
 
 
-def validate(model: Any, data: dict[str, Any]) -> Any:
+def validate(model: Any, data: dict[str, Any], *, query: bool = False) -> Any:
+    """`data` validated by `model`: against its committed schema when it has one, else by pydantic."""
+    if isinstance(model, str):
+        from chalicelib.core import input_schemas
+
+        entry = input_schemas.committed(model)
+        if entry is not None:
+            return input_schemas.validate(entry, data, query=query)
+        model = resolve(model)
     from pydantic import ValidationError
 
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        details = [{"field": ".".join(str(p) for p in err["loc"]) or "(body)", "message": err["msg"]}
-                   for err in exc.errors(include_url=False, include_input=False)]
-        summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
-        raise BadRequest(f"invalid input: {summary}", code="VALIDATION_ERROR", details=details) from None
+        raise invalid_input([(err["loc"], err["msg"])
+                             for err in exc.errors(include_url=False, include_input=False)]) from None
 
 
-def to_jsonable(value: Any) -> Any:
-    if hasattr(value, "model_dump"):  # a pydantic model
-        return value.model_dump(mode="json")
-    if isinstance(value, (list, tuple)):
-        return [to_jsonable(item) for item in value]
-    if isinstance(value, dict):
-        return {key: to_jsonable(item) for key, item in value.items()}
-    return value
+to_jsonable = jsonable  # the name this module gave it first
 
 
 def json_response(value: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     if status == 204:
         return Response(body="", status_code=204, headers=headers or {})
-    body = json.dumps(to_jsonable(value), ensure_ascii=False, separators=(",", ":"))
+    body = json.dumps(jsonable(value), ensure_ascii=False, separators=(",", ":"))
     return Response(body=body, status_code=status, headers={"Content-Type": JSON_TYPE, **(headers or {})})
 
 

@@ -20,7 +20,6 @@ import ipaddress
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.core import clock, config
@@ -28,6 +27,7 @@ from chalicelib.core.db import batch_get, commit_if_conditions_hold, condition_f
 from chalicelib.core.errors import TooManyRequests
 from chalicelib.core.ids import new_id
 from chalicelib.core.models import LimitState
+from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
 
 SCOPES = ("buyer", "device", "ip")
 DEVICE_ID_PATTERN = re.compile(r"^[0-9A-Za-z_.:-]{1,64}$")

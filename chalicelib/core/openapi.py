@@ -1,7 +1,8 @@
 """OpenAPI 3.1 for the routes of the features this deployment serves.
 
-Built from the same pydantic models that validate requests, so the document
-cannot drift from what the code accepts. Paths are public URLs, as a buyer's phone
+Built from the same pydantic models that validate requests (or whose committed
+JSON schemas do, core/input_schemas.py), so the document cannot drift from what the
+code accepts; a runtime view is documented by the model it names (core/views.py). Paths are public URLs, as a buyer's phone
 calls them: a feature stage mounted at a base path (`catalog`) documents
 `/catalog/products`, and its own `/health` and `/openapi.json` under that base path.
 Routes with a `sandbox` path segment exist only for the local twins of the payment
@@ -16,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, TypeAdapter
 
-from chalicelib.core.http import Api, Operation, resolve
+from chalicelib.core.http import Api, Operation, documenting_model, resolve
 
 REF = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"{([^}]+)}")
@@ -75,7 +76,7 @@ def build(apis: Iterable[Api], title: str = "micromall", version: str = "1.0.0",
 
 
 def _schema_of(annotation: Any, schemas: dict[str, Any]) -> dict[str, Any]:
-    annotation = resolve(annotation)
+    annotation = documenting_model(annotation)  # a runtime view is documented by its pydantic model
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         schema = annotation.model_json_schema(ref_template=REF)
     else:

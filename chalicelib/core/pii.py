@@ -31,7 +31,6 @@ import threading
 from collections import OrderedDict
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from typing import Any
 from pynamodb.attributes import UnicodeAttribute
 
 from chalicelib.core import clock, config
+from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
 
 VERSION = "v1"
 DATA_KEY_MAX_AGE = timedelta(minutes=5)

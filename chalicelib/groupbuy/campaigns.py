@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from chalicelib.catalog.reads import sku_cards
 from chalicelib.core import clock
 from chalicelib.core.db import batch_get, commit_if_conditions_hold, get_or_none, until_committed
 from chalicelib.core.errors import BadRequest, Conflict, NotFound
 from chalicelib.core.ids import looks_like_id, new_id, require_id
-from chalicelib.groupbuy.inputs import CampaignEdit, NewCampaign
 from chalicelib.groupbuy.models import (
     ACTIVE,
     CAMPAIGN_LIST,
@@ -32,6 +32,9 @@ from chalicelib.groupbuy.models import (
     GroupModel,
 )
 from chalicelib.groupbuy.views import AdminCampaignView, CampaignView, admin_campaign_view, campaign_view
+
+if TYPE_CHECKING:  # staff requests; the buyers' campaign list never loads pydantic
+    from chalicelib.groupbuy.inputs import CampaignEdit, NewCampaign
 
 log = logging.getLogger("micromall.groupbuy")
 

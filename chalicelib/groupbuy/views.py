@@ -1,13 +1,19 @@
-"""What the group-buy routes answer: campaigns, the public group page, a group with the buyer's order."""
+"""What the group-buy routes answer: campaigns, the public group page, a group with the buyer's order.
+
+Runtime views (core/views.py: no pydantic), each documented by the pydantic model of
+the same name in groupbuy/view_models.py; the tests hold each answer to its model.
+"""
 from __future__ import annotations
 
 from chalicelib.checkout.views import OrderView
 from chalicelib.core import clock
-from chalicelib.core.schema import Schema
+from chalicelib.core.views import View
 from chalicelib.groupbuy.models import CampaignModel, GroupModel, MemberModel
 
+VIEWS = "chalicelib.groupbuy.view_models:"
 
-class CampaignView(Schema):
+
+class CampaignView(View, documented_by=VIEWS + "CampaignView"):
     campaign_id: str
     product_id: str
     sku_id: str
@@ -22,7 +28,7 @@ class CampaignView(Schema):
     per_user_limit: int | None
 
 
-class AdminCampaignView(CampaignView):
+class AdminCampaignView(CampaignView, documented_by=VIEWS + "AdminCampaignView"):
     stock: int
     status: str  # ACTIVE or ENDED
     version: int
@@ -30,22 +36,22 @@ class AdminCampaignView(CampaignView):
     updated_by: str
 
 
-class CampaignList(Schema):
+class CampaignList(View, documented_by=VIEWS + "CampaignList"):
     items: list[CampaignView]
 
 
-class AdminCampaignList(Schema):
+class AdminCampaignList(View, documented_by=VIEWS + "AdminCampaignList"):
     items: list[AdminCampaignView]
 
 
-class MemberView(Schema):
+class MemberView(View, documented_by=VIEWS + "MemberView"):
     """Nothing else about a member reaches a shared page."""
     nickname: str
     avatar: str | None
     is_leader: bool
 
 
-class GroupPage(Schema):
+class GroupPage(View, documented_by=VIEWS + "GroupPage"):
     """The share page's data: public, so it names no buyer id and no order."""
     group_id: str
     campaign_id: str
@@ -62,7 +68,7 @@ class GroupPage(Schema):
     members: list[MemberView]  # paid members, leader first
 
 
-class GroupOrder(Schema):
+class GroupOrder(View, documented_by=VIEWS + "GroupOrder"):
     group_id: str
     status: str
     order: OrderView

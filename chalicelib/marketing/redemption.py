@@ -14,7 +14,6 @@ or a cancel. Only the order that locked a coupon can reach those writes.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +21,7 @@ from chalicelib.core import clock
 from chalicelib.core.db import get_or_none
 from chalicelib.core.errors import NotFound
 from chalicelib.core.ids import looks_like_id
+from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
 from chalicelib.marketing.models import (
     AVAILABLE,
     EXPIRED,

@@ -8,7 +8,6 @@ others' conditions fail and a fresh read says why (409 SOLD_OUT). No count-then-
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pynamodb.exceptions import TransactWriteError
@@ -19,6 +18,7 @@ from chalicelib.core.errors import Conflict, NotFound
 from chalicelib.core.ids import new_id
 from chalicelib.core.models import IdempotencyRecord
 from chalicelib.core.paging import decode_cursor, encode_cursor
+from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
 from chalicelib.marketing.models import (
     ACTIVE,
     AVAILABLE,

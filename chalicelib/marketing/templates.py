@@ -7,14 +7,13 @@ only what is claimed from then on: a claimed coupon keeps the terms it was claim
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.core import clock
 from chalicelib.core.db import get_or_none, until_committed
 from chalicelib.core.errors import BadRequest, Conflict, NotFound
 from chalicelib.core.ids import new_id, require_id
 from chalicelib.core.paging import decode_cursor, encode_cursor
-from chalicelib.marketing.inputs import NewTemplate, TemplateTerms
 from chalicelib.marketing.models import (
     ACTIVE,
     AMOUNT_OFF,
@@ -25,6 +24,9 @@ from chalicelib.marketing.models import (
     CouponTemplateModel,
 )
 from chalicelib.marketing.views import TemplatePage, TemplateView, template_view
+
+if TYPE_CHECKING:  # staff requests; the buyers' claimable list never loads pydantic
+    from chalicelib.marketing.inputs import NewTemplate, TemplateTerms
 
 TERMS = ("name", "kind", "amount_off", "percent_off", "max_discount", "min_spend", "total", "per_user_limit",
          "valid_days", "starts_at", "ends_at", "claimable")

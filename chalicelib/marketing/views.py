@@ -1,19 +1,23 @@
-"""What the coupon routes answer: templates as buyers and staff see them, and a buyer's coupons."""
+"""What the coupon routes answer: templates as buyers and staff see them, and a buyer's coupons.
+
+Runtime views (core/views.py: no pydantic), each documented by the pydantic model of
+the same name in marketing/view_models.py; the tests hold each answer to its model.
+"""
 from __future__ import annotations
 
 from datetime import datetime
 
 from chalicelib.core import clock
-from chalicelib.core.schema import Schema
+from chalicelib.core.views import View
 from chalicelib.marketing.models import AVAILABLE, EXPIRED, CouponModel, CouponTemplateModel
 
 
-class ScopeView(Schema):
+class ScopeView(View, documented_by="chalicelib.marketing.view_models:ScopeView"):
     kind: str  # ALL, CATEGORIES or PRODUCTS
     ids: list[str]
 
 
-class ClaimableCoupon(Schema):
+class ClaimableCoupon(View, documented_by="chalicelib.marketing.view_models:ClaimableCoupon"):
     """A template buyers may claim (GET /marketing/coupons). Amounts in fen; validity is `valid_days`
     from the claim, or the window `starts_at`..`ends_at`."""
     template_id: str
@@ -32,7 +36,7 @@ class ClaimableCoupon(Schema):
     ends_at: str | None
 
 
-class TemplateView(ClaimableCoupon):
+class TemplateView(ClaimableCoupon, documented_by="chalicelib.marketing.view_models:TemplateView"):
     """A template as staff see it."""
     claimed: int
     claimable: bool
@@ -42,16 +46,16 @@ class TemplateView(ClaimableCoupon):
     updated_at: str
 
 
-class TemplatePage(Schema):
+class TemplatePage(View, documented_by="chalicelib.marketing.view_models:TemplatePage"):
     items: list[TemplateView]
     next_cursor: str | None
 
 
-class ClaimableList(Schema):
+class ClaimableList(View, documented_by="chalicelib.marketing.view_models:ClaimableList"):
     items: list[ClaimableCoupon]
 
 
-class CouponView(Schema):
+class CouponView(View, documented_by="chalicelib.marketing.view_models:CouponView"):
     """A coupon the buyer holds, with the terms it was claimed under."""
     coupon_id: str
     template_id: str
@@ -70,7 +74,7 @@ class CouponView(Schema):
     used_at: str | None
 
 
-class CouponPage(Schema):
+class CouponPage(View, documented_by="chalicelib.marketing.view_models:CouponPage"):
     items: list[CouponView]
     next_cursor: str | None
 

@@ -6,14 +6,13 @@ takes growth back can lower it) and follows the merchant's edits at once.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pynamodb.exceptions import PutError
 
 from chalicelib.core import clock
 from chalicelib.core.db import condition_failed, get_or_none, until_committed
 from chalicelib.core.errors import BadRequest
-from chalicelib.core.schema import Schema
+from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
+from chalicelib.core.views import View
 from chalicelib.members.models import LevelEntry, LevelTableModel
 
 TABLE_ID = "LEVELS"
@@ -37,21 +36,28 @@ DEFAULT_LEVELS = (
 )
 
 
-class LevelView(Schema):
+class LevelView(View, documented_by="chalicelib.members.views:LevelView"):
     level: int
     name: str
     growth_threshold: int
     discount_percent: int
 
 
-class LevelTable(Schema):
+class LevelTable(View, documented_by="chalicelib.members.views:LevelTable"):
     levels: list[LevelView]
     version: int  # 0 while the defaults stand
 
 
 def current_levels() -> tuple[list[Level], int]:
     """The levels in force and their version (0: the defaults, never saved)."""
-    table = get_or_none(LevelTableModel, TABLE_ID, consistent=False)
+    return levels_in(get_or_none(LevelTableModel, TABLE_ID, consistent=False))
+
+
+TABLE_KEY = (LevelTableModel, (TABLE_ID,), False)  # the level table's item, for core.db.get_items
+
+
+def levels_in(table: LevelTableModel | None) -> tuple[list[Level], int]:
+    """The levels a read of the level table's item (None: never saved) holds, and their version."""
     if table is None:
         return list(DEFAULT_LEVELS), 0
     return [Level(int(e.level), e.name, int(e.growth_threshold), int(e.discount_percent)) for e in table.levels], \

@@ -1,8 +1,8 @@
 """A buyer's standing as other features need it: level and discount for pricing, points to spend."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from chalicelib.core.db import get_items
+from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
 from chalicelib.members import levels, points
 from chalicelib.members.points import add_redemption
 
@@ -18,9 +18,10 @@ class PricingAccount:
 
 
 def pricing_account(user_id: str) -> PricingAccount:
-    """Two GetItems: the buyer's account (consistent: the points about to be spent) and the level table."""
-    account = points.load_account(user_id)
-    table, _ = levels.current_levels()
+    """One BatchGetItem: the buyer's account (consistent: the points about to be spent) and the level table."""
+    account_row, table_row = get_items([points.account_key(user_id), levels.TABLE_KEY])
+    account = points.account_or_empty(user_id, account_row)
+    table, _ = levels.levels_in(table_row)
     growth = int(account.growth or 0)
     level = levels.level_for(growth, table)
     return PricingAccount(level=level.level, discount_percent=level.discount_percent, growth=growth,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import timedelta
 from typing import Any
 
@@ -31,7 +31,8 @@ from chalicelib.core.db import condition_failed, get_or_none, run_transaction, u
 from chalicelib.core.errors import Conflict
 from chalicelib.core.ids import new_id
 from chalicelib.core.paging import decode_cursor, encode_cursor
-from chalicelib.core.schema import Schema
+from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
+from chalicelib.core.views import View
 from chalicelib.members.models import MemberAccountModel, PointsEntryModel
 
 ORDER_COMPLETED, REDEEMED, REDEMPTION_RETURNED = "ORDER_COMPLETED", "REDEEMED", "REDEMPTION_RETURNED"
@@ -64,13 +65,21 @@ def due_shard(kind: str, user_id: str) -> str:
 
 def load_account(user_id: str, *, consistent: bool = True) -> MemberAccountModel:
     """The buyer's account; a buyer who never earned anything has an empty one (not yet stored)."""
-    account = get_or_none(MemberAccountModel, user_id, consistent=consistent)
+    return account_or_empty(user_id, get_or_none(MemberAccountModel, user_id, consistent=consistent))
+
+
+def account_key(user_id: str) -> tuple[type[MemberAccountModel], tuple[str], bool]:
+    """The buyer's account item, read consistently (the points about to be spent), for core.db.get_items."""
+    return MemberAccountModel, (user_id,), True
+
+
+def account_or_empty(user_id: str, account: MemberAccountModel | None) -> MemberAccountModel:
     return account if account is not None else MemberAccountModel(user_id, growth=0, points=0, frozen=0, credited=0,
                                                                   debited=0, expired_through=0, shortfall=0,
                                                                   version=0)
 
 
-class PointsEntry(Schema):
+class PointsEntry(View, documented_by="chalicelib.members.views:PointsEntry"):
     entry_id: str
     delta: int
     reason: str
@@ -83,7 +92,7 @@ class PointsEntry(Schema):
     note: str | None
 
 
-class PointsPage(Schema):
+class PointsPage(View, documented_by="chalicelib.members.views:PointsPage"):
     balance: int
     frozen: int
     items: list[PointsEntry]

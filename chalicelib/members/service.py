@@ -6,24 +6,36 @@ into the order); nothing outside this package touches these tables.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.core import auth, clock, config, db, ids
 from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable
-from chalicelib.core.schema import Schema
-from chalicelib.members import levels, points, wechat
-from chalicelib.members.models import AddressBookModel, AddressModel, OpenidClaim, UserModel
+from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
+from chalicelib.core.views import View
+from chalicelib.members import levels, points
+from chalicelib.members.models import (
+    AddressBookModel,
+    AddressModel,
+    LevelTableModel,
+    MemberAccountModel,
+    OpenidClaim,
+    UserModel,
+)
+
+if TYPE_CHECKING:
+    from chalicelib.members import wechat
 
 # WeChat no longer hands out nicknames at login; this is the name it shows itself for such users.
 DEFAULT_NICKNAME = "微信用户"
 STARTING_LEVEL = 1
 DEFAULT_ADDRESS_LIMIT = 20
 BOOK_ATTEMPTS = 5
+VIEWS = "chalicelib.members.views:"  # the pydantic models that document the views below
 # --- users -------------------------------------------------------------------
 
-class User(Schema):
+class User(View, documented_by=VIEWS + "User"):
     """What a buyer may see of their own record (never the session_key)."""
     user_id: str
     openid: str
@@ -37,7 +49,7 @@ class User(Schema):
     created_at: str
 
 
-class LoginResult(Schema):
+class LoginResult(View, documented_by=VIEWS + "LoginResult"):
     token: str
     expires_in: int
     user: User
@@ -45,11 +57,14 @@ class LoginResult(Schema):
 
 def login(code: str, wechat_client: wechat.WeChatClient | None = None) -> LoginResult:
     """Exchange a `wx.login()` code for a buyer token; the first login creates the user."""
+    from chalicelib.members import wechat  # lazy: only a login talks to WeChat
+
     session = (wechat_client or wechat.client()).code2session(code)
     user_id = find_user_id_by_openid(session.openid)
     user = _record_login(user_id, session) if user_id else _create_user(session)
     return LoginResult(token=auth.issue_buyer_token(user.user_id),
-                       expires_in=auth.BUYER_TOKEN_SECONDS, user=_user_view(user))
+                       expires_in=auth.BUYER_TOKEN_SECONDS,
+                       user=_user_view(user, *db.get_items([points.account_key(user.user_id), levels.TABLE_KEY])))
 
 
 def find_user_id_by_openid(openid: str) -> str | None:
@@ -64,7 +79,17 @@ def openid_of(user_id: str) -> str | None:
 
 
 def get_user(user_id: str) -> User:
-    return _user_view(_load_user(user_id))
+    """The buyer's profile: the user, their account and the level table in one BatchGetItem."""
+    user, account, table = db.get_items([(UserModel, (user_id,), True), points.account_key(user_id), levels.TABLE_KEY])
+    if user is None or user.deleted_at is not None:
+        raise NotFound("no such user", code="USER_NOT_FOUND")
+    return _user_view(user, account, table)
+
+
+def payer_openid(user_id: str) -> str:
+    """The buyer's openid, what a WeChat Pay prepay names its payer by: one GetItem (`get_user` reads the account
+    and the level table too); 404 USER_NOT_FOUND for an unknown or deleted account, as `get_user`."""
+    return _load_user(user_id).openid
 
 
 def _load_user(user_id: str) -> UserModel:
@@ -110,10 +135,9 @@ def _record_login(user_id: str, session: wechat.Session) -> UserModel:
     return user
 
 
-def _user_view(user: UserModel) -> User:
-    account = points.load_account(user.user_id)
-    table, _ = levels.current_levels()
-    level = levels.level_for(int(account.growth or 0), table)
+def _user_view(user: UserModel, account: MemberAccountModel | None, table: LevelTableModel | None) -> User:
+    account = points.account_or_empty(user.user_id, account)
+    level = levels.level_for(int(account.growth or 0), levels.levels_in(table)[0])
     return User(user_id=user.user_id, openid=user.openid, nickname=user.nickname, level=level.level,
                 level_name=level.name, discount_percent=level.discount_percent, growth=int(account.growth or 0),
                 points=int(account.points or 0), frozen_points=int(account.frozen or 0),
@@ -132,7 +156,7 @@ class AddressFields:
     detail: str
 
 
-class Address(Schema):
+class Address(View, documented_by=VIEWS + "Address"):
     address_id: str
     name: str
     phone: str
@@ -145,7 +169,6 @@ class Address(Schema):
     updated_at: str
 
 
-AddressList = list[Address]  # `GET /me/addresses`, named lazily by the route
 
 
 def address_limit() -> int:

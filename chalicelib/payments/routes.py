@@ -24,11 +24,10 @@ INPUTS = "chalicelib.payments.inputs:"  # models by name: a cold start loads wha
            auth=BUYER, errors=(404, 409, 502),
            summary="start paying an unpaid order: the wx.requestPayment parameters, or Alipay's wap pay URL")
 def prepay(ctx: Context):
-    from chalicelib.members.service import get_user
+    from chalicelib.members.service import payer_openid
     from chalicelib.payments import service
 
-    openid = get_user(ctx.user_id).openid
-    return service.prepay(ctx.user_id, ctx.body.order_id, ctx.body.provider, openid)
+    return service.prepay(ctx.user_id, ctx.body.order_id, ctx.body.provider, payer_openid(ctx.user_id))
 
 
 WECHATPAY_HEADERS = (

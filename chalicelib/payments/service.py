@@ -8,6 +8,9 @@ in the same transaction as its own ledger entries.
 """
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from chalicelib.checkout import statuses
 from chalicelib.checkout.orders import load_order
 from chalicelib.checkout.views import OrderView, order_view
@@ -18,12 +21,29 @@ from chalicelib.payments import providers
 from chalicelib.payments.ledger import RECONCILE_AFTER, anomalies, prepay_key, reconcile_shard
 from chalicelib.payments.models import LedgerEntry
 from chalicelib.payments.outcomes import Applied, Refused
-from chalicelib.payments.reconciler import ReconcileReport, reconcile
-from chalicelib.payments.refunds import approve_refund, buyer_refund_no, retry_refund
-from chalicelib.payments.webhooks import apply, handle_webhook, provider_for
+from chalicelib.payments.wiring import provider_for
+
+if TYPE_CHECKING:
+    from chalicelib.payments.reconciler import ReconcileReport, reconcile
+    from chalicelib.payments.refunds import approve_refund, buyer_refund_no, retry_refund
+    from chalicelib.payments.webhooks import apply, handle_webhook
 
 __all__ = ["Applied", "ReconcileReport", "Refused", "anomalies", "apply", "approve_refund", "buyer_refund_no",
            "close_trade", "handle_webhook", "prepay", "reconcile", "reject_refund", "retry_refund", "sandbox_pay"]
+
+# The rest of the entry point, imported when first used: a prepay (a cold start's usual first request)
+# needs neither the webhook's path through checkout's lifecycle, nor refunds, nor the reconciler.
+_ELSEWHERE = {"ReconcileReport": "reconciler", "reconcile": "reconciler", "approve_refund": "refunds",
+              "buyer_refund_no": "refunds", "retry_refund": "refunds", "apply": "webhooks",
+              "handle_webhook": "webhooks"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _ELSEWHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"chalicelib.payments.{_ELSEWHERE[name]}"), name)
+    globals()[name] = value
+    return value
 
 
 def prepay(user_id: str, order_id: str, provider_name: str, payer_id: str) -> dict[str, str]:
@@ -70,6 +90,8 @@ def close_trade(order) -> bool:
     for name in opened:  # the buyer may have opened both cashiers
         provider = provider_for(name)
         if provider.close(order.order_id) == "PAID":
+            from chalicelib.payments.webhooks import apply
+
             answer = provider.query(order.order_id)
             if answer is not None and answer.status == "PAID":
                 apply(answer, provider)
@@ -92,6 +114,7 @@ def sandbox_pay(user_id: str, order_id: str) -> OrderView:
         raise Conflict(f"order {order_id} is {order.status} and cannot be paid", code="ORDER_NOT_PAYABLE",
                        details={"status": order.status})
     from chalicelib.payments.providers import sandbox
+    from chalicelib.payments.webhooks import handle_webhook
 
     headers, body = sandbox.twin("wechat").build_payment_notification(order_id, int(order.payable),
                                                                       payer_openid=f"sandbox-{user_id}")

@@ -28,21 +28,11 @@ from chalicelib.core.db import until_committed
 from chalicelib.payments import ledger, providers, refunds
 from chalicelib.payments.outcomes import Applied, Refused
 from chalicelib.payments.providers import NotificationRejected, PaymentNotification
+from chalicelib.payments.wiring import provider_for
 
 log = logging.getLogger("micromall.payments")
 
 CURRENCY = "CNY"
-
-
-def provider_for(name: str) -> providers.PaymentProvider:
-    """The provider, wired (in sandbox mode) to deliver what its twin sends on its own to this webhook code."""
-    return providers.provider(name, deliver=_deliverer(name))
-
-
-def _deliverer(provider_name: str) -> Callable[[dict[str, str], bytes], Any]:
-    def deliver(headers: dict[str, str], raw_body: bytes) -> tuple[int, str, str]:
-        return handle_webhook(provider_name, headers, raw_body)
-    return deliver
 
 
 def handle_webhook(provider_name: str, headers: Mapping[str, str], raw_body: bytes) -> tuple[int, str, str]:

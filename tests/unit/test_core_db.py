@@ -1,6 +1,8 @@
 """Transactions retry what DynamoDB says to retry, and nothing else; throttling becomes 503."""
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import TransactWriteError
@@ -91,3 +93,21 @@ def test_condition_failed_recognises_single_writes_and_transaction_items(counter
     assert db.condition_failed(single.value)
     assert db.condition_failed(transaction.value)
     assert not db.condition_failed(busy.value.__cause__)
+
+
+def test_get_items_reads_items_of_several_tables_in_one_call_as_getitems_would(aws, dynamodb_calls):
+    from chalicelib.core.db import get_items
+    from chalicelib.members.models import LevelTableModel, MemberAccountModel, UserModel
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    UserModel("U1", openid="o1", session_key="k", nickname="n", level=1, growth=0, points=0, created_at=now,
+              last_login_at=now).save()
+    MemberAccountModel("U1", growth=5, points=7, frozen=0, credited=0, debited=0, expired_through=0, shortfall=0,
+                       version=1).save()
+    dynamodb_calls.clear()
+    user, missing, account, again, table = get_items([
+        (UserModel, ("U1",), True), (UserModel, ("U-none",), True), (MemberAccountModel, ("U1",), True),
+        (UserModel, ("U1",), False), (LevelTableModel, ("LEVELS",), False)])
+    assert dynamodb_calls == ["BatchGetItem"], dynamodb_calls
+    assert (user.user_id, user.openid, account.points, again.user_id) == ("U1", "o1", 7, "U1")
+    assert missing is None and table is None

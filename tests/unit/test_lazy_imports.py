@@ -1,4 +1,11 @@
-"""A per-feature function imports only its own feature, and a plain read imports no validation machinery."""
+"""A per-feature function imports only its own feature, and no function's cold start loads pydantic or PyJWT.
+
+The heaviest of what a cold start may import (README, "Cold starts"): pydantic (about a quarter of a
+bare Chalice app's whole cold start), PyJWT, python-ulid. Not at import, and not on the request each
+function's cold starts mostly answer (the bench's list, benchmarks/run.py `first_requests`): those are
+answered with runtime views (core/views.py) and bodies validated against committed schemas
+(core/input_schemas.py).
+"""
 from __future__ import annotations
 
 import json
@@ -50,7 +57,7 @@ def test_a_lambda_cold_start_that_logs_nothing_imports_no_powertools():
 
 
 # Every function names its request and response models lazily ("package.module:Model"): importing it loads no
-# pydantic, which then comes with the first request that validates a body or a query, or answers with a model.
+# pydantic.
 def test_each_feature_function_is_imported_without_pydantic_jwt_or_ulid():
     from chalicelib.core.config import ALL_FEATURES
 
@@ -60,8 +67,8 @@ def test_each_feature_function_is_imported_without_pydantic_jwt_or_ulid():
 
 
 def test_a_buyers_order_list_loads_neither_order_submission_nor_other_features():
-    """`GET /orders` needs the listing and the order views (which read the catalog's models); submitting,
-    pricing, the cart, members and marketing load with `POST /orders`."""
+    """`GET /orders` needs the listing and the order views; submitting, pricing, the catalog, the cart, members
+    and marketing load with `POST /orders`."""
     probe = """
 import json, sys
 from chalice.test import Client
@@ -79,5 +86,25 @@ print(json.dumps([answer.status_code, sorted(m for m in sys.modules if m.startsw
     status, loaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert status == 503, result.stdout  # the table could not be reached: a clear 503, after the imports
     features = {name.split(".")[1] for name in loaded} - {"core"}
-    assert features == {"checkout", "catalog"}, loaded
+    assert features == {"checkout"}, loaded
     assert "chalicelib.checkout.service" not in loaded and "chalicelib.checkout.pricing" not in loaded, loaded
+
+
+NEVER_ON_A_FIRST_REQUEST = ("pydantic", "jwt", "ulid")
+
+
+def test_no_functions_first_request_loads_pydantic_jwt_or_ulid():
+    """Each function's representative first request (the bench's list), answered in a fresh process against the
+    bench's tables in an embedded DynamoDB: a 2xx, with none of pydantic, PyJWT or python-ulid loaded."""
+    env = {**os.environ, "BENCH_COLD_START_RUNS": "1"}
+    for name in ("MALL_TABLE_PREFIX", "MALL_FEATURES", "MALL_DYNAMODB_ENDPOINT"):
+        env.pop(name, None)
+    result = subprocess.run([sys.executable, "-m", "benchmarks.run", "first-requests"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    answers = [json.loads(line) for line in result.stdout.splitlines() if line.startswith('{"function"')]
+    assert len(answers) == 9, result.stdout[-3000:]
+    for answer in answers:
+        assert answer["status"] in (200, 201), answer
+        loaded = [name for name in answer["heavy"] if name in NEVER_ON_A_FIRST_REQUEST]
+        assert not loaded, f"{answer['function']} {answer['request']} loads {loaded}"

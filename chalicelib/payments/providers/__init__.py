@@ -45,11 +45,12 @@ import functools
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Protocol
 
 from chalicelib.core import config
 from chalicelib.core.errors import UpstreamError
+from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
 
 PROVIDER_NAMES = ("wechat", "alipay")
 PAYMENT_STATUSES = ("PAID", "NOT_PAID", "CLOSED", "REFUNDED_ELSEWHERE")
