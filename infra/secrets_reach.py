@@ -27,7 +27,13 @@ PACKAGE = "chalicelib."
 
 def secrets_reached(feature: str) -> dict[str, set[str]]:
     """Function of `feature` (`api_handler` or an event handler's name) -> the secrets its code can read."""
-    reached = {API_FUNCTION: _secrets_from(op.handler for op in routes_module(feature).api.operations)}
+    from chalicelib.core import http
+
+    operations = routes_module(feature).api.operations
+    # The HTTP edge (core.http.serve) runs before every handler: whom a request comes from is its part
+    # (core.edge reads edge_secret behind the shop's CloudFront); what it authenticates, the routes declare.
+    edge = [http.source_ip_of] if operations else []
+    reached = {API_FUNCTION: _secrets_from([*(op.handler for op in operations), *edge])}
     with built_app((feature,)) as app:
         for source in app.event_sources:
             handler = app.handler_map[source.name]

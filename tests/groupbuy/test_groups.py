@@ -299,3 +299,39 @@ def test_a_group_that_ends_is_announced_once_as_a_versioned_event(app, campaign,
     first = announced[0].as_dict()
     assert first["closed_at"].endswith("Z") and first["campaign_id"] == running["campaign_id"]
     assert real_announce(announced[0]) is False, "the second delivery found the marker: announced once"
+
+
+def test_a_group_failed_by_an_expiry_run_that_died_before_settling_is_settled_from_the_groups_stream(
+        app, campaign, buyers, frozen_clock, monkeypatch):
+    """The expiry run commits FAILED, then dies (its Lambda timed out) before settling the members' orders: the
+    groups stream's settlement handler refunds the paid member and cancels the unpaid one, each once."""
+    from chalicelib.groupbuy import settlement
+    from infra.local.pump import EventPump
+
+    running = campaign(group_size=3, duration_minutes=10)
+    leader, idler = buyers(2)
+    opened = open_group(leader, running["campaign_id"])
+    paid(opened["order"]["order_id"])
+    unpaid = joined(idler, opened["group_id"])["order"]["order_id"]
+    later(frozen_clock, minutes=11)
+    pump = EventPump(app, raise_errors=True)
+    pump.drain()  # the orders so far, so the next drain holds the group's end
+
+    def dies(group_id: str) -> bool:
+        raise TimeoutError("the expiry run's Lambda timed out")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(settlement, "settle_group", dies)
+        try:
+            run_group_jobs()
+        except TimeoutError:
+            pass
+    assert group(opened["group_id"]).status == "FAILED"
+    assert order(unpaid).status == "PENDING_PAYMENT", "nothing settled yet"
+    pump.drain()
+    pump.drain()
+    refunded = order(opened["order"]["order_id"])
+    assert refunded.status == "REFUNDED" and list(provider_refunds(refunded.order_id)) == [f"{refunded.order_id}-R1"]
+    assert (order(unpaid).status, order(unpaid).cancel_reason) == ("CANCELLED", "GROUP_FAILED")
+    assert stock_of(running["sku_id"]) == {"available": 50, "reserved": 0, "sold": 0}
+    assert campaign_left(running["campaign_id"]) == running["stock"]
