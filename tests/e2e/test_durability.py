@@ -8,6 +8,7 @@ against every order the shop holds.
 """
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import threading
@@ -40,7 +41,7 @@ def shop_until_stopped(stack: Stack, buyer: tuple, sku_id: str, stop: threading.
                 if status == 200 and result.get("status") == "PAID":
                     with lock:
                         paid.add(order["order_id"])
-        except OSError:
+        except (OSError, http.client.HTTPException):  # a reply cut off mid-body by the kill is an IncompleteRead
             return  # the stack is gone: what it acknowledged before is all that counts
 
 
