@@ -115,7 +115,8 @@ def run_web(args) -> int:
 
 
 def run_access(args) -> int:
-    from infra.access import MANIFEST, record_by_running_tests
+    from infra.access import MANIFEST
+    from infra.access_run import record_by_running_tests
     from infra.stages import write_stages
 
     derived, problems = record_by_running_tests()

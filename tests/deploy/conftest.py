@@ -63,7 +63,8 @@ def derived_access():
     tests/deploy alone starts one (about as long as the feature suites take).
     """
     from chalicelib.core import config
-    from infra.access import Recording, derive, problems_with, run_recording
+    from infra.access import Recording, derive
+    from infra.access_run import problems_with, run_recording
 
     recorded = os.environ.get(access_plugin.RECORDED_ENV)
     if recorded:  # what an earlier run of the suites (on xdist workers) recorded: `make test`
