@@ -14,12 +14,11 @@ environment's `edge_secret` (SSM); chalicelib/core/edge.py believes the address 
 from __future__ import annotations
 
 import json
-import mimetypes
 import secrets
 from pathlib import Path
 from typing import Any
 
-from infra.local.web import APPS, IMMUTABLE, REVALIDATE
+from infra.local.web import APPS, file_headers
 from infra.stages import APP_NAME
 
 WEB_ROOT = Path(__file__).resolve().parents[1] / "web"
@@ -143,12 +142,6 @@ def distribution_resource(api_domain: str, aliases: tuple[str, ...], certificate
     return {"Type": "AWS::CloudFront::Distribution", "Properties": {"DistributionConfig": config}}
 
 
-def content_type(path: Path) -> str:
-    kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return kind + "; charset=utf-8" if kind.startswith("text/") or kind.endswith(("javascript", "json", "svg+xml")) \
-        else kind
-
-
 def upload_plan(root: Path = WEB_ROOT) -> list[tuple[Path, str, dict[str, str]]]:
     """(file, key, put_object arguments) for every built file; index.html and other fixed names last."""
     plan = []
@@ -157,10 +150,9 @@ def upload_plan(root: Path = WEB_ROOT) -> list[tuple[Path, str, dict[str, str]]]
         if not (dist / "index.html").is_file():
             raise FileNotFoundError(f"{dist} is not built: run `make web` first")
         for path in sorted(p for p in dist.rglob("*") if p.is_file()):
-            relative = path.relative_to(dist)
-            hashed = relative.parts[0] == "assets"
-            plan.append((path, f"{app}/{relative.as_posix()}", {
-                "ContentType": content_type(path), "CacheControl": IMMUTABLE if hashed else REVALIDATE}))
+            headers = file_headers(path, dist)  # what the local stack answers with
+            plan.append((path, f"{app}/{path.relative_to(dist).as_posix()}", {
+                "ContentType": headers["Content-Type"], "CacheControl": headers["Cache-Control"]}))
     # assets first: a page that starts loading mid-upload never names a file not yet there
     return sorted(plan, key=lambda item: not item[1].split("/")[1] == "assets")
 

@@ -48,8 +48,9 @@ def web_file(path: str, root: Path = ROOT) -> tuple[int, dict[str, str], bytes]:
 
 
 def file_headers(target: Path, dist: Path) -> dict[str, str]:
+    """A built file's Content-Type and Cache-Control, here and in S3 (infra/web.py uploads with the same)."""
     content_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
-    if content_type.startswith("text/") or content_type in ("application/javascript", "image/svg+xml"):
+    if content_type.startswith("text/") or content_type.endswith(("javascript", "json", "svg+xml")):
         content_type += "; charset=utf-8"
     hashed = target.relative_to(dist).parts[0] == "assets"
     return {"Content-Type": content_type, "Cache-Control": IMMUTABLE if hashed else REVALIDATE}
