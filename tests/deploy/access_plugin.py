@@ -1,4 +1,4 @@
-"""pytest plugin: record what each feature touches while the suites drive the app (infra.access.Recorder).
+"""pytest plugin: record what each feature touches while the suites drive the app (infra.access_recorder.Recorder).
 
 Two ways in:
 
@@ -71,7 +71,7 @@ def drives_features(item) -> bool:
 def pytest_collection_modifyitems(session, config, items):
     if State.recorder is None:
         from chalicelib.core import config as mall_config
-        from infra.access import Recorder
+        from infra.access_recorder import Recorder
 
         State.recorder = Recorder(mall_config.ALL_FEATURES).install()
         State.expected_files = feature_test_files()

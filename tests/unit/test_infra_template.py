@@ -82,7 +82,7 @@ def test_kms_calls_map_to_grants_on_the_personal_data_key():
 
 def test_the_access_recorder_notes_kms_where_personal_data_is_sealed_or_opened(aws, monkeypatch):
     from chalicelib.core import pii
-    from infra.access import Recorder
+    from infra.access_recorder import Recorder
 
     recorder = Recorder([]).install()
     noted: list[dict] = []
