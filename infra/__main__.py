@@ -12,6 +12,7 @@
                                             the front ends on S3 + CloudFront, the API behind the same origin
     package --stage S --output DIR          `chalice package` with Gateway Responses and trigger settings merged
     layer                                   before `chalice deploy`: build the dependency layer it uploads, trimmed
+                                            and compiled, and compile chalicelib (infra/layer.py, infra/packaging.py)
     openapi [--output FILE] [--server URL]  one OpenAPI document for the whole production API
     input-schemas [--check] [--add REF]     commit request models' JSON schemas (validated without pydantic)
     edges --stage S [--region R]            after `chalice deploy`: Gateway Responses and trigger settings
@@ -63,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     package = commands.add_parser("package", help="chalice package the stage with infra.edges merged in")
     package.add_argument("--stage", required=True)
     package.add_argument("--output", type=Path, required=True, help="directory for sam.json and the zips")
-    commands.add_parser("layer", help="build Chalice's cached dependency layer and trim it (infra/layer.py)")
+    commands.add_parser("layer", help="build Chalice's cached dependency layer, trim and compile it, and compile "
+                                     "chalicelib (infra/layer.py)")
     openapi = commands.add_parser("openapi", help="the merged OpenAPI document of every feature (live mode)")
     openapi.add_argument("--output", type=Path, help="write here instead of standard output")
     openapi.add_argument("--server", help="the public base URL (the custom domain), for `servers`")
@@ -190,14 +192,17 @@ def run_package(args) -> int:
 
 def run_layer(args) -> int:
     from infra.layer import trim_record
-    from infra.packaging import ROOT, build_layer
+    from infra.packaging import ROOT, build_layer, compile_app_modules
 
     print("building the dependency layer (the first run after a requirements change downloads wheels) ...",
           flush=True)
     for layer in build_layer():
         took = trim_record(layer)
         print(f"{layer.relative_to(ROOT)}: {layer.stat().st_size / 1e6:.1f} MB after the trim took "
-              f"{took['bytes'] / 1e6:.1f} MB ({took['entries']} files); `chalice deploy` uploads it")
+              f"{took['bytes'] / 1e6:.1f} MB ({took['entries']} files) and added {took['compiled']} pycs "
+              f"({took['compiled_bytes'] / 1e6:.1f} MB); `chalice deploy` uploads it")
+    compile_app_modules(ROOT)
+    print("chalicelib/: bytecode written beside each module (checked-hash); `chalice deploy` zips it with them")
     return 0
 
 

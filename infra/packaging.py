@@ -44,12 +44,15 @@ def chalice_env() -> dict[str, str]:
 def package(project: Path, stage: str, output: Path, *, trim: bool = True) -> Path:
     """`chalice package` of one stage, with what Chalice cannot render merged in (infra.edges).
 
-    `trim`: the layer in `output` without what Lambda never reads (infra.layer); off only for a baseline.
+    `trim`: the layer in `output` without what Lambda never reads and with bytecode (infra.layer), and the app's
+    own modules with theirs; off only for a baseline.
     """
     from infra.edges import write_merge_template
     from infra.layer import trim_layer
 
     merge = write_merge_template(stage, output.parent)
+    if trim:
+        compile_app_modules(project)
     result = subprocess.run([str(BIN / "chalice"), "package", "--stage", stage, "--merge-template", str(merge),
                              str(output)], cwd=project, env=chalice_env(), capture_output=True, text=True)
     if result.returncode != 0:
@@ -57,6 +60,20 @@ def package(project: Path, stage: str, output: Path, *, trim: bool = True) -> Pa
     if trim:
         trim_layer(output / "layer-deployment.zip")
     return output
+
+
+def compile_app_modules(project: Path) -> None:
+    """Bytecode beside the mall's own modules, which Chalice zips with them (it takes all of chalicelib/): Lambda's
+    /var/task is read-only, so a module without its .pyc is compiled again on every cold start.
+
+    Checked-hash pycs: Python uses one only while its source hashes the same, so one left in a working tree can
+    never hide an edit (an unchecked one would). The layer's pycs are unchecked (infra/layer.py): nobody edits it.
+    """
+    import compileall
+    import py_compile
+
+    compileall.compile_dir(project / "chalicelib", quiet=1, force=True,
+                           invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
 
 
 def package_stages(project: Path, stages: list[str], output: Path, workers: int | None = None) -> dict[str, Path]:
