@@ -8,6 +8,7 @@ view: a small record class whose annotations are its whole definition,
         order_id: str
         coupon: AppliedCouponView | None  # a view within a view
         flash_sale_id: str | None = None  # a default: optional in the schema
+        points: Annotated[int, Doc("1 point = 1 fen", examples=[120])]  # a field's own documentation
         ...
 
 The requests a cold start mostly answers are shaped this way, so they never import
@@ -25,6 +26,19 @@ import copy
 import dataclasses
 from types import SimpleNamespace
 from typing import Any, ClassVar, dataclass_transform
+
+
+class Doc:
+    """What /openapi.json says of one field of a view, beside its type: `Annotated[int, Doc("...")]` in the
+    view's annotations (core/schema.view_model makes it the field's description and examples). A view's
+    own description is its docstring. Plain data, so a view module that uses it still imports no pydantic."""
+    __slots__ = ("description", "examples")
+
+    def __init__(self, description: str, *, examples: list[Any] | None = None) -> None:
+        self.description, self.examples = description, examples
+
+    def __repr__(self) -> str:
+        return f"Doc({self.description!r}, examples={self.examples!r})"
 
 
 @dataclass_transform(kw_only_default=True)

@@ -1,7 +1,6 @@
 """What the group-buy routes answer: campaigns, the public group page, a group with the buyer's order.
 
-Runtime views (core/views.py: no pydantic): each is the one definition of its shape, which
-/openapi.json documents and the tests hold every answer to.
+Runtime views (core/views.py): the only definition of each shape these routes answer with.
 """
 from __future__ import annotations
 

@@ -2,12 +2,14 @@
 a runtime view is that shape, documented by the model core/schema.py makes from it."""
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
 from chalicelib.core.http import Operation, documenting_model
 from chalicelib.core.openapi import REF, _schema_of
 from chalicelib.core.schema import Schema, view_model
-from chalicelib.core.views import View
+from chalicelib.core.views import Doc, View
 from tests.contracts import mismatch
 
 
@@ -108,6 +110,24 @@ def test_a_view_is_documented_by_a_model_made_from_its_annotations():
     assert documented["properties"]["parts"] == {"items": {"$ref": REF.format(model="PartView")},
                                                  "title": "Parts", "type": "array"}
     assert schemas["PartView"]["required"] == ["part_id"]
+
+
+class TallyView(View):
+    points: Annotated[int, Doc("1 point = 1 fen", examples=[120])]
+    note: Annotated[str | None, Doc("why")] = None
+
+
+def test_a_fields_doc_is_its_description_and_examples_in_the_document():
+    schemas: dict = {}
+    _schema_of(TallyView, schemas)
+    assert schemas["TallyView"]["properties"] == {
+        "points": {"description": "1 point = 1 fen", "examples": [120], "title": "Points", "type": "integer"},
+        "note": {"anyOf": [{"type": "string"}, {"type": "null"}], "default": None, "description": "why",
+                 "title": "Note"}}
+    assert schemas["TallyView"]["required"] == ["points"]
+    assert TallyView(points=3).note is None
+    assert mismatch(op(TallyView), {"points": 3}) is None
+    assert mismatch(op(TallyView), {"points": "3"}) is not None
 
 
 def test_each_view_has_one_model_and_a_model_documents_itself():
