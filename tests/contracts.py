@@ -1,12 +1,13 @@
-"""Every answer a test gets from a route matches the model /openapi.json documents it with, field for field.
+"""Every answer a test gets from a route matches the shape its route declares, as /openapi.json documents it.
 
 Handlers on the paths a cold start answers shape their answers without pydantic (runtime
-views, plain data: core/views.py); the pydantic models only document them. This is what
-keeps the two together: installed for every test (tests/conftest.py), it validates each
-answer a route gives against its documented model (strictly, as a client reading JSON
-would) and dumps it back: the answer must come back unchanged, so a field the model does
-not declare, a required one the answer lacks, or a value of another type fails the test
-that drove the route, naming the route and the difference. (A field the model declares
+views, plain data: core/views.py), and nothing checks a view's values when it is made.
+This does: installed for every test (tests/conftest.py), it validates each answer a route
+gives against the route's documented model (a pydantic model, or the one made from the
+route's view: core/schema.view_model), strictly, as a client reading JSON would, and
+dumps it back: the answer must come back unchanged, so a field the declared shape does
+not have, a required one the answer lacks, or a value of another type fails the test
+that drove the route, naming the route and the difference. (A field the shape declares
 optional may be absent, as its JSON schema allows: a prepay answers only its provider's.)
 """
 from __future__ import annotations
@@ -33,7 +34,7 @@ def _adapter(model: Any) -> Any:
 
 
 def mismatch(op: http.Operation, answer: Any) -> str | None:
-    """Why `answer` is not what `op`'s documented response model describes; None when it is."""
+    """Why `answer` is not what `op`'s declared response shape describes; None when it is."""
     from pydantic import ValidationError
 
     if op.response is None or op.status == 204:

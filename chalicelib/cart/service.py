@@ -42,7 +42,7 @@ def max_lines() -> int:
 
 # --- what the buyer sees -------------------------------------------------------
 
-class CartLineView(View, documented_by="chalicelib.cart.views:CartLineView"):
+class CartLineView(View):
     """A line priced now. `price` is None (and the line unavailable) when the SKU no longer exists."""
     sku_id: str
     product_id: str
@@ -61,7 +61,7 @@ class CartLineView(View, documented_by="chalicelib.cart.views:CartLineView"):
     updated_at: str
 
 
-class CartView(View, documented_by="chalicelib.cart.views:CartView"):
+class CartView(View):
     """The cart, newest line first; totals count only lines both selected and available."""
     lines: list[CartLineView]
     line_count: int

@@ -1,7 +1,6 @@
 """What the order routes answer: the order as its buyer and the merchant see it.
 
-Runtime views (core/views.py: no pydantic), each documented by the pydantic
-model of the same name in checkout/view_models.py; the tests hold each answer to its model.
+Runtime views (core/views.py): the only definition of each shape these routes answer with.
 """
 from __future__ import annotations
 
@@ -13,7 +12,7 @@ from chalicelib.core.db import plain_map
 from chalicelib.core.views import View
 
 
-class OrderLineView(View, documented_by="chalicelib.checkout.view_models:OrderLineView"):
+class OrderLineView(View):
     sku_id: str
     product_id: str
     title: str
@@ -29,14 +28,14 @@ class OrderLineView(View, documented_by="chalicelib.checkout.view_models:OrderLi
     paid: int  # line_total - discount: the most a refund of this line could return
 
 
-class AppliedCouponView(View, documented_by="chalicelib.checkout.view_models:AppliedCouponView"):
+class AppliedCouponView(View):
     coupon_id: str
     template_id: str
     name: str
     discount: int
 
 
-class CouponChoice(View, documented_by="chalicelib.checkout.view_models:CouponChoice"):
+class CouponChoice(View):
     """One of the buyer's coupons judged against the basket; `reason` says why it does not apply:
     BELOW_MIN_SPEND, OUT_OF_SCOPE, NOT_YET_VALID or EXPIRED."""
     coupon_id: str
@@ -49,7 +48,7 @@ class CouponChoice(View, documented_by="chalicelib.checkout.view_models:CouponCh
     valid_until: str
 
 
-class AddressView(View, documented_by="chalicelib.checkout.view_models:AddressView"):
+class AddressView(View):
     address_id: str
     name: str
     phone: str
@@ -59,13 +58,13 @@ class AddressView(View, documented_by="chalicelib.checkout.view_models:AddressVi
     detail: str
 
 
-class ShipmentView(View, documented_by="chalicelib.checkout.view_models:ShipmentView"):
+class ShipmentView(View):
     carrier: str
     tracking_no: str
     shipped_at: str
 
 
-class RefundRequestView(View, documented_by="chalicelib.checkout.view_models:RefundRequestView"):
+class RefundRequestView(View):
     reason: str
     requested_at: str
     decision: str | None
@@ -73,14 +72,14 @@ class RefundRequestView(View, documented_by="chalicelib.checkout.view_models:Ref
     reject_reason: str | None
 
 
-class PaymentView(View, documented_by="chalicelib.checkout.view_models:PaymentView"):
+class PaymentView(View):
     provider: str
     transaction_id: str
     paid_at: str
     amount: int
 
 
-class RefundView(View, documented_by="chalicelib.checkout.view_models:RefundView"):
+class RefundView(View):
     out_refund_no: str
     amount: int
     status: str  # PROCESSING, SUCCESS, CLOSED, ABNORMAL, FAILED
@@ -89,7 +88,7 @@ class RefundView(View, documented_by="chalicelib.checkout.view_models:RefundView
     updated_at: str
 
 
-class OrderView(View, documented_by="chalicelib.checkout.view_models:OrderView"):
+class OrderView(View):
     """Amounts in fen: payable = items_total - discount_total + shipping_fee, and
     discount_total = member_discount + coupon_discount + points_discount."""
     order_id: str
@@ -122,12 +121,12 @@ class OrderView(View, documented_by="chalicelib.checkout.view_models:OrderView")
     group_id: str | None = None  # a group-buy order's group: AWAITING_GROUP once paid until the group completes
 
 
-class OrderPage(View, documented_by="chalicelib.checkout.view_models:OrderPage"):
+class OrderPage(View):
     items: list[OrderView]
     next_cursor: str | None
 
 
-class OrderPreview(View, documented_by="chalicelib.checkout.view_models:OrderPreview"):
+class OrderPreview(View):
     """A priced order that was not created: nothing is reserved or spent."""
     items: list[OrderLineView]
     items_total: int

@@ -9,9 +9,9 @@ Models may be named lazily, as "package.module:Model": pydantic and a feature's
 models are then imported by the first request that validates or documents, not
 by a cold start whose first request is a plain read. A lazily named request model
 whose JSON schema is committed (core/input_schemas.py) is validated without
-pydantic at all, and a handler may answer with a runtime view (core/views.py)
-that its pydantic model documents: the requests a cold start mostly answers never
-import pydantic.
+pydantic at all, and a handler may answer with a runtime view (core/views.py),
+documented by a model made from the view only when the document is built: the
+requests a cold start mostly answers never import pydantic.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from chalicelib.core import auth, logs
 from chalicelib.core.db import is_connection_failure, is_throttle
 from chalicelib.core.errors import BadRequest, MallError, ServiceUnavailable, error_body, invalid_input
 from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
-from chalicelib.core.views import documented_by_model, jsonable
+from chalicelib.core.views import jsonable
 
 log = logging.getLogger("micromall")
 
@@ -61,7 +61,7 @@ class Operation:
     summary: str
     body: Any = None  # a pydantic model class, or its lazy name "module:Model"
     query: Any = None
-    response: Any = None  # a pydantic model, or a runtime view that names one (core/views.py), or a lazy name
+    response: Any = None  # a pydantic model, a runtime view (core/views.py) or a list of them, or a lazy name
     status: int = 200
     auth: auth.Requirement | None = None
     errors: tuple[int, ...] = ()
@@ -198,9 +198,11 @@ def resolve(model: Any) -> Any:
 
 
 def documenting_model(model: Any) -> Any:
-    """The pydantic model that documents `model`: itself, or the one a runtime view names (core/views.py)."""
-    model = resolve(model)
-    return resolve(documented_by_model(model) or model)
+    """What documents `model` in /openapi.json: a pydantic model itself, a runtime view (or a type made of views,
+    `list[Address]`) the model made from the view (core/schema.view_model). Never called on a request path."""
+    from chalicelib.core.schema import documented
+
+    return documented(resolve(model))
 
 
 # Called with each route's answer before it is sent (not a Response the handler built itself). Tests install one

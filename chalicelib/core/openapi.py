@@ -2,7 +2,8 @@
 
 Built from the same pydantic models that validate requests (or whose committed
 JSON schemas do, core/input_schemas.py), so the document cannot drift from what the
-code accepts; a runtime view is documented by the model it names (core/views.py). Paths are public URLs, as a buyer's phone
+code accepts; an answer shaped by a runtime view is documented by the model made from
+the view's own annotations (core/schema.view_model). Paths are public URLs, as a buyer's phone
 calls them: a feature stage mounted at a base path (`catalog`) documents
 `/catalog/products`, and its own `/health` and `/openapi.json` under that base path.
 Routes with a `sandbox` path segment exist only for the local twins of the payment
@@ -76,7 +77,7 @@ def build(apis: Iterable[Api], title: str = "micromall", version: str = "1.0.0",
 
 
 def _schema_of(annotation: Any, schemas: dict[str, Any]) -> dict[str, Any]:
-    annotation = documenting_model(annotation)  # a runtime view is documented by its pydantic model
+    annotation = documenting_model(annotation)  # a runtime view by the model made from it
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         schema = annotation.model_json_schema(ref_template=REF)
     else:

@@ -1,18 +1,24 @@
 """Runtime views: what handlers answer with, without pydantic, and how any answer becomes JSON.
 
 A route's answer may be a pydantic model (it documents itself), plain data, or a runtime
-view: a small record class that names the pydantic model documenting it,
+view: a small record class whose annotations are its whole definition,
 
-    class OrderView(View, documented_by="chalicelib.checkout.view_models:OrderView"):
+    class OrderView(View):
+        '''Amounts in fen: ...'''  # its docstring: the schema's description
         order_id: str
+        coupon: AppliedCouponView | None  # a view within a view
+        flash_sale_id: str | None = None  # a default: optional in the schema
+        points: Annotated[int, Doc("1 point = 1 fen", examples=[120])]  # a field's own documentation
         ...
 
 The requests a cold start mostly answers are shaped this way, so they never import
-pydantic (README, "Cold starts"); /openapi.json still documents each route with the
-pydantic model (core/http.documenting_model), and the tests hold every answer of every
-route they drive to that model, field for field (tests/contracts.py), so a view and its
-documentation cannot drift apart. Callers use a view as they used the model: attributes,
-keyword construction, `model_dump()` and `model_copy(update=...)`.
+pydantic (README, "Cold starts"). A view is written once: /openapi.json documents it
+with a pydantic model made from the view itself (its fields, types, defaults and
+docstring: core/schema.view_model), made only when the document is built or a test
+checks an answer, never on a request path; and the tests hold every answer of every
+route they drive to that model, field for field (tests/contracts.py), so what a handler
+answers cannot drift from the view its route declares. Callers use a view as they would
+a model: attributes, keyword construction, `model_dump()` and `model_copy(update=...)`.
 """
 from __future__ import annotations
 
@@ -21,7 +27,18 @@ import dataclasses
 from types import SimpleNamespace
 from typing import Any, ClassVar, dataclass_transform
 
-DOCUMENTED_BY = "__documented_by__"
+
+class Doc:
+    """What /openapi.json says of one field of a view, beside its type: `Annotated[int, Doc("...")]` in the
+    view's annotations (core/schema.view_model makes it the field's description and examples). A view's
+    own description is its docstring. Plain data, so a view module that uses it still imports no pydantic."""
+    __slots__ = ("description", "examples")
+
+    def __init__(self, description: str, *, examples: list[Any] | None = None) -> None:
+        self.description, self.examples = description, examples
+
+    def __repr__(self) -> str:
+        return f"Doc({self.description!r}, examples={self.examples!r})"
 
 
 @dataclass_transform(kw_only_default=True)
@@ -35,15 +52,13 @@ class View:
     __view_fields__: ClassVar[tuple[str, ...]] = ()
     __view_defaults__: ClassVar[dict[str, Any]] = {}
 
-    def __init_subclass__(cls, *, documented_by: str | None = None, **kwargs: Any) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         own = [name for name, annotation in cls.__dict__.get("__annotations__", {}).items()
                if not str(annotation).startswith(("ClassVar", "typing.ClassVar"))]
         cls.__view_fields__ = tuple(dict.fromkeys([*cls.__view_fields__, *own]))
         cls.__view_defaults__ = {**cls.__view_defaults__,
                                  **{name: cls.__dict__[name] for name in own if name in cls.__dict__}}
-        if documented_by is not None:
-            setattr(cls, DOCUMENTED_BY, documented_by)
 
     def __init__(self, **values: Any) -> None:
         defaults = self.__view_defaults__
@@ -75,11 +90,6 @@ class View:
 
     def model_copy(self, *, update: dict[str, Any] | None = None) -> View:
         return type(self)(**{**{name: getattr(self, name) for name in self.__view_fields__}, **(update or {})})
-
-
-def documented_by_model(shape: Any) -> str | None:
-    """The lazy name of the model documenting `shape`, when it is a runtime view."""
-    return getattr(shape, DOCUMENTED_BY, None) if isinstance(shape, type) else None
 
 
 def jsonable(value: Any) -> Any:

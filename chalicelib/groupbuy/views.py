@@ -1,7 +1,6 @@
 """What the group-buy routes answer: campaigns, the public group page, a group with the buyer's order.
 
-Runtime views (core/views.py: no pydantic), each documented by the pydantic model of
-the same name in groupbuy/view_models.py; the tests hold each answer to its model.
+Runtime views (core/views.py): the only definition of each shape these routes answer with.
 """
 from __future__ import annotations
 
@@ -10,10 +9,8 @@ from chalicelib.core import clock
 from chalicelib.core.views import View
 from chalicelib.groupbuy.models import CampaignModel, GroupModel, MemberModel
 
-VIEWS = "chalicelib.groupbuy.view_models:"
 
-
-class CampaignView(View, documented_by=VIEWS + "CampaignView"):
+class CampaignView(View):
     campaign_id: str
     product_id: str
     sku_id: str
@@ -28,7 +25,7 @@ class CampaignView(View, documented_by=VIEWS + "CampaignView"):
     per_user_limit: int | None
 
 
-class AdminCampaignView(CampaignView, documented_by=VIEWS + "AdminCampaignView"):
+class AdminCampaignView(CampaignView):
     stock: int
     status: str  # ACTIVE or ENDED
     version: int
@@ -36,22 +33,22 @@ class AdminCampaignView(CampaignView, documented_by=VIEWS + "AdminCampaignView")
     updated_by: str
 
 
-class CampaignList(View, documented_by=VIEWS + "CampaignList"):
+class CampaignList(View):
     items: list[CampaignView]
 
 
-class AdminCampaignList(View, documented_by=VIEWS + "AdminCampaignList"):
+class AdminCampaignList(View):
     items: list[AdminCampaignView]
 
 
-class MemberView(View, documented_by=VIEWS + "MemberView"):
+class MemberView(View):
     """Nothing else about a member reaches a shared page."""
     nickname: str
     avatar: str | None
     is_leader: bool
 
 
-class GroupPage(View, documented_by=VIEWS + "GroupPage"):
+class GroupPage(View):
     """The share page's data: public, so it names no buyer id and no order."""
     group_id: str
     campaign_id: str
@@ -68,7 +65,7 @@ class GroupPage(View, documented_by=VIEWS + "GroupPage"):
     members: list[MemberView]  # paid members, leader first
 
 
-class GroupOrder(View, documented_by=VIEWS + "GroupOrder"):
+class GroupOrder(View):
     group_id: str
     status: str
     order: OrderView

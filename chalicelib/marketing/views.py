@@ -1,7 +1,6 @@
 """What the coupon routes answer: templates as buyers and staff see them, and a buyer's coupons.
 
-Runtime views (core/views.py: no pydantic), each documented by the pydantic model of
-the same name in marketing/view_models.py; the tests hold each answer to its model.
+Runtime views (core/views.py): the only definition of each shape these routes answer with.
 """
 from __future__ import annotations
 
@@ -12,12 +11,12 @@ from chalicelib.core.views import View
 from chalicelib.marketing.models import AVAILABLE, EXPIRED, CouponModel, CouponTemplateModel
 
 
-class ScopeView(View, documented_by="chalicelib.marketing.view_models:ScopeView"):
+class ScopeView(View):
     kind: str  # ALL, CATEGORIES or PRODUCTS
     ids: list[str]
 
 
-class ClaimableCoupon(View, documented_by="chalicelib.marketing.view_models:ClaimableCoupon"):
+class ClaimableCoupon(View):
     """A template buyers may claim (GET /marketing/coupons). Amounts in fen; validity is `valid_days`
     from the claim, or the window `starts_at`..`ends_at`."""
     template_id: str
@@ -36,7 +35,7 @@ class ClaimableCoupon(View, documented_by="chalicelib.marketing.view_models:Clai
     ends_at: str | None
 
 
-class TemplateView(ClaimableCoupon, documented_by="chalicelib.marketing.view_models:TemplateView"):
+class TemplateView(ClaimableCoupon):
     """A template as staff see it."""
     claimed: int
     claimable: bool
@@ -46,16 +45,16 @@ class TemplateView(ClaimableCoupon, documented_by="chalicelib.marketing.view_mod
     updated_at: str
 
 
-class TemplatePage(View, documented_by="chalicelib.marketing.view_models:TemplatePage"):
+class TemplatePage(View):
     items: list[TemplateView]
     next_cursor: str | None
 
 
-class ClaimableList(View, documented_by="chalicelib.marketing.view_models:ClaimableList"):
+class ClaimableList(View):
     items: list[ClaimableCoupon]
 
 
-class CouponView(View, documented_by="chalicelib.marketing.view_models:CouponView"):
+class CouponView(View):
     """A coupon the buyer holds, with the terms it was claimed under."""
     coupon_id: str
     template_id: str
@@ -74,7 +73,7 @@ class CouponView(View, documented_by="chalicelib.marketing.view_models:CouponVie
     used_at: str | None
 
 
-class CouponPage(View, documented_by="chalicelib.marketing.view_models:CouponPage"):
+class CouponPage(View):
     items: list[CouponView]
     next_cursor: str | None
 

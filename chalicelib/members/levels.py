@@ -36,14 +36,14 @@ DEFAULT_LEVELS = (
 )
 
 
-class LevelView(View, documented_by="chalicelib.members.views:LevelView"):
+class LevelView(View):
     level: int
     name: str
     growth_threshold: int
     discount_percent: int
 
 
-class LevelTable(View, documented_by="chalicelib.members.views:LevelTable"):
+class LevelTable(View):
     levels: list[LevelView]
     version: int  # 0 while the defaults stand
 

@@ -79,7 +79,7 @@ def account_or_empty(user_id: str, account: MemberAccountModel | None) -> Member
                                                                   version=0)
 
 
-class PointsEntry(View, documented_by="chalicelib.members.views:PointsEntry"):
+class PointsEntry(View):
     entry_id: str
     delta: int
     reason: str
@@ -92,7 +92,7 @@ class PointsEntry(View, documented_by="chalicelib.members.views:PointsEntry"):
     note: str | None
 
 
-class PointsPage(View, documented_by="chalicelib.members.views:PointsPage"):
+class PointsPage(View):
     balance: int
     frozen: int
     items: list[PointsEntry]

@@ -19,16 +19,15 @@ from __future__ import annotations
 
 import logging
 
-from chalicelib.checkout.view_models import OrderView
+from chalicelib.checkout.views import OrderView
 from chalicelib.core import clock, db, ids
 from chalicelib.core.errors import Conflict, ServiceUnavailable
-from chalicelib.core.schema import Schema
-from chalicelib.core.views import jsonable
-from chalicelib.marketing.view_models import CouponView
+from chalicelib.core.views import View, jsonable
+from chalicelib.marketing.views import CouponView
 from chalicelib.members import points
 from chalicelib.members.models import AddressBookModel, AddressModel, OpenidClaim, UserModel
-from chalicelib.members.service import get_user, list_addresses
-from chalicelib.members.views import Address, PointsEntry, User
+from chalicelib.members.points import PointsEntry
+from chalicelib.members.service import Address, User, get_user, list_addresses
 from chalicelib.notify.inputs import Subscription
 
 FORMAT = "micromall.personal-data/1"
@@ -43,15 +42,15 @@ class Profile(User):
     last_login_at: str
 
 
-class PointsHistory(Schema):
+class PointsHistory(View):
     balance: int
     frozen: int
     entries: list[PointsEntry]
 
 
-class PersonalData(Schema):
+class PersonalData(View):
     """Everything the mall holds about one buyer, in the shapes its own routes answer."""
-    # (their documented models, validated from the routes' runtime views: jsonable(...) below)
+    # (the very views those routes answer with, so the export cannot describe a buyer's data otherwise)
     format: str  # "micromall.personal-data/1"
     exported_at: str
     profile: Profile
@@ -71,9 +70,8 @@ def export_data(user_id: str) -> PersonalData:
     record = db.get_or_none(UserModel, user_id)
     profile = Profile(**jsonable(user), unionid=record.unionid, last_login_at=clock.iso(record.last_login_at))
     return PersonalData(format=FORMAT, exported_at=clock.iso(clock.now()), profile=profile,
-                        addresses=jsonable(list_addresses(user_id)), orders=jsonable(orders.all_orders(user_id)),
-                        coupons=jsonable(_every_page(
-                            lambda cursor: marketing.my_coupons(user_id, None, cursor, EXPORT_PAGE))),
+                        addresses=list_addresses(user_id), orders=orders.all_orders(user_id),
+                        coupons=_every_page(lambda cursor: marketing.my_coupons(user_id, None, cursor, EXPORT_PAGE)),
                         points=_points_history(user_id), subscriptions=notify.subscriptions_of(user_id))
 
 
@@ -94,7 +92,7 @@ def _points_history(user_id: str) -> PointsHistory:
         page = points.ledger_page(user_id, cursor, EXPORT_PAGE)
         entries += page.items
         cursor = page.next_cursor
-    return PointsHistory(balance=first.balance, frozen=first.frozen, entries=jsonable(entries))
+    return PointsHistory(balance=first.balance, frozen=first.frozen, entries=entries)
 
 
 def delete_account(user_id: str) -> None:

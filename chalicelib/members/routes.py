@@ -54,7 +54,7 @@ def delete_me(ctx: Context) -> None:
     privacy.delete_account(ctx.user_id)
 
 
-@api.route("/me/addresses", "GET", response="chalicelib.members.views:AddressList", auth=BUYER,
+@api.route("/me/addresses", "GET", response=VIEWS + "AddressList", auth=BUYER,
            summary="the buyer's addresses, the default first")
 def list_addresses(ctx: Context) -> list[Address]:
     from chalicelib.members import service
