@@ -133,10 +133,16 @@ class AlipayWebAuth:
 
     @classmethod
     def from_config(cls) -> AlipayWebAuth:
-        from chalicelib.payments.providers import provider
+        # payments' Alipay itself, not `providers.provider`, which could hand out WeChat Pay and its keys too
+        from chalicelib.payments.providers.alipay import Alipay
 
         try:
-            alipay = provider("alipay")
+            if config.is_sandbox():
+                from chalicelib.payments.providers.sandbox import alipay_provider, load_sandbox_keys
+
+                alipay = alipay_provider(load_sandbox_keys())
+            else:
+                alipay = Alipay.from_config()
         except config.ConfigError:
             raise not_configured("Alipay (MALL_ALIPAY_* and its keys)") from None
         return cls(alipay, f"{SANDBOX_AUTHORIZE_PATH}alipay" if config.is_sandbox() else ALIPAY_AUTHORIZE_URL)
