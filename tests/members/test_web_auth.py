@@ -11,7 +11,7 @@ import pytest
 from chalicelib.core import config
 from chalicelib.core.errors import ServiceUnavailable, Unauthorized, UpstreamError
 from chalicelib.members import web_auth
-from chalicelib.members.web_auth import AlipayWebAuth, SandboxWeChatWebAuth, WeChatWebAuth, WebIdentity
+from chalicelib.members.web_auth import AlipayWebAuth, SandboxWeChatWebAuth, WebIdentity, WeChatWebAuth
 from chalicelib.payments.providers import Reply, load_private_key, rsa_sign, rsa_verify
 from chalicelib.payments.providers.alipay import Alipay, request_content
 from chalicelib.payments.providers.sandbox import new_private_key_pem, public_pem
