@@ -7,6 +7,7 @@ from pynamodb.attributes import (
     MapAttribute,
     NumberAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
@@ -25,11 +26,12 @@ class LevelEntry(MapAttribute):
 
 @register
 class UserModel(Model):
-    """One buyer. `session_key` is WeChat's per-login key: it is kept here and never sent to a client."""
+    """One buyer. `session_key` is WeChat's per-login key: it is kept here and never sent to a client.
+    A buyer who has only logged in on the web (members/web_login.py) has an empty `openid` and `session_key`."""
     Meta = table_meta("users")
 
     user_id = UnicodeAttribute(hash_key=True)
-    openid = UnicodeAttribute()
+    openid = UnicodeAttribute()  # the mini-program's openid: what WeChat Pay and subscribe messages address
     unionid = UnicodeAttribute(null=True)
     session_key = UnicodeAttribute()
     nickname = UnicodeAttribute()
@@ -42,11 +44,17 @@ class UserModel(Model):
     # set when the buyer deleted their account (members/privacy.py): openid, unionid, session_key and
     # nickname are anonymised then and the openid claim removed, so the next login is a new user
     deleted_at = UTCDateTimeAttribute(null=True)
+    # the identity claims the buyer holds besides the mini-program openid (unionid:, wechat-oa:, alipay:), which
+    # deleting the account releases (members/identities.py)
+    linked_claims = UnicodeSetAttribute(null=True)
 
 
 @register
 class OpenidClaim(Model):
     """openid -> user_id, written with attribute_not_exists in the same transaction as the user.
+
+    It holds a buyer's other identities too, under prefixed keys no openid has (`unionid:<unionid>`,
+    `wechat-oa:<official account openid>`, `alipay:<user_id>`: members/identities.py).
 
     It is what makes two concurrent first logins of one WeChat user produce one
     user, and it turns login into a strongly consistent GetItem (a GSI on openid

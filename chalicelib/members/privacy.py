@@ -156,12 +156,17 @@ def _book_token(user_id: str) -> str | None:
 
 
 def _anonymise_profile(user: UserModel) -> None:
-    """Release the openid (a new login makes a new user) and blank what identified the buyer, together."""
+    """Release the openid and every other identity claim (a new login makes a new user) and blank what identified
+    the buyer, together."""
+    claims = sorted({user.openid} - {""} | set(user.linked_claims or ()))  # a web-only buyer has no openid
+
     def write(tx) -> None:
-        tx.delete(OpenidClaim(user.openid),
-                  condition=(OpenidClaim.user_id == user.user_id) | OpenidClaim.openid.does_not_exist())
+        for key in claims:
+            tx.delete(OpenidClaim(key),
+                      condition=(OpenidClaim.user_id == user.user_id) | OpenidClaim.openid.does_not_exist())
         tx.update(UserModel(user.user_id), actions=[
             UserModel.openid.set(f"deleted:{user.user_id}"), UserModel.unionid.remove(),
+            UserModel.linked_claims.remove(),
             UserModel.session_key.set(""), UserModel.nickname.set(ANONYMOUS_NICKNAME),
             UserModel.deleted_at.set(clock.now())], condition=UserModel.deleted_at.does_not_exist())
 

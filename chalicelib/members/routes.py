@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from chalice import Rate
 
 from chalicelib.core.auth import BUYER
-from chalicelib.core.http import Api, Context
+from chalicelib.core.http import DEVICE_ID, Api, Context
 from chalicelib.core.limits import BUYER_LOGIN
 
 if TYPE_CHECKING:
@@ -28,6 +28,30 @@ def login(ctx: Context) -> LoginResult:
     from chalicelib.members import service
 
     return service.login(ctx.body.code)
+
+
+WEB = "chalicelib.members.web_login:"  # the web login (a phone browser), pydantic: not a cold-start path
+
+
+@api.route("/auth/web/{provider}/authorize", "GET", query=WEB + "AuthorizeQuery", response=WEB + "AuthorizeAnswer",
+           errors=(400, 404, 503), headers=(DEVICE_ID,),
+           summary="start a web login (wechat: in WeChat's browser; alipay: any other): the provider's authorize URL "
+                   "and a state bound to the redirect page and this device (X-Device-Id required)")
+def web_authorize(ctx: Context, provider: str):
+    from chalicelib.members import web_login
+
+    return web_login.authorize(provider, ctx.query.redirect, web_login.device_of(ctx.headers))
+
+
+@api.route("/auth/web/{provider}/login", "POST", body=WEB + "WebLoginBody", response=WEB + "WebLoginResult",
+           errors=(400, 401, 403, 404, 429, 502, 503), limit=BUYER_LOGIN,
+           summary="finish a web login with the provider's code (Alipay's auth_code) and the state: a buyer token "
+                   "as /auth/login answers, and the redirect page; the first login creates the buyer")
+def web_login(ctx: Context, provider: str):
+    from chalicelib.members import web_login
+
+    return web_login.login(provider, ctx.body.code, ctx.body.state, ctx.body.redirect,
+                           web_login.device_of(ctx.headers))
 
 
 @api.route("/me", "GET", response=VIEWS + "User", auth=BUYER, errors=(404,), summary="the buyer's profile")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.core import auth, clock, config, db, ids
-from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable
+from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
 from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
 from chalicelib.core.views import View
 from chalicelib.members import levels, points
@@ -60,7 +60,21 @@ def login(code: str, wechat_client: wechat.WeChatClient | None = None) -> LoginR
 
     session = (wechat_client or wechat.client()).code2session(code)
     user_id = find_user_id_by_openid(session.openid)
-    user = _record_login(user_id, session) if user_id else _create_user(session)
+    if user_id:
+        user = _record_login(user_id, session)
+    elif session.unionid:  # the buyer may have logged in on the web already: found by the unionid (identities.py)
+        from chalicelib.members import identities
+        from chalicelib.members.web_auth import unionid_claim
+
+        user = identities.sign_in([session.openid, unionid_claim(session.unionid)], unionid=session.unionid,
+                                  openid=session.openid, session_key=session.session_key)
+    else:
+        user = _create_user(session)
+    return signed_in(user)
+
+
+def signed_in(user: UserModel) -> LoginResult:
+    """The token and profile a login answers (the mini-program's and the web's)."""
     return LoginResult(token=auth.issue_buyer_token(user.user_id),
                        expires_in=auth.BUYER_TOKEN_SECONDS,
                        user=_user_view(user, *db.get_items([points.account_key(user.user_id), levels.TABLE_KEY])))
@@ -72,9 +86,10 @@ def find_user_id_by_openid(openid: str) -> str | None:
 
 
 def openid_of(user_id: str) -> str | None:
-    """The user's WeChat openid (what a subscribe message is addressed to); None for an unknown user."""
+    """The user's WeChat openid (what a subscribe message is addressed to); None for an unknown user, or one who
+    has only logged in on the web (no mini-program openid)."""
     user = db.get_or_none(UserModel, user_id, consistent=False)
-    return user.openid if user is not None else None
+    return (user.openid or None) if user is not None else None
 
 
 def get_user(user_id: str) -> User:
@@ -85,10 +100,15 @@ def get_user(user_id: str) -> User:
     return _user_view(user, account, table)
 
 
-def payer_openid(user_id: str) -> str:
+def payer_openid(user_id: str, *, required: bool = True) -> str:
     """The buyer's openid, what a WeChat Pay prepay names its payer by: one GetItem (`get_user` reads the account
-    and the level table too); 404 USER_NOT_FOUND for an unknown or deleted account, as `get_user`."""
-    return _load_user(user_id).openid
+    and the level table too); 404 USER_NOT_FOUND for an unknown or deleted account, as `get_user`.
+    `required` False (an Alipay prepay): "" for a buyer without one instead of 422 WECHAT_PAY_UNAVAILABLE."""
+    openid = _load_user(user_id).openid
+    if not openid and required:
+        raise Unprocessable("this buyer logged in on the web, not in the mini-program: WeChat Pay needs their "
+                            "mini-program identity; pay with Alipay", code="WECHAT_PAY_UNAVAILABLE")
+    return openid
 
 
 def _load_user(user_id: str) -> UserModel:
@@ -131,6 +151,10 @@ def _record_login(user_id: str, session: wechat.Session) -> UserModel:
     if session.unionid and session.unionid != user.unionid:
         actions.append(UserModel.unionid.set(session.unionid))
     user.update(actions=actions, condition=UserModel.user_id.exists())
+    if session.unionid:  # so that the buyer's web login in WeChat finds them (members/identities.py)
+        from chalicelib.members import identities
+
+        identities.claim_unionid(user, session.unionid)
     return user
 
 

@@ -94,13 +94,18 @@ class WeChatApiClient:
                    config.env("MALL_WECHAT_API_BASE", DEFAULT_API_BASE))
 
     def code2session(self, code: str) -> Session:
-        query = urllib.parse.urlencode({"appid": self.appid, "secret": self._secret, "js_code": code,
+        return _session_from(self.sns_get("jscode2session", js_code=code))
+
+    def sns_get(self, api: str, **params: str) -> dict[str, Any]:
+        """GET `sns/<api>` with the app's credentials and grant_type authorization_code; an errcode is raised
+        as the mall's error (members/web_auth.py exchanges the official account's codes through it too)."""
+        query = urllib.parse.urlencode({"appid": self.appid, "secret": self._secret, **params,
                                         "grant_type": "authorization_code"})
-        payload = self._get_json(f"{self.base_url}/sns/jscode2session?{query}")
+        payload = self._get_json(f"{self.base_url}/sns/{api}?{query}")
         errcode = payload.get("errcode") or 0
         if errcode:
             raise error_for_errcode(errcode, payload.get("errmsg"))
-        return _session_from(payload)
+        return payload
 
     def _get_json(self, url: str) -> dict[str, Any]:
         # The URL carries the app secret, so no message below ever includes it.

@@ -21,13 +21,15 @@ INPUTS = "chalicelib.payments.inputs:"  # models by name: a cold start loads wha
 
 
 @api.route("/payments/prepay", "POST", body=INPUTS + "PrepayBody", response=INPUTS + "PrepayParams",
-           auth=BUYER, errors=(404, 409, 502),
+           auth=BUYER, errors=(404, 409, 422, 502),
            summary="start paying an unpaid order: the wx.requestPayment parameters, or Alipay's wap pay URL")
 def prepay(ctx: Context):
     from chalicelib.members.service import payer_openid
     from chalicelib.payments import service
 
-    return service.prepay(ctx.user_id, ctx.body.order_id, ctx.body.provider, payer_openid(ctx.user_id))
+    # WeChat Pay names its payer by the mini-program openid, which a buyer who logged in on the web lacks (422)
+    payer = payer_openid(ctx.user_id, required=ctx.body.provider == "wechat")
+    return service.prepay(ctx.user_id, ctx.body.order_id, ctx.body.provider, payer)
 
 
 WECHATPAY_HEADERS = (

@@ -128,7 +128,7 @@ def local_http_server(chalice_app, config, port: int):
     )
 
     from infra.edges import UNKNOWN_ROUTE
-    from infra.local.web import app_of, web_file
+    from infra.local.web import app_of, is_sandbox_login, sandbox_authorize, web_file
     from infra.swagger import docs_file, is_docs_path
 
     class MallHTTPServer(ThreadedHTTPServer):
@@ -152,12 +152,15 @@ def local_http_server(chalice_app, config, port: int):
             raise AttributeError(name)
 
         def do_GET(self) -> None:
-            # Swagger UI (infra.swagger) and the front ends (infra.local.web); every other GET is the app's
+            # Swagger UI (infra.swagger), the front ends and the sandbox's authorize pages (infra.local.web); every
+            # other GET is the app's
             if is_docs_path(self.path):
                 status, content_type, body = docs_file(self.path)
                 return self.send_file(status, {"Content-Type": content_type}, body)
             if app_of(self.path):
                 return self.send_file(*web_file(self.path))
+            if is_sandbox_login(self.path):  # the providers' authorize pages, for the web login (members)
+                return self.send_file(*sandbox_authorize(self.path, self.headers.get("Cookie")))
             return super().do_GET()
 
         def send_file(self, status: int, headers: dict[str, str], body: bytes) -> None:

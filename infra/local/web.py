@@ -54,3 +54,55 @@ def file_headers(target: Path, dist: Path) -> dict[str, str]:
         content_type += "; charset=utf-8"
     hashed = target.relative_to(dist).parts[0] == "assets"
     return {"Content-Type": content_type, "Cache-Control": IMMUTABLE if hashed else REVALIDATE}
+
+
+# --- the providers' web-authorization pages, played locally ------------------------------------------------------
+
+SANDBOX_LOGIN_PREFIX = "/sandbox/web-login/"  # chalicelib/members/web_auth.py: SANDBOX_AUTHORIZE_PATH
+SANDBOX_BUYER_COOKIE = "mall_sandbox_buyer"
+
+
+def is_sandbox_login(path: str) -> bool:
+    return path.split("?", 1)[0].startswith(SANDBOX_LOGIN_PREFIX)
+
+
+def sandbox_authorize(path: str, cookie_header: str | None) -> tuple[int, dict[str, str], bytes]:
+    """WeChat's or Alipay's authorize page as the buyer sees it when they are logged in to the app already: it
+    sends the browser straight back to `redirect_uri` with a code (`code`; Alipay: `auth_code`) and the `state`.
+
+    The code is `sandbox.<buyer>`, the twins' stable buyer; the buyer is this browser's (a cookie made on its first
+    visit), as a phone is one WeChat or Alipay user. `redirect_uri` must be a storefront path on this origin, so
+    this page cannot send a browser anywhere else."""
+    from http.cookies import CookieError, SimpleCookie
+    from urllib.parse import parse_qs, urlencode, urlsplit
+
+    from chalicelib.members.web_auth import sandbox_code
+
+    url = urlsplit(path)
+    provider = url.path.removeprefix(SANDBOX_LOGIN_PREFIX)
+    query = {key: values[0] for key, values in parse_qs(url.query).items()}
+    redirect_uri, state = query.get("redirect_uri", ""), query.get("state", "")
+    if provider not in ("wechat", "alipay") or not state:
+        return 404, {"Content-Type": "application/json"}, NOT_FOUND
+    if not redirect_uri.startswith("/shop/") or "//" in redirect_uri or "\\" in redirect_uri:
+        body = b'{"error": {"code": "INVALID_REDIRECT", "message": "redirect_uri must be a /shop/ path here"}}'
+        return 400, {"Content-Type": "application/json"}, body
+    cookies = SimpleCookie()
+    try:
+        cookies.load(cookie_header or "")
+    except CookieError:
+        pass
+    known = cookies.get(SANDBOX_BUYER_COOKIE)
+    buyer = known.value if known is not None and known.value.isalnum() and len(known.value) <= 32 else None
+    headers = {"Content-Type": "text/plain", "Cache-Control": "no-store"}
+    if buyer is None:
+        import secrets
+
+        buyer = "web" + secrets.token_hex(6)
+        headers["Set-Cookie"] = f"{SANDBOX_BUYER_COOKIE}={buyer}; Path={SANDBOX_LOGIN_PREFIX}; SameSite=Lax; HttpOnly"
+    code = sandbox_code(buyer)
+    answer = {"code": code, "state": state} if provider == "wechat" else {
+        "app_id": query.get("app_id", ""), "source": "alipay_wallet", "scope": "auth_base", "auth_code": code,
+        "state": state}
+    headers["Location"] = redirect_uri + ("&" if "?" in redirect_uri else "?") + urlencode(answer)
+    return 302, headers, b""

@@ -101,7 +101,7 @@ def log_in(page: Page, name: str) -> None:
     expect(page.get_by_role("heading", name="登录微商城")).to_be_visible()
     field = page.get_by_label("演示买家名")
     field.fill(name)
-    page.get_by_role("button", name="登录").click()
+    page.get_by_role("button", name="登录", exact=True).click()  # not 支付宝登录 (the web login above it)
     expect(page.get_by_role("heading", name="登录微商城")).to_have_count(0)
 
 

@@ -17,7 +17,8 @@ from tests.loopback import serve
 # --- a fake WeChat API on 127.0.0.1, for the live client -----------------------
 
 class FakeWeChatServer:
-    """Answers /sns/jscode2session per js_code with what a test scripted; records each query."""
+    """Answers /sns/jscode2session per js_code (and /sns/oauth2/access_token per code) with what a test scripted;
+    records each query."""
 
     def __init__(self):
         self.answers: dict[str, tuple[int, bytes, float]] = {}
@@ -41,7 +42,8 @@ def _start_server(fake: FakeWeChatServer) -> ThreadingHTTPServer:
             url = urlsplit(self.path)
             query = dict(parse_qsl(url.query))
             fake.queries.append({"path": url.path, **query})
-            status, body, delay = fake.answers.get(query.get("js_code", ""), (404, b"", 0.0))
+            code = query.get("js_code") or query.get("code", "")  # jscode2session, or the web oauth2/access_token
+            status, body, delay = fake.answers.get(code, (404, b"", 0.0))
             time.sleep(delay)
             try:
                 self.send_response(status)

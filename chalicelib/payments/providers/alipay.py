@@ -56,6 +56,8 @@ TRADE_STATUSES = {"WAIT_BUYER_PAY": "NOT_PAID", "TRADE_SUCCESS": "PAID", "TRADE_
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 SUBJECT_MAX = 256
 REASON_MAX = 256
+# alipay.system.oauth.token's sub_codes for an auth_code that is wrong, already used or expired: the buyer's to retry
+OAUTH_CODE_REFUSALS = {"isv.code-invalid", "isv.code-expired", "isv.auth-code-invalid"}
 _ALIPAY_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?")
 
 
@@ -224,6 +226,29 @@ class Alipay:
             return "PAID" if trade is not None and trade.status == "PAID" else "CLOSED"
         return "CLOSED"
 
+    # --- web login ---
+
+    def oauth_token(self, auth_code: str) -> str:
+        """alipay.system.oauth.token: the buyer's Alipay `user_id` (or `open_id`) for a web authorization's
+        `auth_code`. A code Alipay refuses (`isv.code-invalid`: wrong, used or expired) is OAuthCodeRefused."""
+        params = self.signed_params("alipay.system.oauth.token", None, grant_type="authorization_code",
+                                    code=auth_code)
+        reply = self.transport.send("POST", "", urlencode(params).encode("utf-8"),
+                                    {"Content-Type": FORM_TYPE, "Accept": "application/json"})
+        answer, signed = self._answer(reply, "alipay.system.oauth.token")
+        if answer.get("code") in (None, SUCCESS_CODE) and "sub_code" not in answer:
+            if not signed:
+                raise ProviderError("Alipay's answer failed signature verification", provider=self.name,
+                                    retryable=False)
+            buyer = answer.get("user_id") or answer.get("open_id")
+            if not isinstance(buyer, str) or not buyer:
+                raise ProviderError("Alipay answered oauth.token without user_id or open_id", provider=self.name,
+                                    retryable=False)
+            return buyer
+        if answer.get("sub_code") in OAUTH_CODE_REFUSALS:
+            raise OAuthCodeRefused(str(answer.get("sub_code")))
+        raise self._error(answer)
+
     # --- the webhook ---
 
     def parse_notification(self, headers: Mapping[str, str], raw_body: bytes) -> PaymentNotification:
@@ -251,10 +276,12 @@ class Alipay:
 
     # --- calls ---
 
-    def signed_params(self, method: str, biz_content: dict[str, Any], **extra: str) -> dict[str, str]:
+    def signed_params(self, method: str, biz_content: dict[str, Any] | None, **extra: str) -> dict[str, str]:
+        """The signed request; `biz_content` None for a method whose parameters are all common ones (oauth.token)."""
+        biz = "" if biz_content is None else json.dumps(biz_content, ensure_ascii=False, separators=(",", ":"))
         params = {"app_id": self.app_id, "method": method, "format": "JSON", "charset": "utf-8",
                   "sign_type": "RSA2", "timestamp": beijing_time(clock.now()), "version": "1.0",
-                  "biz_content": json.dumps(biz_content, ensure_ascii=False, separators=(",", ":")), **extra}
+                  "biz_content": biz, **extra}
         params = {key: value for key, value in params.items() if value}  # never send what the rules disagree on
         params["sign"] = rsa_sign(self._app_key, request_content(params).encode("utf-8"))
         return params
@@ -297,6 +324,14 @@ class Alipay:
         retryable = code == UNAVAILABLE_CODE or sub_code in RETRYABLE_SUB_CODES
         return ProviderError(f"Alipay answered {code} {sub_code or ''}: {answer.get('sub_msg') or answer.get('msg')}",
                              provider=self.name, retryable=retryable, provider_code=sub_code or code)
+
+
+class OAuthCodeRefused(Exception):
+    """Alipay refused a web authorization's auth_code (OAUTH_CODE_REFUSALS); `sub_code` says how."""
+
+    def __init__(self, sub_code: str):
+        super().__init__(f"Alipay refused the auth_code: {sub_code}")
+        self.sub_code = sub_code
 
 
 def _check_trade_no(out_trade_no: str) -> None:

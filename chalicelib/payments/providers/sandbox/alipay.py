@@ -6,7 +6,9 @@ to `deliver(headers, raw_body)` (unless the outcome is a lost notification).
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -21,6 +23,16 @@ from chalicelib.payments.providers.sandbox.keys import AlipayKeys, alnum, digits
 # What a scripted refund call does: SUCCESS (refunded and notified), LOST (refunded, the notification lost),
 # DOWN (gateway answers 20000, nothing refunded), REFUSED (a business error, nothing refunded).
 ALIPAY_REFUND_OUTCOMES = ("SUCCESS", "LOST", "DOWN", "REFUSED")
+# What the local web-authorization page hands back as auth_code (members/web_auth.py: sandbox_code): the same
+# buyer every time.
+SANDBOX_AUTH_CODE = re.compile(r"sandbox\.([A-Za-z0-9_-]{1,32})")
+
+
+def sandbox_alipay_user_id(buyer: str) -> str:
+    """A stable Alipay user_id (2088 + 12 digits) per sandbox buyer."""
+    number = int.from_bytes(hashlib.sha256(f"sandbox-alipay:{buyer}".encode()).digest()[:8], "big")
+    return f"2088{number % 10**12:012d}"
+
 
 class SandboxAlipay:
     """openapi.alipay.com/gateway.do, played locally: a Transport for `Alipay`, and its notifications."""
@@ -37,6 +49,8 @@ class SandboxAlipay:
         api = params.get("method", "")
         try:
             self._check_request(params)
+            if api == "alipay.system.oauth.token":  # its parameters are common ones, no biz_content
+                return self._answer(api, self._oauth_token(params))
             return self._answer(api, self._route(api, biz_content(params)))
         except Refused as refused:
             return self._answer(api, {"code": str(refused.status), "msg": "Business Failed",
@@ -61,7 +75,21 @@ class SandboxAlipay:
             return self._close(biz)
         raise Refused(40002, "isv.invalid-method", f"no such method {api!r}")
 
+    def _oauth_token(self, params: dict[str, str]) -> dict[str, Any]:
+        """A web authorization's auth_code from the local authorize page (`sandbox_auth_code`): Alipay's answer,
+        without `code` as Alipay's own success answer to this method; anything else is `isv.code-invalid`."""
+        if params.get("grant_type") != "authorization_code":
+            raise Refused(40002, "isv.invalid-parameter", "grant_type must be authorization_code")
+        match = SANDBOX_AUTH_CODE.fullmatch(params.get("code", ""))
+        if match is None:
+            raise Refused(40002, "isv.code-invalid", "授权码code无效")
+        return {"user_id": sandbox_alipay_user_id(match.group(1)), "access_token": "sandbox" + alnum(24),
+                "expires_in": 1296000, "refresh_token": "sandbox" + alnum(24), "re_expires_in": 2592000,
+                "auth_start": beijing_time(clock.now())}
+
     def _answer(self, api: str, payload: dict[str, Any]) -> Reply:
+        if api == "alipay.system.oauth.token" and "sub_code" in payload:
+            api = "error"  # Alipay answers this method's failures as error_response
         inner = json.dumps({"msg": "Success", **payload}, ensure_ascii=False, separators=(",", ":"))
         sign = rsa_sign(load_private_key(self.keys.alipay_private_key_pem), inner.encode("utf-8"))
         text = f'{{"{api.replace(".", "_")}_response":{inner},"sign":"{sign}"}}'

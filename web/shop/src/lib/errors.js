@@ -40,6 +40,12 @@ const WORDS = {
   INVALID_CODE: '登录码无效，请重试',
   USER_BLOCKED: '该微信账号已被限制登录',
   ACCOUNT_DELETED: '账号已注销',
+  INVALID_STATE: '这次登录不是在本页面发起的，请重新登录',
+  STATE_EXPIRED: '登录已超时，请重新登录',
+  INVALID_REDIRECT: '登录后要返回的页面无效，请重新登录',
+  DEVICE_ID_REQUIRED: '浏览器存储不可用，无法登录：请关闭无痕模式后重试',
+  NOT_CONFIGURED: '商城尚未开通该登录方式，请在微信小程序中打开商城',
+  WECHAT_PAY_UNAVAILABLE: '网页登录的账号请使用支付宝支付',
 }
 
 const FIELDS = {

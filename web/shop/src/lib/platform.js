@@ -1,4 +1,4 @@
-import { get, post } from './http'
+import { get, post, query } from './http'
 import { signIn } from './session'
 import { SUBSCRIBE_TEMPLATE_IDS } from './config'
 import { href } from './nav'
@@ -24,6 +24,39 @@ export async function login(sandboxName) {
 }
 
 // #ifndef MP-WEIXIN
+// The H5 site's own login: WeChat's web authorization inside WeChat's browser, Alipay's in any other. The mall
+// answers the provider's address and a state bound to the page to come back to and to this browser's device id
+// (GET /auth/web/{provider}/authorize); the provider sends the browser back to the login page with a code
+// (Alipay: auth_code) and the state, which POST /auth/web/{provider}/login exchanges for the mall's token.
+export function webLoginProvider() {
+  return /MicroMessenger/i.test((typeof navigator !== 'undefined' && navigator.userAgent) || '') ? 'wechat' : 'alipay'
+}
+
+const PAGE_PATH = /^\/pages\/[A-Za-z0-9_/-]{1,120}$/
+const QUERY = /^[A-Za-z0-9_.~%=&+-]{0,400}$/
+
+// The page to come back to, as the mall takes it (a storefront path, its query percent-encoded); else the member page.
+export function loginRedirect(url) {
+  const [path, rawQuery = ''] = String(url || '').split('?', 2)
+  if (!PAGE_PATH.test(path) || path.includes('//')) return '/pages/member/member'
+  const encoded = rawQuery.split('&').filter(Boolean).map((pair) => {
+    const [key, value = ''] = pair.split('=', 2)
+    const clean = (text) => { try { return encodeURIComponent(decodeURIComponent(text)) } catch (e) { return '' } }
+    return `${clean(key)}=${clean(value)}`
+  }).join('&')
+  return encoded && QUERY.test(encoded) ? `${path}?${encoded}` : path
+}
+
+export function startWebLogin(provider, redirect) {
+  return get(`/auth/web/${provider}/authorize${query({ redirect })}`, { auth: false })
+}
+
+export async function finishWebLogin(provider, code, state, redirect) {
+  const answer = await post(`/auth/web/${provider}/login`, { code, state, redirect }, { auth: false })
+  signIn(answer.token, answer.user)
+  return answer
+}
+
 // The local payment sandbox: its cashier addresses are on the reserved .invalid top-level domain (RFC 2606),
 // which can never resolve, so an address there means "no real provider: pay through /payments/sandbox/pay".
 export function isSandboxAddress(url) {
