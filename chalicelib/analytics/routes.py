@@ -12,13 +12,14 @@ import logging
 
 from chalicelib.core import events
 from chalicelib.core.http import Api, Context, Header
+from chalicelib.core.limits import TRACK
 
 api = Api(__name__, tag="analytics")
 log = logging.getLogger("micromall.analytics")
 
 INPUTS, VIEWS = "chalicelib.analytics.inputs:", "chalicelib.analytics.views:"
 VISITOR = Header("X-Device-Id", "the storefront's device id (1-64 of [0-9A-Za-z_.:-]); required without a buyer "
-                                "token, which otherwise names the visitor")
+                                "token, which otherwise names the visitor; calls are rate-limited per device and IP")
 TRACK_BATCH = 100  # messages per invocation (a batching window lets SQS hand over more than 10)
 TRACK_WINDOW_SECONDS = 5  # counters lag the storefront by at most about this
 TRACK_CONCURRENCY = 4  # pollers at most: every batch adds to the same day's rows
@@ -26,8 +27,9 @@ CART_BATCH = 100
 
 
 @api.route("/track", "POST", body=INPUTS + "TrackBody", response=VIEWS + "TrackAccepted", status=202,
-           errors=(400, 401, 403), headers=(VISITOR,),
-           summary="the storefront's views, searches and shares (at most 50), from a buyer token or X-Device-Id")
+           errors=(400, 401, 403), headers=(VISITOR,), limit=TRACK,
+           summary="the storefront's views, searches and shares (at most 50 a call; calls are limited per device "
+                   "and IP), from a buyer token or X-Device-Id")
 def track(ctx: Context) -> dict:
     from chalicelib.analytics import tracking
 
