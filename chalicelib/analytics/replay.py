@@ -56,10 +56,10 @@ class Tally:
 def replay(orders: list[dict[str, Any]], window: Window) -> Tally:
     """Counts the facts of `orders` (plain images) that nobody counted before; returns what became of them."""
     batch, tally = Batch(), Tally(orders_read=len(orders))
-    placed: dict[str, tuple[dict[str, Any], Fact]] = {}  # a placed fact's key -> (its order, itself without status)
+    placed: dict[str, Fact] = {}  # a placed fact's key -> the same fact without its status
     for order in orders:
         fact, without_status = _placed(batch, order, window)
-        placed[fact.key] = (order, without_status)
+        placed[fact.key] = without_status
         if order.get("paid_at"):
             batch.paid(order)
         for refund in settled_refunds({}, order):
@@ -96,8 +96,7 @@ def _placed(batch: Batch, order: dict[str, Any], window: Window) -> tuple[Fact, 
     return without_status, without_status
 
 
-def _placed_after_live_moves(facts: list[Fact], counted: list[Fact],
-                             placed: dict[str, tuple[dict[str, Any], Fact]]) -> list[Fact]:
+def _placed_after_live_moves(facts: list[Fact], counted: list[Fact], placed: dict[str, Fact]) -> list[Fact]:
     """Orders whose status could not go in because the stream counted one of their moves first (never their
     placing: those are left as they are). The live moves add up to -1 in the status the first of them left and +1
     in the status now, so the order counts +1 in that first status, which its marker keeps (`note`)."""
@@ -110,7 +109,7 @@ def _placed_after_live_moves(facts: list[Fact], counted: list[Fact],
     for fact in missed:
         if fact.key in present:
             continue  # the stream counted its placing: everything after is the stream's
-        order, without_status = placed[fact.key]
+        without_status = placed[fact.key]
         first_move = next((present[mark] for mark in fact.also_marks if mark in present), {})
         if first_move.get("note"):
             without_status.add(fact_day(fact), TOTALS, f"status#{first_move['note']}", 1)
