@@ -17,6 +17,12 @@ Each alarm is about something an operator must act on (docs/RUNBOOK.md, "Alarms"
   Gateway's 5XXError by ApiName and Stage). Chalice names a stage's REST API after the app, and
   app.py names the app `MALL_API_NAME`, which each stage sets to `micromall-<stage>`
   (infra.stages.api_name): one alarm per stage's API, none watching another environment's;
+- raw analytics events not reaching S3 (docs/RUNBOOK.md, "Raw events not delivered"): the delivery stream's
+  `DeliveryToS3.Success` averaging below 1 (Firehose could not write its buffers to the bucket: a bucket
+  policy, a key, a deleted bucket; it keeps retrying for 24 hours, then the records are lost), its
+  `ThrottledRecords` above 0 (PutRecordBatch refused records for the stream's quota: the sink sends them again,
+  and a lasting throttle is a quota to raise), and the mall's `RawEventsUndelivered` above 0 (events the sink
+  still could not put after its retries: their messages or batches come back, then dead-letter);
 - the mall's own `PaymentAnomaly` and `RefundFailed` metrics above 0. They are emitted with
   dimensions (provider, ...), so the alarm is a Metrics Insights query summing every
   dimension combination of the environment's namespace (POWERTOOLS_METRICS_NAMESPACE,
@@ -32,6 +38,7 @@ TOPIC = "AlarmTopic"
 LAMBDA_PERIOD = 300
 ITERATOR_AGE_LIMIT_MS = 5 * 60 * 1000
 API_5XX_RATE = 0.05
+FIREHOSE_PERIOD = 900  # the stream delivers every 5 minutes (its buffer interval): three deliveries an evaluation
 
 
 def metrics_namespace(env: str) -> str:
@@ -105,6 +112,7 @@ def alarm_resources(env: str, dead_letter_queues: dict[str, str]) -> dict[str, A
         resources[f"{_logical(api)}Api5xxAlarm"] = _alarm(
             f"{api}: the API answers 5XX to over {API_5XX_RATE:.0%} of requests", API_5XX_RATE,
             **_metric("AWS/ApiGateway", "5XXError", "Average", LAMBDA_PERIOD, ApiName=api, Stage=API_GATEWAY_STAGE))
+    resources.update(raw_event_alarms(env))
     resources["PaymentAnomalyAlarm"] = _insights(
         "payments: an anomaly (amount mismatch, unknown order, ...): see the admin payments console", "PaymentAnomaly",
         env)
@@ -112,3 +120,22 @@ def alarm_resources(env: str, dead_letter_queues: dict[str, str]) -> dict[str, A
         "payments: a refund the provider refused (reconciliation retries; check the merchant platform)",
         "RefundFailed", env)
     return resources
+
+
+def raw_event_alarms(env: str) -> dict[str, Any]:
+    """The raw events' delivery stream (infra.template.events_resources) and the sink in front of it."""
+    from infra.template import EVENTS_STREAM
+
+    stream = {"Ref": EVENTS_STREAM}  # a delivery stream's Ref is its name
+    return {
+        "EventsDeliveryToS3Alarm": _alarm(
+            "raw events: Firehose is not writing to the events bucket (its error log: /aws/kinesisfirehose/...events)",
+            1, ComparisonOperator="LessThanThreshold", evaluation_periods=2,
+            **_metric("AWS/Firehose", "DeliveryToS3.Success", "Average", FIREHOSE_PERIOD, DeliveryStreamName=stream)),
+        "EventsThrottledRecordsAlarm": _alarm(
+            "raw events: Firehose throttled records (the sink sends them again; raise the stream's quota if it lasts)",
+            0, **_metric("AWS/Firehose", "ThrottledRecords", "Sum", LAMBDA_PERIOD, DeliveryStreamName=stream)),
+        "RawEventsUndeliveredAlarm": _insights(
+            "raw events: the sink gave up on events after its retries (their messages or batches come back)",
+            "RawEventsUndelivered", env),
+    }

@@ -39,6 +39,9 @@ class Fact:
     keep_forever: bool = False  # a buyer's first payment: its marker never expires
     order_id: str | None = None  # kept on the marker (a first payment names its order)
     day: str | None = None
+    note: str | None = None  # kept on the marker: a status move's old status
+    # more markers put with it, all or none (a backfilled order's status claims its earlier versions' moves)
+    also_marks: tuple[str, ...] = ()
 
     def add(self, day: str, slot: str, attribute: str, delta: int) -> Fact:
         if delta:
@@ -53,6 +56,10 @@ class Fact:
 
     def rows(self) -> set[Row]:
         return set(self.adds) | set(self.names)
+
+    @property
+    def marks(self) -> tuple[str, ...]:
+        return (self.key, *self.also_marks)
 
 
 def commit(facts: Iterable[Fact], *, looked_up: bool = False) -> list[Fact]:
@@ -89,13 +96,15 @@ def _chunks(facts: list[Fact]) -> list[list[Fact]]:
     chunks: list[list[Fact]] = []
     current: list[Fact] = []
     rows: set[Row] = set()
+    marks = 0
     for fact in facts:
         mine = fact.rows()
-        if current and len(current) + 1 + len(rows | mine) > TRANSACTION_ACTIONS:
+        if current and marks + len(fact.marks) + len(rows | mine) > TRANSACTION_ACTIONS:
             chunks.append(current)
-            current, rows = [], set()
+            current, rows, marks = [], set(), 0
         current.append(fact)
         rows |= mine
+        marks += len(fact.marks)
     if current:
         chunks.append(current)
     return chunks
@@ -118,9 +127,12 @@ def _commit(facts: list[Fact]) -> set[str] | None:
 
     def build(tx: Any) -> None:
         for fact in facts:
-            mark = Mark(fact.key, order_id=fact.order_id, day=fact.day,
+            mark = Mark(fact.key, order_id=fact.order_id, day=fact.day, note=fact.note,
                         expires=None if fact.keep_forever else expires)
             tx.save(mark, condition=Mark.mark.does_not_exist())
+            for also in fact.also_marks:
+                tx.save(Mark(also, expires=None if fact.keep_forever else expires),
+                        condition=Mark.mark.does_not_exist())
         for row in set(adds) | set(names):
             actions = [Path([attribute]).add(delta) for attribute, delta in adds.get(row, {}).items() if delta]
             actions += [Path([attribute]).set(value) for attribute, value in names.get(row, {}).items()]
@@ -143,9 +155,10 @@ def _failed_markers(exc: Exception, facts: list[Fact]) -> set[str]:
     """The facts whose marker's condition failed: PynamoDB sends a transaction's puts (the markers, in the
     order they were added) before its updates, and DynamoDB answers one reason per item in that order."""
     codes = db.cancellation_codes(exc)
-    if len(codes) < len(facts):
+    owners = [fact.key for fact in facts for _ in fact.marks]
+    if len(codes) < len(owners):
         return set()
-    return {fact.key for fact, code in zip(facts, codes[:len(facts)], strict=True) if code == db.CONDITION_FAILED}
+    return {key for key, code in zip(owners, codes[:len(owners)], strict=True) if code == db.CONDITION_FAILED}
 
 
 # --- reading rows -------------------------------------------------------------------------

@@ -54,3 +54,12 @@ class DashboardQuery(Schema):
                                  description="first day, YYYY-MM-DD (default: 6 days before `to`)")
     to: Optional[str] = Field(default=None, json_schema_extra={"format": "date"},
                               description="last day, YYYY-MM-DD (default: today)")
+
+
+class BackfillBody(Schema):
+    """Shop days (`MALL_SHOP_TIMEZONE`) whose placed orders are replayed into the counters, at most 366."""
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    from_: StrictStr = Field(alias="from", max_length=10, json_schema_extra={"format": "date"},
+                             description="first day the orders were placed, YYYY-MM-DD")
+    to: StrictStr = Field(max_length=10, json_schema_extra={"format": "date"},
+                          description="last day, YYYY-MM-DD (today at the latest)")

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import zlib
 
-from pynamodb.attributes import BinaryAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.attributes import BinaryAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.models import Model
 
 from chalicelib.core.db import register, table_meta
@@ -60,10 +60,38 @@ class CounterRow(Model):
 
 @register
 class Mark(Model):
-    """A fact already counted. `order_id` and `day` only on a buyer's first-payment marker."""
+    """A fact already counted. `order_id` and `day` only on a buyer's first-payment marker, `note` on a status move's."""
     Meta = table_meta("analytics_marks")
 
     mark = UnicodeAttribute(hash_key=True)
     order_id = UnicodeAttribute(null=True)
     day = UnicodeAttribute(null=True)
+    note = UnicodeAttribute(null=True)  # a status move's old status: what a backfill of its order needs (replay.py)
     expires = TTLAttribute(null=True)
+
+
+RUNNING, DONE, CANCELLED = "RUNNING", "DONE", "CANCELLED"  # a backfill's statuses
+
+
+@register
+class BackfillJob(Model):
+    """A replay of the orders placed in `from_day`..`to_day` into the counters (chalicelib/analytics/backfill.py)."""
+    Meta = table_meta("analytics_backfills")
+
+    job_id = UnicodeAttribute(hash_key=True)
+    from_day = UnicodeAttribute()
+    to_day = UnicodeAttribute()
+    status = UnicodeAttribute(default=RUNNING)
+    live_since = UnicodeAttribute()  # the first shop day the live stream counted orders on
+    pages = NumberAttribute(default=0)  # pages recorded; the next message names page `pages`
+    cursor = UnicodeAttribute(null=True)  # the last order id of the last page recorded
+    recorded_by = UnicodeAttribute(null=True)  # the token of the write that recorded the last page
+    orders_read = NumberAttribute(default=0)
+    counted = NumberAttribute(default=0)  # facts this job counted (placed, paid, refunded, a first payment)
+    already_counted = NumberAttribute(default=0)  # facts the live stream (or an earlier job) had counted
+    left_to_live = NumberAttribute(default=0)  # facts of days whose live markers may have expired: left alone
+    created_by = UnicodeAttribute()
+    cancelled_by = UnicodeAttribute(null=True)
+    started_at = UTCDateTimeAttribute()
+    updated_at = UTCDateTimeAttribute()
+    finished_at = UTCDateTimeAttribute(null=True)

@@ -6,7 +6,9 @@ by the delivery:
 
     order#<id>#created        the order was placed: `orders`, `status#<status>`, campaigns' `o#`, on its day
     order#<id>#v<version>     a status move: `status#<old>` - 1, `status#<new>` + 1 on the order's creation day
-                              (so `orders_by_status` is the orders placed in the range, by where they are now)
+                              (so `orders_by_status` is the orders placed in the range, by where they are now);
+                              its marker keeps `<old>`, from which a backfill of an order placed before analytics
+                              counted it tells the status the live count started from (replay.py)
     order#<id>#paid           PENDING_PAYMENT -> PAID or AWAITING_GROUP: `gmv` + payable, `paid_orders`, the
                               products' units and amounts, the campaigns' `p#`, `a#`, `d#`, on the payment's day
     refund#<out_refund_no>    a buyer's refund (not the return of a payment the order never took) reached
@@ -43,19 +45,21 @@ def count_order_changes(records: Iterable[Any]) -> int:
 
 def count_changes(changes: Iterable[tuple[dict[str, Any], dict[str, Any] | None]]) -> int:
     """`count_order_changes` on (old image, new image) pairs, as plain values."""
-    batch = _Batch()
+    batch = Batch()
     for old, new in changes:
         if new is not None:
             batch.read(old, new)
     counted = counters.commit(batch.facts)
-    batch.sightings += _repeat_buyers(batch.payments, counted)
+    batch.sightings += repeat_buyers(batch.payments, counted)
     distinct.record(batch.sightings)
     if batch.events:
         sink.current().put(batch.events)
     return len(counted)
 
 
-class _Batch:
+class Batch:
+    """The facts, sightings and raw events of a batch of order changes (the backfill builds one too: replay.py)."""
+
     def __init__(self) -> None:
         self.facts: list[Fact] = []
         self.sightings: list[Sighting] = []
@@ -74,7 +78,7 @@ class _Batch:
             self.refunded(new, refund)
 
     def created(self, order: dict[str, Any]) -> None:
-        day, user = day_of(_time(order["created_at"])), order["user_id"]
+        day, user = day_of(as_time(order["created_at"])), order["user_id"]
         fact = Fact(f"order#{order['order_id']}#created").add(day, TOTALS, "orders", 1) \
             .add(day, TOTALS, f"status#{order['status']}", 1)
         for share in shares_of(order, self.lookups):
@@ -86,8 +90,8 @@ class _Batch:
                    product_ids=sorted({line["product_id"] for line in order.get("lines", [])}))
 
     def moved(self, old: dict[str, Any], new: dict[str, Any]) -> None:
-        day = day_of(_time(new["created_at"]))
-        fact = Fact(f"order#{new['order_id']}#v{new.get('version', 0)}") \
+        day = day_of(as_time(new["created_at"]))
+        fact = Fact(f"order#{new['order_id']}#v{new.get('version', 0)}", note=old["status"]) \
             .add(day, TOTALS, f"status#{old['status']}", -1).add(day, TOTALS, f"status#{new['status']}", 1)
         self.facts.append(fact)
         self.event(fact.key, "ORDER_STATUS_CHANGED", new, new.get("updated_at") or new["created_at"], day,
@@ -95,7 +99,7 @@ class _Batch:
 
     def paid(self, order: dict[str, Any]) -> None:
         paid_at = order.get("paid_at") or (order.get("payment") or {}).get("paid_at") or order["updated_at"]
-        day, user, payable = day_of(_time(paid_at)), order["user_id"], int(order["payable"])
+        day, user, payable = day_of(as_time(paid_at)), order["user_id"], int(order["payable"])
         fact = Fact(f"order#{order['order_id']}#paid").add(day, TOTALS, "gmv", payable) \
             .add(day, TOTALS, "paid_orders", 1)
         for line in order.get("lines", []):
@@ -115,7 +119,7 @@ class _Batch:
                    provider=(order.get("payment") or {}).get("provider"))
 
     def refunded(self, order: dict[str, Any], refund: dict[str, Any]) -> None:
-        day = day_of(_time(refund["updated_at"]))
+        day = day_of(as_time(refund["updated_at"]))
         fact = Fact(f"refund#{refund['out_refund_no']}").add(day, TOTALS, "refunds", int(refund["amount"]))
         self.facts.append(fact)
         self.event(fact.key, "REFUND_SETTLED", order, refund["updated_at"], day, amount=int(refund["amount"]),
@@ -123,7 +127,7 @@ class _Batch:
 
     def event(self, event_id: str, kind: str, order: dict[str, Any], at: Any, day: str, **fields: Any) -> None:
         self.events.append({"event_id": event_id, "type": kind, "source": "orders", "day": day,
-                            "at": clock.iso(_time(at)), "visitor": distinct.buyer(order["user_id"]),
+                            "at": clock.iso(as_time(at)), "visitor": distinct.buyer(order["user_id"]),
                             "user_id": order["user_id"], "order_id": order["order_id"],
                             **{key: value for key, value in fields.items() if value is not None}})
 
@@ -150,7 +154,7 @@ def line_paid(line: dict[str, Any]) -> int:
     return int(line["line_total"]) - discounts
 
 
-def _repeat_buyers(payments: list[tuple[str, str, str]], counted: list[Fact]) -> list[Sighting]:
+def repeat_buyers(payments: list[tuple[str, str, str]], counted: list[Fact]) -> list[Sighting]:
     """Payers whose order was not their first counted payment: repeat buyers of the payment's day."""
     first_now = {fact.key: fact.order_id for fact in counted if fact.key.startswith("buyer#")}
     unknown = [f"buyer#{user}" for user, _, _ in payments if f"buyer#{user}" not in first_now]
@@ -161,5 +165,5 @@ def _repeat_buyers(payments: list[tuple[str, str, str]], counted: list[Fact]) ->
             if first_now.get(f"buyer#{user}") not in (None, order_id)]
 
 
-def _time(value: Any) -> datetime:
+def as_time(value: Any) -> datetime:
     return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))

@@ -14,6 +14,7 @@ deduplicates on it; the dashboard's counters are exact without that.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterable
@@ -23,6 +24,7 @@ from typing import Any, Protocol
 from chalicelib.core import config
 
 Event = dict[str, Any]
+log = logging.getLogger("micromall.analytics")
 
 
 class EventSink(Protocol):
@@ -34,10 +36,30 @@ def line(event: Event) -> str:
     return json.dumps(event, ensure_ascii=False, separators=(",", ":"), sort_keys=True) + "\n"
 
 
+class DeliveryFailed(RuntimeError):
+    """Some events were not stored after the sink's retries; `event_ids` names them (every other one was stored)."""
+
+    def __init__(self, message: str, event_ids: Iterable[str | None]):
+        super().__init__(message)
+        self.event_ids = frozenset(event_ids)
+
+
 class FirehoseSink:
+    """PutRecordBatch, with the records Firehose refuses sent again.
+
+    Firehose answers a batch record by record: under throttling some fail (`FailedPutCount`, an `ErrorCode` each)
+    while the others are stored, and a whole call may be refused (`ServiceUnavailableException`). Only what was
+    refused is sent again, after a backoff, ATTEMPTS times at most; then `DeliveryFailed` names the events still
+    not stored, and the caller fails what carried them (the tracker: those messages, which SQS delivers again;
+    a stream batch: the batch). Counters are committed before, behind their markers, so a retry never moves them
+    again. This loop is the only retry (botocore's own is off: its backoff would not fit the function's timeout
+    beside this one): ATTEMPTS calls and 0.7 s of sleep at most a batch of 500 events.
+    """
     BATCH = 500  # PutRecordBatch's most records
     BATCH_BYTES = 4 * 1024 * 1024
     ATTEMPTS = 4
+    BACKOFF_SECONDS = 0.1
+    RETRYABLE = frozenset({"ServiceUnavailableException", "ThrottlingException", "InternalFailure"})
 
     def __init__(self, stream_name: str, client: Any = None, sleep=time.sleep):
         self.stream_name = stream_name
@@ -48,37 +70,66 @@ class FirehoseSink:
     def client(self) -> Any:
         if self._client is None:
             import boto3
+            from botocore.config import Config
 
-            self._client = boto3.client("firehose", region_name=config.region())
+            self._client = boto3.client("firehose", region_name=config.region(), config=Config(
+                retries={"mode": "standard", "max_attempts": 1}, connect_timeout=2, read_timeout=5))
         return self._client
 
     def put(self, events: list[Event]) -> None:
-        for batch in _batches([line(event).encode("utf-8") for event in events], self.BATCH, self.BATCH_BYTES):
-            self._put_batch(batch)
+        records = [(event.get("event_id"), line(event).encode("utf-8")) for event in events]
+        undelivered: list[tuple[str | None, bytes]] = []
+        for batch in _batches(records, self.BATCH, self.BATCH_BYTES):
+            undelivered += self._put_batch(batch)
+        if undelivered:
+            from chalicelib.core import metrics
 
-    def _put_batch(self, records: list[bytes]) -> None:
+            metrics.count("RawEventsUndelivered", len(undelivered))
+            raise DeliveryFailed(f"Firehose {self.stream_name} refused {len(undelivered)} event(s) "
+                                 f"{self.ATTEMPTS} times", [event_id for event_id, _ in undelivered])
+
+    def _put_batch(self, records: list[tuple[str | None, bytes]]) -> list[tuple[str | None, bytes]]:
+        """The records still refused after ATTEMPTS calls (none: all stored)."""
         pending = records
         for attempt in range(self.ATTEMPTS):
-            answer = self.client.put_record_batch(DeliveryStreamName=self.stream_name,
-                                                  Records=[{"Data": data} for data in pending])
+            if attempt:
+                self._sleep(self.BACKOFF_SECONDS * 2 ** (attempt - 1))
+            try:
+                answer = self.client.put_record_batch(DeliveryStreamName=self.stream_name,
+                                                      Records=[{"Data": data} for _, data in pending])
+            except Exception as exc:  # noqa: BLE001 - throttled or unreachable: the same records again
+                if not _retryable(exc, self.RETRYABLE):
+                    raise
+                log.warning("Firehose %s refused a call of %d record(s): %s", self.stream_name, len(pending), exc)
+                continue
             if not answer.get("FailedPutCount"):
-                return
+                return []
             # Firehose answers each record in order; the failed ones (throttled) are sent again.
-            pending = [data for data, result in zip(pending, answer["RequestResponses"], strict=True)
+            pending = [record for record, result in zip(pending, answer["RequestResponses"], strict=True)
                        if result.get("ErrorCode")]
-            self._sleep(0.1 * 2**attempt)
-        raise RuntimeError(f"Firehose {self.stream_name} refused {len(pending)} event(s) {self.ATTEMPTS} times")
+            log.warning("Firehose %s refused %d record(s) of a batch", self.stream_name, len(pending))
+        return pending
 
 
-def _batches(records: list[bytes], most: int, most_bytes: int) -> Iterable[list[bytes]]:
-    batch: list[bytes] = []
+def _retryable(exc: Exception, codes: frozenset[str]) -> bool:
+    from botocore.exceptions import ClientError, HTTPClientError
+    from botocore.exceptions import ConnectionError as Unreachable
+
+    if isinstance(exc, ClientError):
+        return exc.response.get("Error", {}).get("Code") in codes
+    return isinstance(exc, (Unreachable, HTTPClientError))
+
+
+def _batches(records: list[tuple[str | None, bytes]], most: int,
+             most_bytes: int) -> Iterable[list[tuple[str | None, bytes]]]:
+    batch: list[tuple[str | None, bytes]] = []
     size = 0
     for record in records:
-        if batch and (len(batch) == most or size + len(record) > most_bytes):
+        if batch and (len(batch) == most or size + len(record[1]) > most_bytes):
             yield batch
             batch, size = [], 0
         batch.append(record)
-        size += len(record)
+        size += len(record[1])
     if batch:
         yield batch
 

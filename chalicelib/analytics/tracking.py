@@ -9,7 +9,9 @@ The queue's consumer counts each message once (marker `track#<request_id>`, in t
 counters: `page_views`, `product_views`, `searches`, `shares`, each product's views), records its visitor
 on the day (and as a product viewer when it viewed one), and writes every event raw to the event sink.
 A message it cannot read, or cannot count, is reported failed: it comes back, and after 5 receives the
-queue's redrive policy moves it to the dead-letter queue (docs/RUNBOOK.md), never lost in silence.
+queue's redrive policy moves it to the dead-letter queue (docs/RUNBOOK.md), never lost in silence. So is a message
+whose raw events Firehose still refused after the sink's retries (sink.DeliveryFailed names them): its counters
+committed first, behind their marker, so its next delivery counts nothing again and writes its events again.
 """
 from __future__ import annotations
 
@@ -109,6 +111,10 @@ def consume(messages: Iterable[tuple[str, str]]) -> list[str]:
             failed.append(message_id)
     try:
         count(requests)
+    except sink.DeliveryFailed as exc:  # counted; the events of these messages were not all stored: they come back
+        undelivered = _carrying(requests, exc) or [request.message_id for request in requests]
+        log.error("tracking: %s; %d message(s) delivered again", exc, len(undelivered))
+        failed += undelivered
     except Exception:  # noqa: BLE001 - find the messages that fail on their own; the others count
         log.exception("a batch of %d tracking message(s) failed; counting them one by one", len(requests))
         for request in requests:
@@ -118,6 +124,12 @@ def consume(messages: Iterable[tuple[str, str]]) -> list[str]:
                 log.exception("tracking message %s failed", request.message_id)
                 failed.append(request.message_id)
     return failed
+
+
+def _carrying(requests: list[TrackRequest], failure: sink.DeliveryFailed) -> list[str]:
+    """The messages one of whose raw events the sink did not store (`track#<request_id>#<n>`)."""
+    refused = {event_id.rsplit("#", 1)[0] for event_id in failure.event_ids if event_id}
+    return [request.message_id for request in requests if f"track#{request.request_id}" in refused]
 
 
 def count(requests: list[TrackRequest]) -> int:

@@ -39,10 +39,15 @@ def image(record: Any, which: str = "new") -> dict[str, Any] | None:
     raw = record.new_image if which == "new" else record.old_image
     if not raw:
         return None
+    return plain_item(raw)
+
+
+def plain_item(raw: dict[str, Any], *, leave_out: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """An item in DynamoDB's JSON (a stream image, a low-level read) as plain Python values, as `image` gives."""
     from boto3.dynamodb.types import TypeDeserializer
 
     deserializer = TypeDeserializer()
-    return {key: _plain(deserializer.deserialize(value)) for key, value in raw.items()}
+    return {key: _plain(deserializer.deserialize(value)) for key, value in raw.items() if key not in leave_out}
 
 
 def _plain(value: Any) -> Any:

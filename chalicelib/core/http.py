@@ -117,7 +117,8 @@ class Api:
             content_types = ("application/json",) if body is not None else ("*/*",)
         if limit is not None:
             errors = tuple(sorted(set(errors) | {429}))
-            headers = (*headers, DEVICE_ID)
+            if not any(header.name.lower() == DEVICE_ID.name.lower() for header in headers):  # documented once
+                headers = (*headers, DEVICE_ID)
 
         def register(handler: Callable[..., Any]) -> Callable[..., Any]:
             op = Operation(path=path, method=method, handler=handler, tag=self.tag,

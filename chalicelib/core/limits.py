@@ -82,7 +82,13 @@ COUPON_CLAIM = Limit("coupon_claim", (("buyer", "20/60"), ("device", "30/60"), (
 # A flash sale's orders, on top of ORDER_SUBMIT: a buyer or a device may try a few times in a few seconds (a
 # retry after BUSY, a second unit), not run a script at the sale (README: Flash sales).
 FLASH_ORDER = Limit("flash_order", (("buyer", "3/10"), ("device", "5/10"), ("ip", "300/10")))
-LIMITS = (BUYER_LOGIN, ORDER_SUBMIT, REFUND_REQUEST, COUPON_CLAIM, FLASH_ORDER)
+# The storefront's behaviour events (POST /track): calls, not events, per device and IP. A call carries up to 50
+# events, and the storefront batches them (web/shop/src/lib/track.js: at most one post per 1.5 s of browsing, or
+# per 50 events, and one as the page is left), so a shopper posts at most about 40 times a minute. The route
+# reads its buyer token inside the handler, so the edge knows no buyer: a token's holder still has its device
+# and IP. An IP is shared by whole malls' Wi-Fi and carriers' NAT, so its bucket is wide (README: Abuse limits).
+TRACK = Limit("track", (("device", "60/60"), ("ip", "1200/60")))
+LIMITS = (BUYER_LOGIN, ORDER_SUBMIT, REFUND_REQUEST, COUPON_CLAIM, FLASH_ORDER, TRACK)
 
 
 def enabled() -> bool:

@@ -66,10 +66,34 @@ def test_payment_anomalies_and_failed_refunds_alarm_from_the_namespace_the_stage
     env, template = stack
     queries = {alarm["Metrics"][0]["Expression"] for alarm in alarms(template) if "Metrics" in alarm}
     assert queries == {f'SELECT SUM({metric}) FROM "{metrics_namespace(env)}"'
-                       for metric in ("PaymentAnomaly", "RefundFailed")}
+                       for metric in ("PaymentAnomaly", "RefundFailed", "RawEventsUndelivered")}
     for stage in stages_of_environment(env):
         variables = read_config()["stages"][stage]["environment_variables"]
         assert variables["POWERTOOLS_METRICS_NAMESPACE"] == metrics_namespace(env), stage
+
+
+def test_raw_events_alarm_when_firehose_stops_delivering_or_throttles(stack):
+    from infra.template import EVENTS_STREAM
+
+    _, template = stack
+    assert template["Resources"][EVENTS_STREAM]["Type"] == "AWS::KinesisFirehose::DeliveryStream"
+    firehose = {alarm["MetricName"]: alarm for alarm in alarms(template) if alarm.get("Namespace") == "AWS/Firehose"}
+    assert set(firehose) == {"DeliveryToS3.Success", "ThrottledRecords"}
+    for alarm in firehose.values():
+        assert alarm["Dimensions"] == [{"Name": "DeliveryStreamName", "Value": {"Ref": EVENTS_STREAM}}], alarm
+    delivered = firehose["DeliveryToS3.Success"]
+    assert (delivered["Statistic"], delivered["ComparisonOperator"], delivered["Threshold"]) == (
+        "Average", "LessThanThreshold", 1)
+    throttled = firehose["ThrottledRecords"]
+    assert (throttled["Statistic"], throttled["ComparisonOperator"], throttled["Threshold"]) == (
+        "Sum", "GreaterThanThreshold", 0)
+
+
+def test_the_tracker_queue_dead_letters_alarm(stack):
+    _, template = stack
+    watched = alarmed(template, "AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert json.dumps({"Fn::GetAtt": ["AnalyticsEventsDeadLetterQueue", "QueueName"]}) in watched
+    assert json.dumps({"Fn::GetAtt": ["AnalyticsBackfillDeadLetterQueue", "QueueName"]}) in watched
 
 
 def api_5xx_watched(template: dict) -> set[tuple[str, str]]:
