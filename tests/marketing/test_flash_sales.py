@@ -165,15 +165,15 @@ def test_a_cancelled_order_gives_back_its_units_and_the_quota(owner, shop, alice
 
 
 def test_an_expired_order_gives_back_once_even_when_the_sweeper_runs_twice(owner, shop, alice, frozen_clock):
-    from chalicelib.checkout import lifecycle
+    from chalicelib.checkout import sweeper
 
     sale = new_sale(owner, shop.sku(), stock=2, shards=2, payment_timeout_seconds=60)
     flash_order(alice, sale)
     frozen_clock.advance(seconds=59)
-    assert lifecycle.sweep_due_orders().expired == 0, "the sale's own timeout, not the shop's"
+    assert sweeper.sweep_due_orders().expired == 0, "the sale's own timeout, not the shop's"
     frozen_clock.advance(seconds=2)
-    assert lifecycle.sweep_due_orders().expired == 1
-    assert lifecycle.sweep_due_orders().expired == 0
+    assert sweeper.sweep_due_orders().expired == 1
+    assert sweeper.sweep_due_orders().expired == 0
     assert totals(sale["sale_id"]) == {"available": 2, "reserved": 0, "sold": 0, "returned": 0}
     assert quota(sale["sale_id"], alice.user_id) == 0
 
