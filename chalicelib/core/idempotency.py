@@ -3,8 +3,8 @@
 - In the create's own transaction (`transaction_key`), where it has room: the record holds the
   id of what the request created and a fingerprint of the request, and commits with it, so the
   thing exists exactly when its key is taken. A retry (a lost reply, a double tap, a concurrent
-  twin) finds the record and answers what the first one created. What orders and group orders
-  do (checkout, groupbuy), and coupon claims.
+  twin) finds the record and answers what the first one created. Coupon claims use it; orders and
+  group orders (checkout, groupbuy) follow the same pattern with their own copies of it.
 - Before the create (`claimed_id`), for create routes whose transaction has no room for a key
   record (a 99-SKU product is already 100 actions): the key claims the id the create will use.
   A repeated request finds the claim and creates under the same id, so the create's own
