@@ -8,7 +8,8 @@ import pytest
 
 from chalicelib.core import clock
 from tests.checkout.conftest import Buyer, pay, stock_of
-from tests.conftest import buyer_token, staff_token
+from tests.conftest import buyer_token
+from tests.marketing.conftest import operator_of
 from tests.marketing.flash import flash_order, new_sale, pool, quota, totals
 
 
@@ -61,11 +62,7 @@ def test_buyers_and_strangers_cannot_create_end_or_list_sales(client, owner, sho
     sale = new_sale(owner, shop.sku())
     assert client.as_token(buyer_token()).post("/admin/flash-sales", {}).status_code == 403
     assert client.post(f"/admin/flash-sales/{sale['sale_id']}/end").status_code == 401
-    from chalicelib.admin import service
-    from chalicelib.admin.passwords import ScryptCost
-
-    service.create_staff("clerk", "clerk-password", "operator", cost=ScryptCost(n=2**4, r=8, p=1))
-    operator = client.as_token(staff_token("clerk", "operator"))
+    operator = operator_of(client)
     assert client.as_token(buyer_token()).get("/admin/flash-sales").status_code == 403
     assert operator.get("/admin/flash-sales").status_code == 200
     assert operator.post(f"/admin/flash-sales/{sale['sale_id']}/end").status_code == 200, "operators run marketing"
