@@ -18,6 +18,8 @@
     edges --stage S [--region R]            after `chalice deploy`: Gateway Responses and trigger settings
     redrive QUEUE [--stage S]               replay a dead-letter queue (AWS with --stage, or MALL_DYNAMODB_ENDPOINT)
     create-owner --stage S [--username U]   the first staff owner; password from a prompt or stdin, never argv
+    merchant-keys --stage S [--wechatpay-key F [--wechatpay-cert C]] [--alipay-key F [--alipay-app-public-key P]]
+                  [--check] [--region R]    the payment private keys into SSM, each fully checked first
 """
 from __future__ import annotations
 
@@ -85,6 +87,17 @@ def main(argv: list[str] | None = None) -> int:
     owner.add_argument("--stage", required=True)
     owner.add_argument("--username", default="owner")
     owner.add_argument("--region")
+    keys = commands.add_parser("merchant-keys", help="check the merchant's payment private keys, then store them in "
+                                                     "SSM (infra/merchant_keys.py)")
+    keys.add_argument("--stage", required=True)
+    keys.add_argument("--wechatpay-key", type=Path, metavar="FILE", help="WeChat Pay apiclient_key.pem")
+    keys.add_argument("--wechatpay-cert", type=Path, metavar="FILE",
+                      help="WeChat Pay apiclient_cert.pem: the key must be its pair")
+    keys.add_argument("--alipay-key", type=Path, metavar="FILE", help="the Alipay app's RSA2 private key")
+    keys.add_argument("--alipay-app-public-key", type=Path, metavar="FILE",
+                      help="the app public key uploaded to Alipay: the key must be its pair")
+    keys.add_argument("--check", action="store_true", help="store nothing: check the keys SSM holds now")
+    keys.add_argument("--region")
     args = parser.parse_args(argv)
 
     from infra.cloud import InfraError
@@ -247,6 +260,25 @@ def run_create_owner(args) -> int:
     return 0
 
 
+def run_merchant_keys(args) -> int:
+    from infra.cloud import InfraError
+    from infra.merchant_keys import ALIPAY_KEY, WECHATPAY_KEY, check_stored_keys, from_files, put_merchant_keys
+
+    given = [(WECHATPAY_KEY, args.wechatpay_key, args.wechatpay_cert),
+             (ALIPAY_KEY, args.alipay_key, args.alipay_app_public_key)]
+    for name, key_file, public_file in given:
+        if public_file is not None and key_file is None:
+            raise InfraError(f"{public_file} is given without the private key it belongs to ({name})")
+    if args.check:
+        if any(key_file is not None for _, key_file, _ in given):
+            raise InfraError("--check stores nothing and reads SSM: give it no key file")
+        return check_stored_keys(args.stage, region=args.region)
+    put_merchant_keys(args.stage, [from_files(name, key_file, public_file)
+                                   for name, key_file, public_file in given if key_file is not None],
+                      region=args.region)
+    return 0
+
+
 def write_or_print(text: str, output: Path | None) -> None:
     if output:
         output.parent.mkdir(parents=True, exist_ok=True)
@@ -258,7 +290,8 @@ def write_or_print(text: str, output: Path | None) -> None:
 COMMANDS = {"template": run_template, "access": run_access, "stages": run_stages, "deploy": run_deploy,
             "input-schemas": run_input_schemas,
             "destroy": run_destroy, "domain": run_domain, "web": run_web, "package": run_package, "layer": run_layer,
-            "edges": run_edges, "openapi": run_openapi, "redrive": run_redrive, "create-owner": run_create_owner}
+            "edges": run_edges, "openapi": run_openapi, "redrive": run_redrive, "create-owner": run_create_owner,
+            "merchant-keys": run_merchant_keys}
 
 if __name__ == "__main__":
     sys.exit(main())

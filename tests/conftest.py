@@ -178,3 +178,60 @@ def buyer_token(user_id: str = "U-test-buyer") -> str:
 
 def staff_token(username: str = "admin", role: str = "owner") -> str:
     return auth.issue_staff_token(username, role)
+
+
+# --- what the feature suites share: a shop, staff hashed at test speed, the event pump ----------------
+
+FAST_SCRYPT = {"n": 2**4, "r": 8, "p": 1}  # staff password hashing at test speed (real accounts, cheap to make)
+
+
+def add_staff(username: str, role: str, grants: list[str] | None = None) -> None:
+    """A real staff account (the staff gate refuses a token whose account does not exist), hashed at test speed."""
+    from chalicelib.admin import service
+    from chalicelib.admin.passwords import ScryptCost
+
+    service.create_staff(username, f"{username}-password", role, cost=ScryptCost(**FAST_SCRYPT))
+    if grants:
+        service.update_staff(username, grants=grants)
+
+
+class StaffApi:
+    """A staff member over HTTP (an Api), with a token minted at each request: tests move the clock past a
+    token's 12 hours."""
+
+    def __init__(self, client: Api, username: str, role: str):
+        self._client, self.username, self.role = client, username, role
+
+    def __getattr__(self, name: str):
+        return getattr(self._client.as_token(staff_token(self.username, self.role)), name)
+
+
+@pytest.fixture
+def owner(client) -> StaffApi:
+    """The shop's owner `boss`, a real account."""
+    add_staff("boss", "owner")
+    return StaffApi(client, "boss", "owner")
+
+
+@pytest.fixture
+def shop(app):
+    from tests.cart.conftest import Shop
+
+    return Shop()
+
+
+@pytest.fixture
+def pump_raises_errors() -> bool:
+    """Whether `pump` fails the test on a handler's error (the default), or treats a failing batch as its trigger
+    would (retries, halving, the on-failure queue): a suite that tests those overrides this fixture."""
+    return True
+
+
+@pytest.fixture
+def pump(app, pump_raises_errors):
+    """Delivers pending stream records, queue messages and schedules to the app's handlers (infra/local/pump.py)."""
+    from infra.local.pump import EventPump
+
+    events = EventPump(app, raise_errors=pump_raises_errors)
+    events.create_queues()
+    return events

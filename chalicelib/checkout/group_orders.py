@@ -1,7 +1,7 @@
 """Group-buy orders: what checkout does for an order that belongs to a group.
 
 Groupbuy decides the rules of a group; checkout still owns the order, so every
-move of a group order is a lifecycle move (one transaction, conditioned on the
+move of a group order is a move (moves.py: one transaction, conditioned on the
 status read) that carries groupbuy's own writes:
 
 - created by groupbuy's transaction (`add_group_order`: the stock reservation and
@@ -10,7 +10,7 @@ status read) that carries groupbuy's own writes:
   payment that completes it (`pay_group_order`); a payment its group cannot take
   raises `PaymentCannotCount` and payments returns the money;
 - cancelled unpaid (its own timeout, the buyer, its group's failure): the place is
-  given back in the cancel's transaction (`release_place`, called by lifecycle);
+  given back in the cancel's transaction (`release_place`, called by holdings.release_order);
 - AWAITING_GROUP -> PAID when its group succeeds (`complete_group_order`), or
   AWAITING_GROUP -> REFUNDING with the buyer's refund when it fails (`refund_group_order`).
 
@@ -26,14 +26,10 @@ from chalicelib.catalog import reservations
 from chalicelib.catalog.models import MAIN_SHARD
 from chalicelib.catalog.reads import SkuCard
 from chalicelib.checkout import statuses
-from chalicelib.checkout.lifecycle import (
-    NewRefund,
-    Writes,
-    _append_refunds,
-    _commit,
-    _sell_stock,
-)
+from chalicelib.checkout.holdings import sell_stock
 from chalicelib.checkout.models import OrderLine, OrderModel, PaymentRecord, RefundRequest, ShippingAddress, shard_of
+from chalicelib.checkout.moves import Writes, commit
+from chalicelib.checkout.order_refunds import NewRefund, append_refunds
 from chalicelib.checkout.orders import load_order
 from chalicelib.checkout.pricing import free_shipping_threshold, shipping_fee
 from chalicelib.core import clock, config, metrics
@@ -109,12 +105,12 @@ def pay_group_order(order: OrderModel, *, provider: str, transaction_id: str, am
         return [OrderModel.payment.set(record), OrderModel.paid_at.set(paid_at)]
 
     def writes(tx: Any, order: OrderModel) -> None:
-        _sell_stock(tx, order)
+        sell_stock(tx, order)
         decision.writes(tx)
         if also is not None:
             also(tx, order)
 
-    return metrics.count_if(_commit(order, decision.target, actions, writes), "OrdersPaid", provider=provider)
+    return metrics.count_if(commit(order, decision.target, actions, writes), "OrdersPaid", provider=provider)
 
 
 # --- the group's outcome ----------------------------------------------------------------
@@ -131,7 +127,7 @@ def complete_group_order(order_id: str) -> bool:
     order = load_order(order_id)
     if order.status != statuses.AWAITING_GROUP:
         return False
-    return _commit(order, statuses.PAID, None, None) or load_order(order_id).status != statuses.AWAITING_GROUP
+    return commit(order, statuses.PAID, None, None) or load_order(order_id).status != statuses.AWAITING_GROUP
 
 
 def refund_group_order(order: OrderModel, refund: NewRefund, *, also: Writes | None = None) -> bool:
@@ -144,11 +140,11 @@ def refund_group_order(order: OrderModel, refund: NewRefund, *, also: Writes | N
     def actions(order: OrderModel, now: datetime) -> list[Any]:
         ask = RefundRequest(reason=GROUP_FAILED_REASON, requested_at=now, from_status=statuses.AWAITING_GROUP,
                             decision="APPROVED", decided_at=now, decided_by=GROUPBUY_ACTOR)
-        return [OrderModel.refund_request.set(ask), _append_refunds([refund], now)]
+        return [OrderModel.refund_request.set(ask), append_refunds([refund], now)]
 
     def writes(tx: Any, order: OrderModel) -> None:
         hooks.refunded(tx, order)
         if also is not None:
             also(tx, order)
 
-    return _commit(order, statuses.REFUNDING, actions, writes)
+    return commit(order, statuses.REFUNDING, actions, writes)

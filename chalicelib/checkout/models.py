@@ -145,7 +145,7 @@ class Due(GlobalSecondaryIndex):
 
 @register
 class OrderModel(OwnsPii, Model):
-    """An order. Its status moves only by updates conditioned on the status it had (lifecycle.py)."""
+    """An order. Its status moves only by updates conditioned on the status it had (moves.py)."""
     Meta = table_meta("orders", stream_view_type=NEW_AND_OLD_IMAGES)
 
     order_id = UnicodeAttribute(hash_key=True)  # also the out_trade_no sent to payment providers

@@ -87,9 +87,9 @@ def checkout_sweeper(event) -> None:
     def out_of_time() -> bool:
         return context is not None and context.get_remaining_time_in_millis() < SWEEP_SAFETY_MILLIS
 
-    from chalicelib.checkout import lifecycle
+    from chalicelib.checkout import lifecycle, sweeper
 
-    report = lifecycle.sweep_due_orders(out_of_time=out_of_time, close_trade=lifecycle.close_provider_trade)
+    report = sweeper.sweep_due_orders(out_of_time=out_of_time, close_trade=lifecycle.close_provider_trade)
     log.info("sweep: %d expired, %d completed, %d moved by someone else first",
              report.expired, report.completed, report.lost_races)
 

@@ -1,7 +1,7 @@
 """Order statuses and the one table of moves between them.
 
 Every status change in the mall is a conditional update from the status read
-to one this table allows (lifecycle.py); nothing else writes `status`.
+to one this table allows (moves.py); nothing else writes `status`.
 """
 from __future__ import annotations
 

@@ -8,12 +8,15 @@ from chalice import Rate
 
 from chalicelib.core import events
 from chalicelib.core.auth import BUYER
-from chalicelib.core.http import Api, Context
+from chalicelib.core.http import IDEMPOTENCY_KEY, Api, Context, Header
 from chalicelib.core.limits import COUPON_CLAIM
 
 api = Api(__name__, tag="marketing")
 log = logging.getLogger("micromall.marketing")
 FLASH_POOL_BATCH = 100
+CLAIM_KEY = Header(IDEMPOTENCY_KEY.name, "optional: a new random key per claim, the same key when retrying that claim "
+                   "(after no answer); it answers the coupon that claim gave, never a second one",
+                   schema=IDEMPOTENCY_KEY.schema)
 
 
 @api.route("/marketing/coupons", "GET", response="chalicelib.marketing.views:ClaimableList",
@@ -34,12 +37,13 @@ def my_coupons(ctx: Context):
 
 
 @api.route("/marketing/coupons/{template_id}/claim", "POST", response="chalicelib.marketing.views:CouponView",
-           status=201, auth=BUYER, errors=(404, 409), limit=COUPON_CLAIM,
-           summary="claim one coupon: 409 SOLD_OUT when none is left, LIMIT_REACHED at the per-buyer limit")
+           status=201, auth=BUYER, errors=(400, 404, 409, 422), limit=COUPON_CLAIM, headers=(CLAIM_KEY,),
+           summary="claim one coupon: 409 SOLD_OUT when none is left, LIMIT_REACHED at the per-buyer limit "
+                   "(optional header Idempotency-Key makes a retry return the same coupon)")
 def claim_coupon(ctx: Context, template_id: str):
     from chalicelib.marketing import service
 
-    return service.claim(ctx.user_id, template_id)
+    return service.claim(ctx.user_id, template_id, ctx.headers.get("idempotency-key"))
 
 
 @api.route("/marketing/member-levels", "GET", response="chalicelib.members.levels:LevelTable",

@@ -5,6 +5,10 @@ A claim is one transaction of three writes: the template's `claimed` counter (on
 that template (on condition `held < per_user_limit`), and the new coupon with the template's
 terms copied into it. Thirty buyers claiming the last coupon: one transaction commits, the
 others' conditions fail and a fresh read says why (409 SOLD_OUT). No count-then-insert gap.
+
+A claim sent with an Idempotency-Key adds the key's record (`marketing#claim#<buyer>#<key>`) to
+that transaction, so the coupon exists exactly when the key is taken: the same key again (a phone
+retrying after a lost reply, a double tap racing the first) answers the coupon it claimed.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from pynamodb.exceptions import TransactWriteError
 from chalicelib.core import clock
 from chalicelib.core.db import condition_failed, get_or_none, run_transaction, until_committed
 from chalicelib.core.errors import Conflict, NotFound
+from chalicelib.core.idempotency import TransactionKey, transaction_key
 from chalicelib.core.ids import new_id
 from chalicelib.core.models import IdempotencyRecord
 from chalicelib.core.paging import decode_cursor, encode_cursor
@@ -50,9 +55,12 @@ def claimable_coupons() -> ClaimableList:
     return ClaimableList(items=[claimable_view(row) for row in rows if row.ends_at is None or row.ends_at > now])
 
 
-def claim(user_id: str, template_id: str) -> CouponView:
-    """The buyer claims one coupon of a claimable template: 201, or 409 SOLD_OUT / LIMIT_REACHED."""
-    return _take(user_id, template_id, source="CLAIM")
+def claim(user_id: str, template_id: str, idempotency_key: str | None = None) -> CouponView:
+    """The buyer claims one coupon of a claimable template: 201, or 409 SOLD_OUT / LIMIT_REACHED. Under an
+    Idempotency-Key already used for this template, the coupon that claim gave (as it is now); 422
+    IDEMPOTENCY_KEY_REUSED when the buyer used the key to claim another template."""
+    key = transaction_key(f"marketing#claim#{user_id}", idempotency_key, {"template_id": template_id})
+    return _take(user_id, template_id, source="CLAIM", key=key)
 
 
 def grant(user_id: str, template_id: str) -> CouponView:
@@ -145,22 +153,48 @@ def _holds_unspent(user_id: str, template_id: str) -> bool:
                for coupon in CouponModel.query(user_id, filter_condition=condition))
 
 
-def _take(user_id: str, template_id: str, *, source: str) -> CouponView:
+def _take(user_id: str, template_id: str, *, source: str, key: TransactionKey | None = None) -> CouponView:
+    def claimed_under_key() -> CouponView | None:
+        coupon_id = key.created() if key is not None else None
+        if coupon_id is None:
+            return None
+        coupon = get_or_none(CouponModel, user_id, coupon_id)
+        if coupon is None:  # the key's record commits with its coupon, and coupons are never deleted
+            raise NotFound("the coupon this Idempotency-Key claimed is gone", code="COUPON_NOT_FOUND")
+        return coupon_view(coupon)
+
     def attempt() -> CouponView | None:
         template = load_template(template_id)
         if source == "CLAIM" and not template.claimable:
             raise NotFound("coupon template not found", code="COUPON_TEMPLATE_NOT_FOUND")
-        _refuse_unavailable(template, _held(template_id, user_id))
-        coupon = _new_coupon(template, user_id, source)
         try:
-            run_transaction(lambda tx: _write_claim(tx, template, coupon))
+            _refuse_unavailable(template, _held(template_id, user_id))
+        except Conflict:
+            # the claim a twin under the same key committed meanwhile may be what used the last one up
+            earlier = claimed_under_key()
+            if earlier is not None:
+                return earlier
+            raise
+        coupon = _new_coupon(template, user_id, source)
+
+        def write(tx) -> None:
+            _write_claim(tx, template, coupon)
+            if key is not None:
+                key.add_record(tx, coupon.coupon_id)
+
+        try:
+            run_transaction(write)
         except TransactWriteError as exc:
             if not condition_failed(exc):
                 raise
-            return None  # sold out, limit reached or edited meanwhile: the next read says which
+            # Under a key, the key's record may be what failed: a twin committed first, or this very claim did
+            # and its reply was lost (the SDK's resend then meets its own commit). Otherwise sold out, limit
+            # reached or edited meanwhile: the next read says which.
+            return claimed_under_key()
         return coupon_view(coupon)
 
-    return until_committed(attempt)
+    earlier = claimed_under_key()
+    return earlier if earlier is not None else until_committed(attempt)
 
 
 def _held(template_id: str, user_id: str) -> int:

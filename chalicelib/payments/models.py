@@ -50,7 +50,7 @@ class LedgerEntry(Model):
     amount = NumberAttribute(null=True)  # fen
     status = UnicodeAttribute(null=True)  # REFUND: PROCESSING, SUCCESS, CLOSED, ABNORMAL, FAILED
     total = NumberAttribute(null=True)  # REFUND: fen, the refunded trade's total (what the provider checks against)
-    purpose = UnicodeAttribute(null=True)  # REFUND: BUYER or RETURN (checkout.lifecycle)
+    purpose = UnicodeAttribute(null=True)  # REFUND: BUYER or RETURN (checkout.order_refunds)
     outcome = UnicodeAttribute(null=True)  # TXN: APPLIED or REFUNDED; ANOMALY: its code
     detail = UnicodeAttribute(null=True)
     reason = UnicodeAttribute(null=True)

@@ -24,8 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.checkout import lifecycle, statuses
-from chalicelib.checkout.lifecycle import BUYER_REFUND, REFUND_FAILURES, RETURN_REFUND, NewRefund
+from chalicelib.checkout import order_refunds, statuses
+from chalicelib.checkout.order_refunds import BUYER_REFUND, REFUND_FAILURES, RETURN_REFUND, NewRefund
 from chalicelib.checkout.orders import find_order, load_order
 from chalicelib.checkout.views import OrderView, order_view
 from chalicelib.core import clock, metrics
@@ -104,7 +104,7 @@ def approve_refund(order_id: str, *, actor: str) -> OrderView:
         refund = NewRefund(buyer_refund_no(order_id), int(order.payment.amount), order.refund_request.reason,
                            BUYER_REFUND)
         job = _job(order, refund, provider=order.payment.provider, total=int(order.payment.amount))
-        if not lifecycle.approve_refund(order, refund, actor=actor,
+        if not order_refunds.approve_refund(order, refund, actor=actor,
                                         also=_entries([(job, order.payment.transaction_id, BUYER_REFUND)])):
             return None
         jobs.append(job)
@@ -134,7 +134,7 @@ def retry_refund(order_id: str, *, actor: str) -> OrderView:
             total = int(entry.total) if entry is not None and entry.total is not None else int(failed.amount)
             transaction_id = entry.transaction_id if entry is not None else None
             planned.append((_job(order, refund, provider=provider, total=total), transaction_id, refund.kind))
-        if not lifecycle.retry_refunds(order, [refund for _, refund in retries], also=_entries(planned)):
+        if not order_refunds.retry_refunds(order, [refund for _, refund in retries], also=_entries(planned)):
             return None
         log.warning("order %s: %d failed refunds retried by %s", order_id, len(planned), actor)
         jobs.extend(job for job, _, _ in planned)
@@ -180,7 +180,7 @@ def _retries(order: Any) -> list[tuple[Any, NewRefund]]:
         replacement = next_refund_no(refund.out_refund_no)
         if refund.status not in REFUND_FAILURES or replacement in numbers:
             continue
-        buyers = lifecycle.is_buyer_refund(order, refund)
+        buyers = order_refunds.is_buyer_refund(order, refund)
         if buyers and order.status != statuses.REFUND_FAILED:
             continue
         retries.append((refund, NewRefund(replacement, int(refund.amount), refund.reason,
@@ -203,7 +203,7 @@ def return_payment(order: Any, note: PaymentNotification, why: str) -> bool:
                           outcome="REFUNDED")
         entries(tx, order)
 
-    if not lifecycle.record_refund(order, refund, also=writes):
+    if not order_refunds.record_refund(order, refund, also=writes):
         return False
     log.warning("order %s (%s): payment %s returned in full as %s: %s", order.order_id, order.status,
                 note.transaction_id, refund.out_refund_no, why)
@@ -286,7 +286,7 @@ def apply_result(note: PaymentNotification, *, metric_reason: str | None = None,
             raise Refused("AMOUNT_MISMATCH", mismatch)
         if not _changes_anything(refund.status, note.status):
             return Applied("DUPLICATE", order.order_id)
-        if not lifecycle.settle_refund(order, note.out_refund_no, note.status, refund_id=note.refund_id,
+        if not order_refunds.settle_refund(order, note.out_refund_no, note.status, refund_id=note.refund_id,
                                        also=_result_markers(note)):
             return None
         _after_settling(note, metric_reason, detail)
@@ -304,7 +304,7 @@ def _changes_anything(current: str, reported: str) -> bool:
 def _amount_mismatch(order: Any, refund: Any, note: PaymentNotification) -> str | None:
     """What is wrong with the amounts a refund result names, or None. Alipay's refund_fee is the trade's total
     refunded so far, so it covers this refund; WeChat's is this refund's."""
-    total = int(refund.amount) if not lifecycle.is_buyer_refund(order, refund) or order.payment is None \
+    total = int(refund.amount) if not order_refunds.is_buyer_refund(order, refund) or order.payment is None \
         else int(order.payment.amount)
     if note.amount_total is not None and note.amount_total != total:
         return f"refund {note.out_refund_no} names a trade of {note.amount_total} fen, the trade is {total} fen"

@@ -3,8 +3,8 @@
 The work is split along its seams: `webhooks` applies what providers tell us
 exactly once, `refunds` decides, submits and settles refunds, `reconciler` asks
 providers about what never told us its outcome, `ledger` writes the payments
-table. Payments changes an order only through checkout's lifecycle functions,
-in the same transaction as its own ledger entries.
+table. Payments changes an order only through checkout's move functions (lifecycle,
+order_refunds), in the same transaction as its own ledger entries.
 """
 from __future__ import annotations
 
@@ -100,9 +100,9 @@ def close_trade(order) -> bool:
 
 
 def reject_refund(order_id: str, *, reason: str, actor: str) -> OrderView:
-    from chalicelib.checkout import lifecycle
+    from chalicelib.checkout import order_refunds
 
-    return lifecycle.reject_refund(order_id, reason=reason, actor=actor)
+    return order_refunds.reject_refund(order_id, reason=reason, actor=actor)
 
 
 def sandbox_pay(user_id: str, order_id: str) -> OrderView:

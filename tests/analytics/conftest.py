@@ -1,9 +1,9 @@
-"""analytics test fixtures: a shop, buyers acting over HTTP, the event pump, an owner, the raw events' twin."""
+"""analytics test fixtures: buyers acting over HTTP, the raw events' twin (the shop, the event pump and the owner
+are tests/conftest.py's)."""
 from __future__ import annotations
 
 import pytest
 
-from tests.conftest import staff_token
 from tests.payments.conftest import keys_dir, session_keys  # noqa: F401 - the payment sandbox's keys
 
 
@@ -16,41 +16,6 @@ def raw_events():
     previous = sink.use(twin)
     yield twin
     sink.use(previous)
-
-
-@pytest.fixture
-def pump(app):
-    from infra.local.pump import EventPump
-
-    events = EventPump(app, raise_errors=True)
-    events.create_queues()
-    return events
-
-
-@pytest.fixture
-def shop(app):
-    from tests.cart.conftest import Shop
-
-    return Shop()
-
-
-@pytest.fixture
-def owner(client):
-    from chalicelib.admin import service
-    from chalicelib.admin.passwords import ScryptCost
-
-    service.create_staff("analyst", "analyst-password", "owner", cost=ScryptCost(n=2**4, r=8, p=1))
-    return Owner(client)
-
-
-class Owner:
-    """The shop's owner over HTTP, with a token issued at each request (tests move the clock by days)."""
-
-    def __init__(self, client):
-        self._client = client
-
-    def __getattr__(self, method: str):
-        return getattr(self._client.as_token(staff_token("analyst", "owner")), method)
 
 
 def buyer(client, name: str):

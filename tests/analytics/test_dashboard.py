@@ -42,13 +42,11 @@ def test_unknown_query_fields_are_400(owner):
 
 
 def test_only_staff_who_may_view_orders_read_it(client, owner):
-    from chalicelib.admin import service
-    from chalicelib.admin.passwords import ScryptCost
-    from tests.conftest import staff_token
+    from tests.conftest import add_staff, staff_token
 
     assert client.get("/admin/dashboard").status_code == 401
     assert client.as_token(buyer_token("U-curious")).get("/admin/dashboard").status_code == 403
-    service.create_staff("clerk", "clerk-password", "operator", cost=ScryptCost(n=2**4, r=8, p=1))
+    add_staff("clerk", "operator")
     assert client.as_token(staff_token("clerk", "operator")).get("/admin/dashboard").status_code == 200
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.checkout import lifecycle, service
+from chalicelib.checkout import service, sweeper
 from chalicelib.checkout.models import SHARDS
 
 # key, address; cards; the buyer's member account with the level table (one BatchGetItem); the commit
@@ -50,7 +50,7 @@ def test_a_sweep_with_nothing_due_is_one_index_query_per_shard_however_many_orde
         alice.placed({sku_id: 1})
     dynamodb_calls.clear()
 
-    report = lifecycle.sweep_due_orders()
+    report = sweeper.sweep_due_orders()
 
     assert report.expired == 0, f"expected nothing due yet, got {report}"
     expected = {"Query": SWEEP_KINDS * SHARDS}
@@ -73,7 +73,7 @@ def test_a_sweep_reads_the_due_index_and_never_scans(shop, alice, frozen_clock, 
     frozen_clock.advance(seconds=service.DEFAULT_PAYMENT_TIMEOUT + 1)
     dynamodb_calls.clear()
 
-    report = lifecycle.sweep_due_orders()
+    report = sweeper.sweep_due_orders()
 
     assert report.expired == len(orders), f"expected {len(orders)} expired, got {report}"
     calls = dynamodb_calls.counts()

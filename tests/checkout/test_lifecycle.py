@@ -109,44 +109,44 @@ def test_refund_request_needs_a_reason(shop, alice):
 # --- the sweeper ----------------------------------------------------------------------------
 
 def test_sweeper_cancels_unpaid_orders_after_the_timeout(shop, alice, frozen_clock):
-    from chalicelib.checkout import lifecycle
+    from chalicelib.checkout import sweeper
 
     sku = shop.sku(stock=5)
     order = alice.placed({sku: 2})
     frozen_clock.advance(899)
-    assert lifecycle.sweep_due_orders().expired == 0
+    assert sweeper.sweep_due_orders().expired == 0
     frozen_clock.advance(1)
-    report = lifecycle.sweep_due_orders()
+    report = sweeper.sweep_due_orders()
     assert report.expired == 1
     seen = alice.api.get(f"/orders/{order['order_id']}").data
     assert (seen["status"], seen["cancel_reason"]) == ("CANCELLED", "TIMEOUT")
     assert stock_of(sku) == {"available": 5, "reserved": 0, "sold": 0}
-    assert lifecycle.sweep_due_orders().expired == 0, "a cancelled order left the due index"
+    assert sweeper.sweep_due_orders().expired == 0, "a cancelled order left the due index"
 
 
 def test_payment_timeout_is_configurable(shop, alice, frozen_clock, monkeypatch):
-    from chalicelib.checkout import lifecycle
+    from chalicelib.checkout import sweeper
 
     monkeypatch.setenv("MALL_ORDER_PAYMENT_TIMEOUT", "60")
     order = alice.placed({shop.sku(): 1})
     assert order["expires_at"] == "2026-11-25T04:01:00.000Z"
     frozen_clock.advance(60)
-    assert lifecycle.sweep_due_orders().expired == 1
+    assert sweeper.sweep_due_orders().expired == 1
 
 
 def test_sweeper_leaves_paid_orders_alone(shop, alice, frozen_clock):
-    from chalicelib.checkout import lifecycle
+    from chalicelib.checkout import sweeper
 
     sku = shop.sku(stock=5)
     order = alice.placed({sku: 1})
     pay(order["order_id"])
     frozen_clock.advance(3600)
-    assert lifecycle.sweep_due_orders().expired == 0
+    assert sweeper.sweep_due_orders().expired == 0
     assert stock_of(sku) == {"available": 4, "reserved": 0, "sold": 1}
 
 
 def test_sweeper_completes_shipped_orders_after_the_confirm_window(shop, alice, staff, frozen_clock, monkeypatch):
-    from chalicelib.checkout import lifecycle
+    from chalicelib.checkout import sweeper
     from chalicelib.checkout.orders import get_order
 
     monkeypatch.setenv("MALL_ORDER_AUTO_CONFIRM_DAYS", "3")
@@ -154,31 +154,31 @@ def test_sweeper_completes_shipped_orders_after_the_confirm_window(shop, alice, 
     pay(order["order_id"])
     staff.post(f"/admin/orders/{order['order_id']}/ship", {"carrier": "顺丰", "tracking_no": "SF1"})
     frozen_clock.advance(days=3, seconds=-1)
-    assert lifecycle.sweep_due_orders().completed == 0
+    assert sweeper.sweep_due_orders().completed == 0
     frozen_clock.advance(seconds=1)
-    assert lifecycle.sweep_due_orders().completed == 1
+    assert sweeper.sweep_due_orders().completed == 1
     assert get_order(None, order["order_id"]).status == "COMPLETED"
 
 
 def test_sweeper_handles_more_than_one_page_across_shards(shop, alice, frozen_clock, monkeypatch):
-    from chalicelib.checkout import lifecycle
+    from chalicelib.checkout import sweeper
 
-    monkeypatch.setattr(lifecycle, "SWEEP_PAGE", 2)
+    monkeypatch.setattr(sweeper, "SWEEP_PAGE", 2)
     sku = shop.sku(stock=30)
     for _ in range(12):
         alice.placed({sku: 1})
     frozen_clock.advance(901)
-    assert lifecycle.sweep_due_orders().expired == 12
+    assert sweeper.sweep_due_orders().expired == 12
     assert stock_of(sku) == {"available": 30, "reserved": 0, "sold": 0}
 
 
 def test_sweeper_stops_when_out_of_time(shop, alice, frozen_clock):
-    from chalicelib.checkout import lifecycle
+    from chalicelib.checkout import sweeper
 
     alice.placed({shop.sku(): 1})
     frozen_clock.advance(901)
-    assert lifecycle.sweep_due_orders(out_of_time=lambda: True).expired == 0
-    assert lifecycle.sweep_due_orders().expired == 1
+    assert sweeper.sweep_due_orders(out_of_time=lambda: True).expired == 0
+    assert sweeper.sweep_due_orders().expired == 1
 
 
 def test_scheduled_sweeper_runs_through_the_event_pump(app, shop, alice, frozen_clock):
@@ -196,9 +196,9 @@ def test_scheduled_sweeper_runs_through_the_event_pump(app, shop, alice, frozen_
 
 @pytest.mark.parametrize("setting,value", [("MALL_ORDER_PAYMENT_TIMEOUT", "0"), ("MALL_ORDER_AUTO_CONFIRM_DAYS", "0")])
 def test_nonsense_timeouts_are_configuration_errors(setting, value, monkeypatch):
-    from chalicelib.checkout import lifecycle, service
+    from chalicelib.checkout import moves, service
     from chalicelib.core.config import ConfigError
 
     monkeypatch.setenv(setting, value)
     with pytest.raises(ConfigError):
-        service.payment_timeout() if setting == "MALL_ORDER_PAYMENT_TIMEOUT" else lifecycle.auto_confirm_after()
+        service.payment_timeout() if setting == "MALL_ORDER_PAYMENT_TIMEOUT" else moves.auto_confirm_after()

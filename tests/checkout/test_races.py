@@ -17,7 +17,7 @@ from collections import Counter
 
 import pytest
 
-from chalicelib.checkout import lifecycle, listing, service, statuses
+from chalicelib.checkout import lifecycle, listing, service, statuses, sweeper
 from chalicelib.checkout.inputs import OrderSubmission
 from chalicelib.checkout.orders import load_order
 from chalicelib.core.errors import MallError
@@ -153,7 +153,7 @@ def expire_all(frozen_clock) -> None:
 
 
 def sweep():
-    return lifecycle.sweep_due_orders()
+    return sweeper.sweep_due_orders()
 
 
 @pytest.mark.parametrize("round_number", range(ROUNDS))

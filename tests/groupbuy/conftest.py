@@ -118,9 +118,9 @@ def run_group_jobs() -> None:
 
 
 def sweep_orders() -> None:
-    from chalicelib.checkout import lifecycle
+    from chalicelib.checkout import lifecycle, sweeper
 
-    lifecycle.sweep_due_orders(close_trade=lifecycle.close_provider_trade)
+    sweeper.sweep_due_orders(close_trade=lifecycle.close_provider_trade)
 
 
 def quota_of(campaign_id: str, user_id: str) -> int:

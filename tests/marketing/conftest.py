@@ -1,36 +1,17 @@
-"""marketing test fixtures: staff who manage coupons, buyers who order with them, the stream pump, payments'
-sandbox keys (orders are paid and refunded through the real webhook path)."""
+"""marketing test fixtures: an operator, buyers who order with coupons, payments' sandbox keys (orders are paid
+and refunded through the real webhook path); the shop, the owner and the stream pump are tests/conftest.py's."""
 from __future__ import annotations
 
 import pytest
 
 from tests.checkout.conftest import Buyer
-from tests.conftest import Api, staff_token
+from tests.conftest import Api, add_staff, staff_token
 from tests.payments.conftest import keys_dir, session_keys  # noqa: F401  (fixtures: sandbox payments)
-
-
-@pytest.fixture
-def shop(app):
-    from tests.cart.conftest import Shop
-
-    return Shop()
-
-
-@pytest.fixture
-def owner(client) -> Api:
-    from chalicelib.admin import service
-    from chalicelib.admin.passwords import ScryptCost
-
-    service.create_staff("boss", "boss-password", "owner", cost=ScryptCost(n=2**4, r=8, p=1))
-    return client.as_token(staff_token("boss", "owner"))
 
 
 def operator_of(client) -> Api:
     """A real operator account (the staff gate refuses a token whose account does not exist) and its token."""
-    from chalicelib.admin import service
-    from chalicelib.admin.passwords import ScryptCost
-
-    service.create_staff("clerk", "clerk-password", "operator", cost=ScryptCost(n=2**4, r=8, p=1))
+    add_staff("clerk", "operator")
     return client.as_token(staff_token("clerk", "operator"))
 
 
@@ -42,13 +23,6 @@ def alice(client) -> Buyer:
 @pytest.fixture
 def bob(client) -> Buyer:
     return Buyer(client, "U-bob")
-
-
-@pytest.fixture
-def pump(app):
-    from infra.local.pump import EventPump
-
-    return EventPump(app, raise_errors=True)
 
 
 def new_template(owner: Api, **fields) -> dict:

@@ -69,7 +69,7 @@ def test_cancelling_gives_the_coupon_back(shop, owner, alice):
 @pytest.mark.parametrize("lapsed, expected", [(False, "AVAILABLE"), (True, "EXPIRED")])
 def test_an_expired_order_gives_the_coupon_back_unless_it_lapsed(app, shop, owner, alice, frozen_clock, lapsed,
                                                                    expected):
-    from chalicelib.checkout import lifecycle
+    from chalicelib.checkout import sweeper
 
     sku = shop.sku(price=12000)
     template = new_template(owner, valid_days=None, starts_at="2026-11-25T00:00:00Z",
@@ -77,7 +77,7 @@ def test_an_expired_order_gives_the_coupon_back_unless_it_lapsed(app, shop, owne
     coupon = claimed(alice, template["template_id"])
     alice.placed({sku: 1}, coupon_id=coupon["coupon_id"])
     frozen_clock.advance(minutes=16)
-    assert lifecycle.sweep_due_orders().expired == 1
+    assert sweeper.sweep_due_orders().expired == 1
     from chalicelib.marketing.models import CouponModel
 
     assert CouponModel.get(alice.user_id, coupon["coupon_id"]).status == expected

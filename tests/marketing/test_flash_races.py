@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from chalicelib.checkout import lifecycle, service
+from chalicelib.checkout import lifecycle, service, sweeper
 from chalicelib.checkout.inputs import OrderSubmission
 from tests.checkout.conftest import Buyer, stock_of
 from tests.checkout.test_races import race
@@ -67,7 +67,7 @@ def test_two_sweepers_and_the_buyer_racing_give_back_units_and_quota_once(owner,
     frozen_clock.advance(seconds=31)
     cancels = [lambda o=o, b=b: lifecycle.cancel_unpaid(o["order_id"], "BUYER", user_id=b.user_id)
                for o, b in zip(placed, buyers, strict=True)]
-    race([lifecycle.sweep_due_orders, lifecycle.sweep_due_orders, *cancels])
+    race([sweeper.sweep_due_orders, sweeper.sweep_due_orders, *cancels])
     assert totals(sale["sale_id"]) == {"available": 5, "reserved": 0, "sold": 0, "returned": 0}
     assert all(quota(sale["sale_id"], b.user_id) == 0 for b in buyers)
 

@@ -8,7 +8,8 @@ import pytest
 
 from chalicelib.core import clock
 from tests.checkout.conftest import Buyer, pay, stock_of
-from tests.conftest import buyer_token, staff_token
+from tests.conftest import buyer_token
+from tests.marketing.conftest import operator_of
 from tests.marketing.flash import flash_order, new_sale, pool, quota, totals
 
 
@@ -61,11 +62,7 @@ def test_buyers_and_strangers_cannot_create_end_or_list_sales(client, owner, sho
     sale = new_sale(owner, shop.sku())
     assert client.as_token(buyer_token()).post("/admin/flash-sales", {}).status_code == 403
     assert client.post(f"/admin/flash-sales/{sale['sale_id']}/end").status_code == 401
-    from chalicelib.admin import service
-    from chalicelib.admin.passwords import ScryptCost
-
-    service.create_staff("clerk", "clerk-password", "operator", cost=ScryptCost(n=2**4, r=8, p=1))
-    operator = client.as_token(staff_token("clerk", "operator"))
+    operator = operator_of(client)
     assert client.as_token(buyer_token()).get("/admin/flash-sales").status_code == 403
     assert operator.get("/admin/flash-sales").status_code == 200
     assert operator.post(f"/admin/flash-sales/{sale['sale_id']}/end").status_code == 200, "operators run marketing"
@@ -165,15 +162,15 @@ def test_a_cancelled_order_gives_back_its_units_and_the_quota(owner, shop, alice
 
 
 def test_an_expired_order_gives_back_once_even_when_the_sweeper_runs_twice(owner, shop, alice, frozen_clock):
-    from chalicelib.checkout import lifecycle
+    from chalicelib.checkout import sweeper
 
     sale = new_sale(owner, shop.sku(), stock=2, shards=2, payment_timeout_seconds=60)
     flash_order(alice, sale)
     frozen_clock.advance(seconds=59)
-    assert lifecycle.sweep_due_orders().expired == 0, "the sale's own timeout, not the shop's"
+    assert sweeper.sweep_due_orders().expired == 0, "the sale's own timeout, not the shop's"
     frozen_clock.advance(seconds=2)
-    assert lifecycle.sweep_due_orders().expired == 1
-    assert lifecycle.sweep_due_orders().expired == 0
+    assert sweeper.sweep_due_orders().expired == 1
+    assert sweeper.sweep_due_orders().expired == 0
     assert totals(sale["sale_id"]) == {"available": 2, "reserved": 0, "sold": 0, "returned": 0}
     assert quota(sale["sale_id"], alice.user_id) == 0
 

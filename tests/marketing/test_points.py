@@ -59,12 +59,12 @@ def test_spending_points_shows_on_the_order_and_a_cancel_gives_them_back(shop, o
 
 
 def test_an_expired_order_gives_its_points_back(shop, owner, member, pump, frozen_clock):
-    from chalicelib.checkout import lifecycle
+    from chalicelib.checkout import sweeper
 
     released_points(shop, member, owner, pump, frozen_clock, price=20000)
     member.placed({shop.sku(price=12000): 1}, points=100)
     frozen_clock.advance(minutes=16)
-    assert lifecycle.sweep_due_orders().expired == 1
+    assert sweeper.sweep_due_orders().expired == 1
     pump.drain()
     assert me(member)["points"] == 200
 

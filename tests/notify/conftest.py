@@ -1,5 +1,6 @@
-"""notify test fixtures: a shop, a logged-in buyer (so they have an openid), templates, the event pump,
-and a fake WeChat subscribe-message API on 127.0.0.1 for the live client."""
+"""notify test fixtures: a logged-in buyer (so they have an openid), templates, an admin, the event pump as its
+triggers run it (a failing batch retried, halved, then to its on-failure queue), and a fake WeChat
+subscribe-message API on 127.0.0.1 for the live client (the shop and the pump are tests/conftest.py's)."""
 from __future__ import annotations
 
 import json
@@ -10,7 +11,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from tests.conftest import staff_token
+from tests.conftest import add_staff, staff_token
 from tests.loopback import serve
 
 PAID_FIELDS = [{"key": "character_string1", "source": "order_id"}, {"key": "thing2", "source": "product_title"},
@@ -28,27 +29,13 @@ def sandbox_wechat():
 
 
 @pytest.fixture
-def pump(app):
-    from infra.local.pump import EventPump
-
-    events = EventPump(app, raise_errors=False)
-    events.create_queues()
-    return events
-
-
-@pytest.fixture
-def shop(app):
-    from tests.cart.conftest import Shop
-
-    return Shop()
+def pump_raises_errors() -> bool:
+    return False  # notify's tests see failing sends and batches go where their triggers send them
 
 
 @pytest.fixture
 def admin(client):
-    from chalicelib.admin import service
-    from chalicelib.admin.passwords import ScryptCost
-
-    service.create_staff("notifier", "notifier-password", "owner", cost=ScryptCost(n=2**4, r=8, p=1))
+    add_staff("notifier", "owner")
     return client.as_token(staff_token("notifier", "owner"))
 
 

@@ -11,11 +11,11 @@ from tests.payments.test_refund_lifecycle import metrics_emitted, reconcile, ref
 
 
 def cancelled_order(shop, buyer, frozen_clock) -> dict:  # noqa: F811
-    from chalicelib.checkout import lifecycle
+    from chalicelib.checkout import sweeper
 
     order = buyer.placed({shop.sku(stock=5): 2})
     frozen_clock.advance(901)
-    assert lifecycle.sweep_due_orders().expired == 1
+    assert sweeper.sweep_due_orders().expired == 1
     return order
 
 

@@ -169,10 +169,10 @@ class MoneyPath(RuleBasedStateMachine):
 
     @rule(minutes=st.sampled_from([1, 4, 16, 60]))
     def time_passes_and_the_sweeper_runs(self, minutes):
-        from chalicelib.checkout import lifecycle
+        from chalicelib.checkout import lifecycle, sweeper
 
         self.clock.advance(minutes=minutes)
-        lifecycle.sweep_due_orders(close_trade=lifecycle.close_provider_trade)
+        sweeper.sweep_due_orders(close_trade=lifecycle.close_provider_trade)
 
     @rule(minutes=st.sampled_from([3, 30, 360]))
     def time_passes_and_the_reconciler_runs(self, minutes):
@@ -314,14 +314,14 @@ class MoneyPath(RuleBasedStateMachine):
                    if refund.status == "PROCESSING" and order.status != "REFUNDED")
 
     def _way_out(self, order) -> bool:
-        from chalicelib.checkout import lifecycle
+        from chalicelib.checkout import order_refunds
 
         if order.status in ("PENDING_PAYMENT", "SHIPPED"):
             return order.due_at is not None  # the sweeper cancels or completes it
         if order.status in ("PAID", "REFUND_REQUESTED"):
             return True  # the merchant ships, or decides the request
         if order.status == "REFUNDING":
-            return any(refund.status == "PROCESSING" and lifecycle.is_buyer_refund(order, refund)
+            return any(refund.status == "PROCESSING" and order_refunds.is_buyer_refund(order, refund)
                        and self._reconciled(refund.out_refund_no) for refund in order.refunds or [])
         if order.status == "REFUND_FAILED":
             return self._retryable(order)

@@ -173,12 +173,12 @@ def test_forged_notification_is_refused_and_changes_nothing(client, shop, alice)
 
 def test_a_payment_racing_the_sweeper_that_lost_is_refunded(client, shop, alice, frozen_clock):
     """The sweeper cancelled first: the late payment is recorded, refunded in full, and stock is not taken again."""
-    from chalicelib.checkout import lifecycle
+    from chalicelib.checkout import sweeper
 
     sku = shop.sku(stock=5)
     order = alice.placed({sku: 2})
     frozen_clock.advance(901)
-    assert lifecycle.sweep_due_orders().expired == 1
+    assert sweeper.sweep_due_orders().expired == 1
     headers, body = wechat().build_payment_notification(order["order_id"], order["payable"], "openid-alice")
     assert notify(client, headers, body).status_code == 204
     late = order_of(order["order_id"])

@@ -55,7 +55,7 @@ def assert_one_consistent_ending(order_id: str, sku: str, quantity: int, stock: 
 @settings(max_examples=24, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(interleaving=st.sampled_from(INTERLEAVINGS), deliveries=st.integers(min_value=1, max_value=3))
 def test_payment_and_sweeper_in_any_interleaving(shop, buyer, frozen_clock, monkeypatch, interleaving, deliveries):
-    from chalicelib.checkout import lifecycle
+    from chalicelib.checkout import lifecycle, moves, sweeper
 
     sku = shop.sku(stock=5)
     order = buyer.placed({sku: 2})
@@ -67,26 +67,26 @@ def test_payment_and_sweeper_in_any_interleaving(shop, buyer, frozen_clock, monk
             real_pay = lifecycle.pay_order
 
             def pay_after_a_sweep(*args, **kwargs):
-                lifecycle.sweep_due_orders()
+                sweeper.sweep_due_orders()
                 patch.setattr(lifecycle, "pay_order", real_pay)
                 return real_pay(*args, **kwargs)
 
             patch.setattr(lifecycle, "pay_order", pay_after_a_sweep)
         elif interleaving == "payment_between_sweep_read_and_commit":
-            real_commit = lifecycle._commit
+            real_commit = moves.commit
 
-            def commit_after_a_payment(*args, **kwargs):
-                patch.setattr(lifecycle, "_commit", real_commit)
+            def commit_after_a_payment(*args, **kwargs):  # the sweeper's commit (it calls moves.commit)
+                patch.setattr(moves, "commit", real_commit)
                 deliver(order_id, payable)
                 return real_commit(*args, **kwargs)
 
-            patch.setattr(lifecycle, "_commit", commit_after_a_payment)
+            patch.setattr(moves, "commit", commit_after_a_payment)
 
         if interleaving == "sweep_then_pay":
-            lifecycle.sweep_due_orders()
+            sweeper.sweep_due_orders()
         if interleaving != "payment_between_sweep_read_and_commit":
             assert deliver(order_id, payable)[0] == 204
-        lifecycle.sweep_due_orders()
+        sweeper.sweep_due_orders()
     for _ in range(deliveries - 1):
         assert deliver(order_id, payable)[0] == 204
     ending = assert_one_consistent_ending(order_id, sku, 2, 5, payable)
@@ -97,7 +97,7 @@ def test_payment_and_sweeper_in_any_interleaving(shop, buyer, frozen_clock, monk
 
 @pytest.mark.parametrize("round_number", range(6))
 def test_payment_and_sweeper_on_threads(shop, buyer, frozen_clock, atomic_dynamodb, round_number):
-    from chalicelib.checkout import lifecycle
+    from chalicelib.checkout import sweeper
 
     sku = shop.sku(stock=5)
     order = buyer.placed({sku: 1})
@@ -111,7 +111,7 @@ def test_payment_and_sweeper_on_threads(shop, buyer, frozen_clock, atomic_dynamo
 
     def sweep():
         start.wait()
-        lifecycle.sweep_due_orders()
+        sweeper.sweep_due_orders()
 
     threads = [threading.Thread(target=pay), threading.Thread(target=sweep), threading.Thread(target=sweep)]
     for thread in threads:

@@ -1,6 +1,6 @@
 """segments test fixtures: buyers registered through the sandbox login (the segments read registrations from
 members), orders paid and refunded through the real payment path, staff with and without `segments.grant`,
-the event pump that delivers the orders stream and the grant queue."""
+the event pump (tests/conftest.py's) that delivers the orders stream and the grant queue."""
 from __future__ import annotations
 
 from itertools import count
@@ -8,25 +8,10 @@ from itertools import count
 import pytest
 
 from tests.checkout.conftest import Buyer
-from tests.conftest import Api, staff_token
+from tests.conftest import Api, add_staff, staff_token
 from tests.payments.conftest import keys_dir, session_keys  # noqa: F401  (fixtures: sandbox payments)
 
-FAST_STAFF = {"n": 2**4, "r": 8, "p": 1}
 _skus = count(1)
-
-
-@pytest.fixture
-def shop(app):
-    from tests.cart.conftest import Shop
-
-    return Shop()
-
-
-@pytest.fixture
-def pump(app):
-    from infra.local.pump import EventPump
-
-    return EventPump(app, raise_errors=True)
 
 
 def registered(client, name: str) -> Buyer:
@@ -34,21 +19,6 @@ def registered(client, name: str) -> Buyer:
     from chalicelib.members import service as members
 
     return Buyer(client, members.login(f"dev:{name}").user.user_id)
-
-
-def add_staff(username: str, role: str, grants: list[str] | None = None) -> None:
-    from chalicelib.admin import service
-    from chalicelib.admin.passwords import ScryptCost
-
-    service.create_staff(username, f"{username}-password", role, cost=ScryptCost(**FAST_STAFF))
-    if grants:
-        service.update_staff(username, grants=grants)
-
-
-@pytest.fixture
-def owner(client) -> Api:
-    add_staff("boss", "owner")
-    return client.as_token(staff_token("boss", "owner"))
 
 
 @pytest.fixture
