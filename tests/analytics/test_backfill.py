@@ -255,7 +255,7 @@ def test_a_cancelled_backfill_starts_no_page_and_answers_as_it_is(shop, alice, o
 
     cancelled = owner.post(f"/admin/analytics/backfill/{started['job_id']}/cancel")
     assert cancelled.status_code == 200 and cancelled.data["status"] == "CANCELLED", cancelled.data
-    assert cancelled.data["cancelled_by"] == "analyst" and cancelled.data["finished_at"]
+    assert cancelled.data["cancelled_by"] == "boss" and cancelled.data["finished_at"]
     pump.drain()
 
     assert job(owner, started["job_id"])["pages"] == 0 and day_figures(owner, DAY)["orders"] == 0
@@ -370,7 +370,7 @@ def test_only_an_owner_backfills(client, owner):
     operator = client.as_token(staff_token("clerk", "operator"))
     assert operator.post("/admin/analytics/backfill", body).status_code == 403
     assert operator.get("/admin/analytics/backfill/01JNOSUCHJOB00000000000000").status_code == 403
-    assert client.as_token(staff_token("analyst", "owner")).get(
+    assert owner.get(
         "/admin/analytics/backfill/01JNOSUCHJOB00000000000000").data["error"]["code"] == "BACKFILL_NOT_FOUND"
     for action in ("cancel", "resume"):
         response = owner.post(f"/admin/analytics/backfill/01JNOSUCHJOB00000000000000/{action}")
