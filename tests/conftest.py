@@ -235,3 +235,19 @@ def pump(app, pump_raises_errors):
     events = EventPump(app, raise_errors=pump_raises_errors)
     events.create_queues()
     return events
+
+
+@pytest.fixture
+def limited(monkeypatch):
+    """Rate limits on, as deployed (sandbox mode, as in tests and the local stack, has them off unless told)."""
+    monkeypatch.setenv("MALL_RATE_LIMITS", "on")
+
+
+@pytest.fixture
+def from_ip(monkeypatch):
+    """Requests come from `from_ip(address)` (chalice's local gateway otherwise says 127.0.0.1)."""
+    from chalice.local import LambdaEventConverter
+
+    def use(address: str) -> None:
+        monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", address)
+    return use

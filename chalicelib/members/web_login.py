@@ -28,7 +28,7 @@ from chalicelib.core import clock, config
 from chalicelib.core.errors import BadRequest, Forbidden, NotFound
 from chalicelib.core.limits import DEVICE_ID_PATTERN
 from chalicelib.core.schema import Schema
-from chalicelib.members.views import User
+from chalicelib.members.service import LoginResult
 
 DEFAULT_STATE_SECONDS = 600
 LOGIN_PAGE = "/pages/login/login"
@@ -61,11 +61,8 @@ class WebLoginBody(Schema):
     redirect: StrictStr = Field(min_length=1, max_length=600, description="the `redirect` the state was made for")
 
 
-class WebLoginResult(Schema):
+class WebLoginResult(LoginResult):
     """`POST /auth/login`'s answer, and where the buyer was going."""
-    token: str
-    expires_in: int
-    user: User
     provider: str
     redirect: str
 
@@ -162,5 +159,5 @@ def login(provider: str, code: str, state: str, redirect: str, device: str) -> W
     identity = authorizer(provider).exchange(code)
     user = identities.sign_in(identity.claims, unionid=identity.unionid, nickname=identities.NICKNAMES[provider])
     answer = service.signed_in(user)
-    return WebLoginResult(token=answer.token, expires_in=answer.expires_in, user=answer.user.model_dump(),
+    return WebLoginResult(token=answer.token, expires_in=answer.expires_in, user=answer.user,
                           provider=provider, redirect=redirect)

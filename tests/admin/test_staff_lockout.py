@@ -20,15 +20,6 @@ def clerk(client):
     service.create_staff("clerk", PASSWORD, "operator", cost=FAST)
 
 
-@pytest.fixture
-def from_ip(monkeypatch):
-    """Requests come from `from_ip(address)` (chalice's local gateway otherwise says 127.0.0.1)."""
-    from chalice.local import LambdaEventConverter
-
-    def use(address: str) -> None:
-        monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", address)
-    return use
-
 
 def attempt(client, username="clerk", password="a-wrong-guess"):
     return client.post("/admin/login", {"username": username, "password": password})

@@ -2,8 +2,6 @@
 Retry-After for a flood, and the storefront's own posting pattern well within them."""
 from __future__ import annotations
 
-import pytest
-
 from tests.analytics.conftest import track
 from tests.conftest import buyer_token
 
@@ -11,19 +9,6 @@ DAY = "2026-11-25"
 VIEW = [{"type": "PAGE_VIEW"}]
 
 
-@pytest.fixture
-def limited(monkeypatch):
-    """Limits on, as deployed (sandbox mode, as in tests and the local stack, has them off unless told)."""
-    monkeypatch.setenv("MALL_RATE_LIMITS", "on")
-
-
-@pytest.fixture
-def from_ip(monkeypatch):
-    from chalice.local import LambdaEventConverter
-
-    def use(address: str) -> None:
-        monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", address)
-    return use
 
 
 def queued_requests() -> int:

@@ -13,21 +13,6 @@ from tests.conftest import buyer_token
 from tests.faults import reply_lost_after_commit
 
 
-@pytest.fixture
-def limited(monkeypatch):
-    """Limits on (sandbox mode, as in tests and the local stack, has them off unless told)."""
-    monkeypatch.setenv("MALL_RATE_LIMITS", "on")
-
-
-@pytest.fixture
-def from_ip(monkeypatch):
-    from chalice.local import LambdaEventConverter
-
-    def use(address: str) -> None:
-        monkeypatch.setattr(LambdaEventConverter, "LOCAL_SOURCE_IP", address)
-    return use
-
-
 def error(response) -> dict:
     return (response.data or {}).get("error", {})
 
