@@ -49,10 +49,11 @@ def answers_match_their_documentation():
 @pytest.fixture
 def aws():
     """moto in-process, with every table of every feature created."""
-    from infra.local import moto_streams, moto_tables
+    from infra.local import moto_serialize, moto_streams, moto_tables
 
     moto_tables.install()
     moto_streams.install()
+    moto_serialize.install()
     with mock_aws():
         from infra.tables import create_tables
 

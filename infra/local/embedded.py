@@ -23,7 +23,7 @@ from typing import Any
 
 from werkzeug.serving import make_server
 
-from infra.local import moto_pin, moto_streams, moto_tables, queue_state
+from infra.local import moto_pin, moto_serialize, moto_streams, moto_tables, queue_state
 from infra.local.journal import Journal, Restored
 
 DYNAMODB_WRITES = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems",
@@ -108,6 +108,7 @@ class EmbeddedAws:
 
         moto_tables.install()
         moto_streams.install()
+        moto_serialize.install()
         moto_streams.release_read_records(True)
         self.app = SerializedApp(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(host, port, self.app, threaded=True, request_handler=_quiet_handler())

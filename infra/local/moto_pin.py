@@ -1,7 +1,7 @@
 """The moto internals the local stack replaces, pinned: an upgrade that changes them fails loudly, not quietly.
 
-`infra.local.moto_tables` and `infra.local.moto_streams` re-implement a few of
-moto's methods and rely on the shape of its Table, Item, StreamShard and
+`infra.local.moto_tables`, `infra.local.moto_streams` and `infra.local.moto_serialize`
+re-implement a few of moto's methods and rely on the shape of its Table, Item, StreamShard and
 ShardIterator. The fingerprints below are sha256 digests of those methods'
 source in the pinned version; `check_pinned()` refuses to patch anything else.
 After upgrading moto: reread each method, adapt the patches, then update the
@@ -16,6 +16,7 @@ import threading
 from typing import Any
 
 import moto
+from moto.core.serialize import BaseJSONSerializer
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import StreamShard, Table
 from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
@@ -35,6 +36,7 @@ RELIED_ON: dict[str, Any] = {
     "ShardIterator.__init__": ShardIterator.__init__,
     "ShardIterator.get": ShardIterator.get,
     "DynamoDBStreamsBackend.get_records": DynamoDBStreamsBackend.get_records,
+    "BaseJSONSerializer._serialize_type_structure": BaseJSONSerializer._serialize_type_structure,
 }
 # The unpatched methods, captured at import (before any patch), for the patches to call.
 ORIGINALS: dict[str, Any] = dict(RELIED_ON)
@@ -52,6 +54,7 @@ FINGERPRINTS = {
     "ShardIterator.__init__": "5842e50a95242ef8",
     "ShardIterator.get": "8932c0f7250e8996",
     "DynamoDBStreamsBackend.get_records": "db8c6cb04430c08f",
+    "BaseJSONSerializer._serialize_type_structure": "36873909cd0aeb4d",
 }
 
 
