@@ -71,7 +71,10 @@ def granted_services(manifest: Path = MANIFEST) -> frozenset[str]:
     """The botocore services some function's role may call: those `manifest` grants actions on, and ALWAYS_KEPT."""
     from infra.access import load_manifest
 
-    prefixes = {action.split(":", 1)[0] for functions in load_manifest(manifest).values()
+    grants_by_feature = load_manifest(manifest)
+    if not grants_by_feature:  # without it every model would go, DynamoDB's too
+        raise LookupError(f"{manifest} is missing or empty: `make access` derives it")
+    prefixes = {action.split(":", 1)[0] for functions in grants_by_feature.values()
                 for grants in functions.values() for actions in grants.values() for action in actions}
     return ALWAYS_KEPT | {SERVICE_OF_PREFIX.get(prefix, prefix) for prefix in prefixes}
 

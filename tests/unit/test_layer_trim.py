@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 import botocore
+import pytest
 from botocore.loaders import Loader
 
 from infra.access import load_manifest
@@ -172,3 +173,8 @@ def test_the_layers_chalice_cached_are_trimmed_where_chalice_deploy_reuses_them(
     names = zipfile.ZipFile(cache / "managed-layer-0123abcd-python3.11.zip").namelist()
     assert sorted(names) == sorted([SITE + name for name in KEPT] + BYTECODE)
     assert len(zipfile.ZipFile(cache / "appcode-0123abcd-python3.11.zip").namelist()) == 2
+
+
+def test_a_missing_manifest_keeps_the_layer_from_being_trimmed_blind(tmp_path):
+    with pytest.raises(LookupError, match="make access"):
+        granted_services(tmp_path / "access.json")
