@@ -320,7 +320,7 @@ with a buyer's or a staff account's token (bench tables: buyers with an address 
 coupons, a running campaign, a staff account). The baseline is a bare Chalice app answering `GET /items/{{id}}`
 with one boto3 `GetItem` on the same server. {COLD_START_RUNS} runs each, each function's runs interleaved with
 the bare app's; medians ("first line of Python -> response", what a Lambda init plus first invoke costs). Every
-module loads from a `.pyc` in the bench's own cache (Lambda packages carry none: README, "Cold starts").
+module loads from a `.pyc` in the bench's own cache, as it does from the packages in Lambda (README, "Cold starts").
 Section time {time.perf_counter() - started:.0f} s.
 
 | function | first request | mall | bare Chalice + boto3 | ratio | target <= {COLD_START_TARGET}x | heavy modules loaded |
