@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,15 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.local_stack import local_stack_section
     from benchmarks.packages import section as packages_section
     from benchmarks.web_bench import web_section
-    from infra.local.__main__ import configure_environment
-    from infra.local.embedded import EmbeddedAws
 
-    os.environ["MALL_LOCAL_DIR"] = tempfile.mkdtemp(prefix="micromall-bench-")
-    os.environ["MALL_TABLE_PREFIX"] = "bench-"
-    server = EmbeddedAws().start()
-    configure_environment(server.url)
-    try:
-        fixtures = prepare(server.url)
+    with bench_server() as endpoint:
+        fixtures = prepare(endpoint)
         sections = [
             cold_start_section(fixtures),
             import_section(),
@@ -72,8 +66,6 @@ def main(argv: list[str] | None = None) -> int:
             packages_section(),
             web_section(),
         ]
-    finally:
-        server.stop()
     write_report(sections)
     print(REPORT.read_text())
     return 0
@@ -87,23 +79,15 @@ SINGLE_SECTIONS = {"dashboard": "benchmarks.dashboard_bench:dashboard_section", 
 def run_one(name: str) -> int:
     import importlib
 
-    from infra.local.__main__ import configure_environment
-    from infra.local.embedded import EmbeddedAws
     from infra.tables import create_tables
 
     if name not in SINGLE_SECTIONS:
         print(f"no section {name!r}; one of: {', '.join(SINGLE_SECTIONS)}", file=sys.stderr)
         return 2
     module, _, function = SINGLE_SECTIONS[name].partition(":")
-    os.environ["MALL_LOCAL_DIR"] = tempfile.mkdtemp(prefix="micromall-bench-")
-    os.environ["MALL_TABLE_PREFIX"] = "bench-"
-    server = EmbeddedAws().start()
-    configure_environment(server.url)
-    try:
+    with bench_server():
         create_tables(wait=True)
         section = getattr(importlib.import_module(module), function)()
-    finally:
-        server.stop()
     replace_section(section)
     print(section)
     return 0
@@ -122,23 +106,31 @@ def replace_section(section: str) -> None:
     REPORT.write_text(text.rstrip("\n") + "\n\n" + section.lstrip(), encoding="utf-8")
 
 
-def with_bench_tables(run: Callable[[dict], None], functions: list[str]) -> int:
-    """`run(fixtures)` against a fresh embedded DynamoDB holding the bench tables (`functions`: known stages)."""
+@contextmanager
+def bench_server() -> Iterator[str]:
+    """A fresh embedded DynamoDB and SQS with the bench's own local folder and table prefix, configured as the
+    process's AWS; yields its endpoint and stops it after."""
     from infra.local.__main__ import configure_environment
     from infra.local.embedded import EmbeddedAws
 
-    known = {request.function for request in first_requests()}
-    if unknown := set(functions) - known:
-        print(f"no first request for {sorted(unknown)}; known: {sorted(known)}", file=sys.stderr)
-        return 2
     os.environ["MALL_LOCAL_DIR"] = tempfile.mkdtemp(prefix="micromall-bench-")
     os.environ["MALL_TABLE_PREFIX"] = "bench-"
     server = EmbeddedAws().start()
     configure_environment(server.url)
     try:
-        run(prepare(server.url))
+        yield server.url
     finally:
         server.stop()
+
+
+def with_bench_tables(run: Callable[[dict], None], functions: list[str]) -> int:
+    """`run(fixtures)` against a fresh embedded DynamoDB holding the bench tables (`functions`: known stages)."""
+    known = {request.function for request in first_requests()}
+    if unknown := set(functions) - known:
+        print(f"no first request for {sorted(unknown)}; known: {sorted(known)}", file=sys.stderr)
+        return 2
+    with bench_server() as endpoint:
+        run(prepare(endpoint))
     return 0
 
 
