@@ -74,12 +74,3 @@ def paid_order(stack, token: str, sku_id: str, quantity: int = 1) -> dict:
     assert status == 200 and paid["status"] == "PAID", paid
     return paid
 
-
-def eventually(check, timeout: float = 30.0, every: float = 0.5):
-    """Stream handlers and the refund's notification arrive a moment after the write: poll as a person would."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(every)

@@ -8,7 +8,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.console_session import desk_page, eventually, sign_in
+from tests.browser.console_session import desk_page, sign_in
+from tests.e2e.stack import eventually
 
 CATEGORY = "控制台测试类目"
 TITLE = "控制台测试·纯棉T恤"

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.console_session import buyer, desk_page, eventually, paid_order, sign_in, staff_token
+from tests.browser.console_session import buyer, desk_page, paid_order, sign_in, staff_token
+from tests.e2e.stack import eventually
 
 TITLE = "看板测试·青瓷茶具套装"
 

@@ -7,7 +7,8 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.console_session import buyer, desk_page, eventually, first_product, paid_order, sign_in, staff_token
+from tests.browser.console_session import buyer, desk_page, first_product, paid_order, sign_in, staff_token
+from tests.e2e.stack import eventually
 
 
 @pytest.fixture

@@ -15,6 +15,17 @@ ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 120
 
 
+def eventually(check, timeout: float = 20.0, every: float = 0.25):
+    """check() until it answers something true or `timeout` seconds pass (then its last answer): stream handlers,
+    queues and schedules act a moment after the write, so poll as a client would."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(every)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

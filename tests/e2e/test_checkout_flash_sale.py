@@ -17,7 +17,7 @@ from collections import Counter
 
 import pytest
 
-from tests.e2e.stack import RunningStack, free_port
+from tests.e2e.stack import RunningStack, eventually, free_port
 
 SALE_STOCK = 20
 BUYERS = 50
@@ -109,15 +109,6 @@ def in_parallel(count: int, work) -> list:
         thread.join()
     return results
 
-
-def eventually(check, timeout: float = 20.0, every: float = 0.25):
-    """Poll as a client would: the sweeper runs on the stack's schedule, not on the test's."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(every)
 
 
 def test_fifty_buyers_racing_for_twenty_units_get_twenty_orders_and_thirty_out_of_stock(stack):

@@ -1,18 +1,9 @@
 """A buyer's first minutes over real HTTP against the local stack: login, browse, search, cart."""
 from __future__ import annotations
 
-import time
 import urllib.parse
 
-
-def eventually(check, timeout: float = 15.0):
-    """Stream handlers run in the pump a moment after the write: poll, as a client would."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.2)
+from tests.e2e.stack import eventually
 
 
 def test_login_browse_search_and_fill_a_cart(stack):
@@ -39,7 +30,8 @@ def test_login_browse_search_and_fill_a_cart(stack):
     fragment = detail["title"][1:3]  # two characters from inside a Chinese title
     found = eventually(lambda: any(
         p["product_id"] == product["product_id"]
-        for p in stack.request("GET", "/catalog/products?q=" + urllib.parse.quote(fragment))[1]["items"]))
+        for p in stack.request("GET", "/catalog/products?q=" + urllib.parse.quote(fragment))[1]["items"]),
+        timeout=15.0, every=0.2)
     assert found, f"searching {fragment!r} did not find {detail['title']!r}"
 
     sku = detail["skus"][0]
