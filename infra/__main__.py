@@ -194,10 +194,11 @@ def run_domain(args) -> int:
 
 def run_package(args) -> int:
     from infra.cloud import check_stage
-    from infra.packaging import ROOT, package
+    from infra.packaging import ROOT, compile_app_modules, package
 
     check_stage(args.stage)
     print(f"packaging stage {args.stage} (the first run builds the dependency layer) ...", flush=True)
+    compile_app_modules(ROOT)
     output = package(ROOT, args.stage, args.output.resolve())
     print(f"wrote {output / 'sam.json'}; deploy it with `aws cloudformation deploy` (docs/DEPLOY.md)")
     return 0

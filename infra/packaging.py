@@ -44,15 +44,13 @@ def chalice_env() -> dict[str, str]:
 def package(project: Path, stage: str, output: Path, *, trim: bool = True) -> Path:
     """`chalice package` of one stage, with what Chalice cannot render merged in (infra.edges).
 
-    `trim`: the layer in `output` without what Lambda never reads and with bytecode (infra.layer), and the app's
-    own modules with theirs; off only for a baseline.
+    `trim`: the layer in `output` without what Lambda never reads and with bytecode (infra.layer); off only for a
+    baseline. The app's own bytecode is zipped if `compile_app_modules(project)` wrote it first.
     """
     from infra.edges import write_merge_template
     from infra.layer import trim_layer
 
     merge = write_merge_template(stage, output.parent)
-    if trim:
-        compile_app_modules(project)
     result = subprocess.run([str(BIN / "chalice"), "package", "--stage", stage, "--merge-template", str(merge),
                              str(output)], cwd=project, env=chalice_env(), capture_output=True, text=True)
     if result.returncode != 0:
@@ -84,6 +82,7 @@ def package_stages(project: Path, stages: list[str], output: Path, workers: int 
     cache.mkdir(parents=True, exist_ok=True)
     for layer in LAYER_CACHE.glob("managed-layer-*.zip"):
         shutil.copy2(layer, cache / layer.name)
+    compile_app_modules(project)  # once, before any stage zips chalicelib/
     packaged = {stages[0]: package(project, stages[0], output / stages[0])}
     trim_cached_layers(project)  # before the other stages copy it; they find nothing left to trim
     workers = workers or max(1, min(4, os.cpu_count() or 1))
