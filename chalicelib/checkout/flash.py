@@ -33,14 +33,7 @@ from chalicelib.catalog.reads import SkuCard
 from chalicelib.checkout import statuses
 from chalicelib.checkout.models import OrderModel, ShippingAddress, shard_of
 from chalicelib.checkout.pricing import PricedLine, Quote, free_shipping_threshold, price, shipping_fee
-from chalicelib.checkout.service import (
-    _address,
-    _fingerprint,
-    _idempotency_id,
-    _key_record,
-    _order_for_key,
-    _order_lines,
-)
+from chalicelib.checkout.service import _address, _order_lines, order_for_key, order_key
 from chalicelib.checkout.views import OrderPreview, OrderView, address_view, line_view, order_view
 from chalicelib.core import clock, metrics
 from chalicelib.core.db import condition_failed, run_transaction
@@ -51,6 +44,7 @@ from chalicelib.marketing.flash_models import FlashPoolModel, FlashSaleModel
 
 if TYPE_CHECKING:  # a body the edge validated is its fields (core/input_schemas.Fields), not the model
     from chalicelib.checkout.inputs import OrderSubmission
+    from chalicelib.core.idempotency import TransactionKey
 
 COMMIT_ATTEMPTS = 6  # reservations tried, each after a read of the pool says which shards still hold units
 COMMITTED, REFUSED, CONTENDED = "COMMITTED", "REFUSED", "CONTENDED"
@@ -59,9 +53,8 @@ COMMITTED, REFUSED, CONTENDED = "COMMITTED", "REFUSED", "CONTENDED"
 def submit_flash_order(user_id: str, request: OrderSubmission, idempotency_key: str | None) -> OrderView:
     """Create the flash-sale order, or return the one this key already created."""
     sku_id, quantity = _the_line(request)
-    key = _idempotency_id(user_id, idempotency_key)
-    fingerprint = _fingerprint(request)
-    earlier = _order_for_key(user_id, key, fingerprint)
+    key = order_key(user_id, idempotency_key, request)
+    earlier = order_for_key(user_id, key)
     if earlier is not None:
         return earlier
     sale = flash_stock.sale_for_order(request.flash_sale_id)
@@ -75,14 +68,13 @@ def submit_flash_order(user_id: str, request: OrderSubmission, idempotency_key: 
     shard = random.randrange(int(sale.shards))
     for _ in range(COMMIT_ATTEMPTS):
         order = _new_order(user_id, sale, quote, shard, address, request.note, idempotency_key)
-        record = _key_record(key, order, fingerprint)
         metrics.count("FlashReservationAttempts")  # vs FlashOrdersCreated: the contention; after a sell-out: 0
-        outcome = _reserve(lambda tx, order=order, record=record: _write_order(tx, sale, order, record, quantity))
+        outcome = _reserve(lambda tx, order=order: _write_order(tx, sale, order, key, quantity))
         if outcome == COMMITTED:
             metrics.count("OrdersCreated")
             metrics.count("FlashOrdersCreated")
             return order_view(order)
-        earlier = _order_for_key(user_id, key, fingerprint)
+        earlier = order_for_key(user_id, key)
         if earlier is not None:  # a concurrent request with this key, or this one's lost reply
             return earlier
         if outcome == CONTENDED:  # another transaction held the shard: another shard, not the same queue
@@ -142,11 +134,11 @@ def _next_shard(sale: FlashSaleModel, shards: list[FlashPoolModel], quantity: in
     return (random.choice(candidates) if candidates else None), any(int(row.available) > 0 for row in shards)
 
 
-def _write_order(tx, sale: FlashSaleModel, order: OrderModel, key_record, quantity: int) -> None:
+def _write_order(tx, sale: FlashSaleModel, order: OrderModel, key: TransactionKey, quantity: int) -> None:
     """The flash-sale order's transaction, top to bottom."""
     flash_stock.add_reservation(tx, sale, int(order.lines[0].shard), order.user_id, quantity)
     tx.save(order, condition=OrderModel.order_id.does_not_exist())
-    tx.save(key_record, condition=type(key_record).id.does_not_exist())
+    key.add_record(tx, order.order_id, created_at=order.created_at)
 
 
 def preview_flash_order(user_id: str, request: OrderSubmission) -> OrderPreview:

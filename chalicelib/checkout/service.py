@@ -18,9 +18,6 @@ BatchGetItem (product categories, only for a category-scoped coupon), TransactWr
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -43,12 +40,11 @@ from chalicelib.checkout.views import (
     order_view,
 )
 from chalicelib.core import clock, config, metrics
-from chalicelib.core.db import commit_if_conditions_hold, get_or_none, until_committed
-from chalicelib.core.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, Unprocessable
+from chalicelib.core.db import commit_if_conditions_hold, until_committed
+from chalicelib.core.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
+from chalicelib.core.idempotency import TransactionKey, required_transaction_key
 from chalicelib.core.ids import new_id
-from chalicelib.core.models import IdempotencyRecord
 from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
-from chalicelib.core.views import jsonable
 from chalicelib.members import service as members
 
 if TYPE_CHECKING:  # a body the edge validated is its fields (core/input_schemas.Fields), not the model
@@ -59,8 +55,6 @@ if TYPE_CHECKING:  # a body the edge validated is its fields (core/input_schemas
 MAX_ORDER_SKUS = 45
 MAX_LINE_QUANTITY = 99
 DEFAULT_PAYMENT_TIMEOUT = 900
-IDEMPOTENCY_TTL = timedelta(hours=24)
-IDEMPOTENCY_KEY = re.compile(r"^[0-9A-Za-z_.:-]{8,64}$")
 # Rounds of read-and-commit when what was read changed before the commit (a price, the cart).
 SUBMIT_ATTEMPTS = 4
 
@@ -111,21 +105,20 @@ def submit_order(user_id: str, request: OrderSubmission, idempotency_key: str | 
         from chalicelib.checkout.flash import submit_flash_order
 
         return submit_flash_order(user_id, request, idempotency_key)
-    key = _idempotency_id(user_id, idempotency_key)
-    fingerprint = _fingerprint(request)
-    earlier = _order_for_key(user_id, key, fingerprint)
+    key = order_key(user_id, idempotency_key, request)
+    earlier = order_for_key(user_id, key)
     if earlier is not None:
         return earlier
 
     def attempt() -> OrderView | None:
         plan = _plan(user_id, request, require_address=True)
         order = _new_order(user_id, plan, request.note, idempotency_key)
-        if commit_if_conditions_hold(lambda tx: _write_order(tx, order, plan, _key_record(key, order, fingerprint))):
+        if commit_if_conditions_hold(lambda tx: _write_order(tx, order, plan, key)):
             metrics.count("OrdersCreated")
             return order_view(order)
         # Something read above changed before the commit: the same key committed by a concurrent
         # request (or by this one, its reply lost), stock taken, a price or the cart changed. Explain or retry.
-        earlier = _order_for_key(user_id, key, fingerprint)
+        earlier = order_for_key(user_id, key)
         if earlier is not None:
             return earlier
         _refuse_short_lines(plan.quote.lines, consistent=True)
@@ -135,12 +128,12 @@ def submit_order(user_id: str, request: OrderSubmission, idempotency_key: str | 
         "the order could not be placed while the shop is this busy, retry", code="BUSY"))
 
 
-def _write_order(tx, order: OrderModel, plan: Plan, key_record: IdempotencyRecord) -> None:
+def _write_order(tx, order: OrderModel, plan: Plan, key: TransactionKey) -> None:
     """The checkout transaction, top to bottom."""
     for line in plan.quote.lines:
         reservations.add_reservation(tx, line.card.sku_id, line.shard, line.quantity, line.card.price)
     tx.save(order, condition=OrderModel.order_id.does_not_exist())
-    tx.save(key_record, condition=IdempotencyRecord.id.does_not_exist())
+    key.add_record(tx, order.order_id, created_at=order.created_at)
     if plan.from_cart:
         # conditioned on the quantities priced: units added meanwhile make checkout re-read, never vanish
         cart.add_line_removals(tx, order.user_id, {line.card.sku_id: line.quantity for line in plan.quote.lines})
@@ -264,34 +257,18 @@ def _new_order(user_id: str, plan: Plan, note: str, idempotency_key: str | None)
         listing_shard=f"ALL#{shard}", due_shard=f"EXPIRE#{shard}", due_at=expires_at)
 
 
-# --- idempotency ----------------------------------------------------------------------
+# --- idempotency (core/idempotency.py: transaction_key, required here) -------------------
 
-def _idempotency_id(user_id: str, key: str | None) -> str:
-    if key is None or not key.strip():
-        raise BadRequest("the Idempotency-Key header is required: send a new random key for each new order",
-                         code="IDEMPOTENCY_KEY_REQUIRED")
-    if not IDEMPOTENCY_KEY.match(key):
-        raise BadRequest("Idempotency-Key must be 8-64 characters of letters, digits, '_', '-', '.' or ':'",
-                         code="INVALID_IDEMPOTENCY_KEY")
-    return f"checkout#{user_id}#{key}"  # per buyer: two buyers may pick the same key
-
-
-def _fingerprint(request: OrderSubmission) -> str:
-    """The request as JSON, the same whether the edge validated it by its committed schema or a caller built it."""
-    canonical = json.dumps(jsonable(request), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+def order_key(user_id: str, idempotency_key: str | None, request: OrderSubmission) -> TransactionKey:
+    """The order's key: required, per buyer (two buyers may pick the same key), the request fingerprinted as
+    JSON (the same whether the edge validated it by its committed schema or a caller built the model)."""
+    return required_transaction_key(
+        f"checkout#{user_id}", idempotency_key, request,
+        missing="the Idempotency-Key header is required: send a new random key for each new order",
+        reused="this Idempotency-Key was used for a different order request; use a new key")
 
 
-def _key_record(key: str, order: OrderModel, fingerprint: str) -> IdempotencyRecord:
-    return IdempotencyRecord(key, expiration=order.created_at + IDEMPOTENCY_TTL, status="COMPLETED",
-                             data=order.order_id, validation=fingerprint)
-
-
-def _order_for_key(user_id: str, key: str, fingerprint: str) -> OrderView | None:
-    record = get_or_none(IdempotencyRecord, key)
-    if record is None:
-        return None
-    if record.validation != fingerprint:
-        raise Unprocessable("this Idempotency-Key was used for a different order request; use a new key",
-                            code="IDEMPOTENCY_KEY_REUSED")
-    return get_order(user_id, record.data)
+def order_for_key(user_id: str, key: TransactionKey) -> OrderView | None:
+    """The order this key already created for this request, or None (422 IDEMPOTENCY_KEY_REUSED for another)."""
+    order_id = key.created()
+    return None if order_id is None else get_order(user_id, order_id)

@@ -10,10 +10,7 @@ none of it does, so at most `group_size` live orders ever hold a group's places.
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from chalicelib.catalog.reads import SkuCard, sku_cards
@@ -22,9 +19,9 @@ from chalicelib.checkout.models import OrderModel
 from chalicelib.checkout.orders import get_order
 from chalicelib.core import clock, metrics
 from chalicelib.core.db import commit_if_conditions_hold, get_or_none, until_committed
-from chalicelib.core.errors import BadRequest, Conflict, NotFound, ServiceUnavailable, Unprocessable
+from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
+from chalicelib.core.idempotency import TransactionKey, transaction_key, values_fingerprint
 from chalicelib.core.ids import new_id, require_id
-from chalicelib.core.models import IdempotencyRecord
 from chalicelib.groupbuy.campaigns import is_running, load_campaign
 from chalicelib.groupbuy.models import (
     ACTIVE,
@@ -42,8 +39,6 @@ from chalicelib.groupbuy.models import (
 from chalicelib.groupbuy.views import GroupOrder, GroupPage, group_page
 from chalicelib.members import service as members
 
-IDEMPOTENCY_TTL = timedelta(hours=24)
-IDEMPOTENCY_KEY = re.compile(r"^[0-9A-Za-z_.:-]{8,64}$")
 ATTEMPTS = 4
 
 
@@ -198,7 +193,7 @@ def _hold_membership(tx: Any, group_id: str, user_id: str, order: OrderModel, no
     tx.save(member, condition=MemberModel.user_id.does_not_exist())
 
 
-def _explain(user_id: str, key: str | None, campaign: CampaignModel, card: SkuCard) -> GroupOrder | None:
+def _explain(user_id: str, key: TransactionKey | None, campaign: CampaignModel, card: SkuCard) -> GroupOrder | None:
     """After a cancelled commit: the same key committed meanwhile, or why the buyer cannot have a place; None to
     read again (something changed that still allows it)."""
     earlier = _earlier(user_id, key)
@@ -222,33 +217,25 @@ def _busy() -> Exception:
     return ServiceUnavailable("the group is too busy right now, retry", code="BUSY")
 
 
-# --- idempotency (optional on these routes) ------------------------------------------------
+# --- idempotency (optional on these routes; core/idempotency.py: transaction_key) ----------
 
-def _key(user_id: str, idempotency_key: str | None, request: tuple[str, ...]) -> tuple[str, str] | None:
-    if idempotency_key is None:
-        return None
-    if not IDEMPOTENCY_KEY.match(idempotency_key):
-        raise BadRequest("Idempotency-Key must be 8-64 characters of letters, digits, '_', '-', '.' or ':'",
-                         code="INVALID_IDEMPOTENCY_KEY")
-    fingerprint = hashlib.sha256(json.dumps(request).encode()).hexdigest()
-    return f"groupbuy#{user_id}#{idempotency_key}", fingerprint
+def _key(user_id: str, idempotency_key: str | None, request: tuple[str, ...]) -> TransactionKey | None:
+    """The buyer's key for this open or join, or None without one. A blank key is malformed (400), not absent,
+    and the request is fingerprinted as its values in order: both as these routes always did."""
+    return transaction_key(f"groupbuy#{user_id}", idempotency_key, request, fingerprint_of=values_fingerprint,
+                           blank_is_absent=False)
 
 
-def _save_key(tx: Any, key: tuple[str, str] | None, order: OrderModel) -> None:
+def _save_key(tx: Any, key: TransactionKey | None, order: OrderModel) -> None:
     if key is not None:
-        record = IdempotencyRecord(key[0], expiration=order.created_at + IDEMPOTENCY_TTL, status="COMPLETED",
-                                   data=order.order_id, validation=key[1])
-        tx.save(record, condition=IdempotencyRecord.id.does_not_exist())
+        key.add_record(tx, order.order_id, created_at=order.created_at)
 
 
-def _earlier(user_id: str, key: tuple[str, str] | None) -> GroupOrder | None:
-    record = get_or_none(IdempotencyRecord, key[0]) if key is not None else None
-    if record is None:
+def _earlier(user_id: str, key: TransactionKey | None) -> GroupOrder | None:
+    order_id = key.created() if key is not None else None
+    if order_id is None:
         return None
-    if record.validation != key[1]:
-        raise Unprocessable("this Idempotency-Key was used for a different request; use a new key",
-                            code="IDEMPOTENCY_KEY_REUSED")
-    order = get_order(user_id, record.data)
+    order = get_order(user_id, order_id)
     group = get_or_none(GroupModel, order.group_id)
     return GroupOrder(group_id=order.group_id, status=group.status if group else PENDING, order=order)
 

@@ -82,6 +82,27 @@ def test_the_same_idempotency_key_for_another_body_is_422(client):
     assert (bad.status_code, error_code(bad)) == (400, "INVALID_IDEMPOTENCY_KEY")
 
 
+def test_a_category_claim_an_earlier_release_wrote_creates_under_the_claimed_id(client):
+    """A retry may reach a newer release than its first attempt: the claim's id (`admin#category#<staff>#<key>`)
+    and fingerprint (sha256 of the body as pydantic dumps it in JSON mode, canonical JSON) are written here as that
+    release did, and the create then takes the id the claim holds."""
+    import hashlib
+    import json
+    from datetime import timedelta
+
+    from chalicelib.core import clock
+    from chalicelib.core.models import IdempotencyRecord
+
+    staff = as_staff(client)
+    dumped = {"name": "玩具", "parent_id": None, "sort": 0}
+    canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    claimed = "01JRELEASECLAIM00000000001"
+    IdempotencyRecord("admin#category#admin#release-key-0001", expiration=clock.now() + timedelta(hours=24),
+                      status="CLAIMED", data=claimed, validation=hashlib.sha256(canonical.encode()).hexdigest()).save()
+    created = staff.post("/admin/categories", {"name": "玩具"}, headers={"Idempotency-Key": "release-key-0001"})
+    assert created.status_code == 201 and created.data["category_id"] == claimed, created.data
+
+
 def test_without_a_key_two_creates_are_two_products(client):
     staff = as_staff(client)
     category_id = new_category(client)

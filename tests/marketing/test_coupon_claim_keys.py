@@ -100,6 +100,28 @@ def test_one_buyers_key_never_answers_anothers_claim(owner, alice, bob):
     assert claimed_count(owner, template_id) == 2
 
 
+def test_a_claim_key_record_an_earlier_release_wrote_answers_the_retry_with_its_coupon(owner, alice):
+    """A retry may reach a newer release than its first claim: the record's id (`marketing#claim#<buyer>#<key>`)
+    and fingerprint (sha256 of `{"template_id": ...}` as canonical JSON) are written here as that release did."""
+    import hashlib
+    import json
+    from datetime import timedelta
+
+    from chalicelib.core import clock
+    from chalicelib.core.models import IdempotencyRecord
+
+    template_id = new_template(owner, per_user_limit=3)["template_id"]
+    first = claim(alice, template_id, "today-key-0001")
+    canonical = json.dumps({"template_id": template_id}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    written = IdempotencyRecord.get(f"marketing#claim#{alice.user_id}#today-key-0001", consistent_read=True)
+    assert (written.data, written.validation) == (first.data["coupon_id"], hashlib.sha256(canonical.encode()).hexdigest())
+    IdempotencyRecord(f"marketing#claim#{alice.user_id}#release-key-0001", expiration=clock.now() + timedelta(hours=24),
+                      status="COMPLETED", data=first.data["coupon_id"], validation=written.validation).save()
+    retried = claim(alice, template_id, "release-key-0001")
+    assert retried.status_code == 201 and retried.data["coupon_id"] == first.data["coupon_id"], retried.data
+    assert held_ids(alice, template_id) == [first.data["coupon_id"]]
+
+
 @pytest.mark.parametrize("key", ["short", "has space 1234", "x" * 65, "semi;colon-1234"])
 def test_a_malformed_key_is_400_and_claims_nothing(owner, alice, key):
     template_id = new_template(owner, per_user_limit=3)["template_id"]
