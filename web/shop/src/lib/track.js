@@ -8,8 +8,9 @@ import { serverNow } from './http'
 // network) reaches the buyer or ends their session.
 // A batch refused for now (429 over the device's or the IP's limit, a 5xx, no network) is kept, with each event's
 // own `at`, and sent again after the answer's Retry-After, else after a backoff (2 s doubling to 60 s, jittered so
-// phones back from one outage do not return together). One post and one timer at a time, at most MAX_QUEUED events
-// kept (the oldest go first). Any other answer ends the batch: sending it again would be answered the same.
+// phones back from one outage do not return together). One timer at a time: while a retry waits nothing is posted,
+// and batches refused meanwhile join it. At most MAX_QUEUED events are kept (the oldest go first). Any other answer
+// ends the batch: sending it again would be answered the same.
 const MAX_BATCH = 50
 const MAX_QUEUED = 500
 const FLUSH_AFTER_MS = 1500
@@ -19,22 +20,18 @@ const RETRY_AFTER_MAX_S = 600
 let queue = []
 let timer = null // the one pending timer: the next batch, or a refused batch's retry
 let retrying = false // a refused batch waits for its retry: nothing is sent before it
-let sending = false
 let refusals = 0 // in a row, for the backoff
 
 export function track(type, fields = {}) {
   keep([{ type, ...fields, at: new Date(serverNow()).toISOString() }], false)
-  if (!retrying && !sending) later()
+  if (retrying) return
+  if (queue.length >= MAX_BATCH) flush()
+  else if (!timer) timer = setTimeout(flush, FLUSH_AFTER_MS)
 }
 
 function keep(events, first) {
   queue = first ? events.concat(queue) : queue.concat(events)
   if (queue.length > MAX_QUEUED) queue = queue.slice(queue.length - MAX_QUEUED)
-}
-
-function later() {
-  if (queue.length >= MAX_BATCH) flush()
-  else if (queue.length && !timer) timer = setTimeout(flush, FLUSH_AFTER_MS)
 }
 
 function headers() {
@@ -61,35 +58,29 @@ export function flush({ leaving = false } = {}) {
     return
   }
   // #endif
-  if (!sending) send(queue.splice(0, MAX_BATCH))
+  while (queue.length) send(queue.splice(0, MAX_BATCH))
 }
 
+// Batches go out side by side: one that never answers holds up no other.
 function send(events) {
-  sending = true
   try {
     uni.request({
       url: `${API_BASE}/track`, method: 'POST', header: headers(), data: JSON.stringify({ events }),
       success(response) {
-        sending = false
         const status = response.statusCode
         if (status === 429 || status >= 500) refused(events, retryAfter(response))
-        else {
-          refusals = 0
-          later()
-        }
+        else refusals = 0
       },
       fail() {
-        sending = false
         refused(events, null)
       },
     })
-  } catch (e) {
-    sending = false // best effort: a platform without the request API keeps the page working
-  }
+  } catch (e) { /* best effort: a platform without the request API keeps the page working */ }
 }
 
 function refused(events, seconds) {
   keep(events, true)
+  if (retrying) return // a retry is already due: these go with it
   const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * Math.pow(2, refusals)) * (0.5 + Math.random() / 2)
   refusals += 1
   retrying = true
