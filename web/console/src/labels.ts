@@ -52,6 +52,8 @@ export const PERMISSIONS: Record<string, string> = {
   "staff.manage": "员工管理",
 };
 
+export const BACKFILL_STATUSES: Record<string, string> = { RUNNING: "进行中", DONE: "已完成", CANCELLED: "已取消" };
+
 export const ROLES: Record<string, string> = { owner: "店主", operator: "运营" };
 
 export function label(table: Record<string, string>, code: string | null | undefined): string {

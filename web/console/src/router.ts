@@ -6,6 +6,8 @@ import { loadStaff, session } from "./session";
 const routes: RouteRecordRaw[] = [
   { path: "/login", name: "login", component: () => import("./pages/LoginPage.vue"), meta: { public: true, title: "登录" } },
   { path: "/", name: "dashboard", component: () => import("./pages/DashboardPage.vue"), meta: { title: "经营概况" } },
+  { path: "/analytics/backfill", name: "backfill", component: () => import("./pages/BackfillPage.vue"), meta: { title: "历史订单回补" } },
+  { path: "/analytics/backfill/:jobId", name: "backfill-job", component: () => import("./pages/BackfillPage.vue"), props: true, meta: { title: "历史订单回补" } },
   { path: "/orders", name: "orders", component: () => import("./pages/OrdersPage.vue"), meta: { title: "订单" } },
   { path: "/orders/:orderId", name: "order", component: () => import("./pages/OrderPage.vue"), props: true, meta: { title: "订单详情" } },
   { path: "/payment-anomalies", name: "payment-anomalies", component: () => import("./pages/PaymentAnomaliesPage.vue"), meta: { title: "支付异常" } },
