@@ -25,7 +25,7 @@ def dashboard_section() -> str:
     from chalice.test import Client
 
     import app as app_module
-    from benchmarks.run import counting_dynamodb_calls
+    from benchmarks.dynamodb_calls import counting_dynamodb_calls
     from chalicelib.admin.service import ensure_admin
     from chalicelib.analytics import sink
     from chalicelib.core import auth, clock

@@ -2,7 +2,7 @@
 
 The heaviest of what a cold start may import (README, "Cold starts"): pydantic (about a quarter of a
 bare Chalice app's whole cold start), PyJWT, python-ulid. Not at import, and not on the request each
-function's cold starts mostly answer (the bench's list, benchmarks/run.py `first_requests`): those are
+function's cold starts mostly answer (the bench's list, benchmarks/cold_start.py `first_requests`): those are
 answered with runtime views (core/views.py) and bodies validated against committed schemas
 (core/input_schemas.py).
 """

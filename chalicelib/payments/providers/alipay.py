@@ -1,35 +1,20 @@
 """Alipay (open platform gateway, RSA2) for the mall: notifications, refunds, queries, the H5 payment URL.
 
-A notification is a UTF-8 `application/x-www-form-urlencoded` POST. It is verified by
-parsing the form (values URL-decoded, `+` a space), dropping `sign` and `sign_type`,
-sorting the rest by key and joining `k=v` with `&`, unescaped, then checking the base64
-`sign` as SHA256withRSA (PKCS#1 v1.5) with Alipay's public key.
-
-Empty values are KEPT in the verified string. Alipay signs exactly what it sends, so a
-field it sends empty is part of what it signed; Alipay's own Java SDK
-(`AlipaySignature.getSignCheckContentV2`, the notification check) and python-alipay-sdk
-keep them, and dropping them would reject every notification that carries one. Dropping
-empty values is Alipay's rule for signing *requests*; the mall never sends an empty
-parameter, so its requests sign the same under either rule.
-
-Amounts are yuan strings with two decimals at this edge and int fen everywhere else
-(`core.money.yuan_to_fen`, exact, refusing junk). Times are Beijing time without an offset.
-Answers of the gateway are verified too: the signature covers the raw text of the
-`<method>_response` object.
+The client: it signs gateway calls and verifies their answers, and verifies the webhook's
+notifications, by the rules in `alipay_protocol` (what is signed, empty values and all);
+`alipay_parsing` reads the verified fields (yuan at this edge, int fen everywhere else).
+Callers import the client's names, and the protocol's, from here.
 """
 from __future__ import annotations
 
-import datetime as _dt
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from chalicelib.core import clock, config, ids
-from chalicelib.core.money import check_fen, fen_to_yuan, yuan_to_fen
+from chalicelib.core.money import check_fen, fen_to_yuan
 from chalicelib.payments.providers import (
-    BEIJING,
     HttpTransport,
     NotificationRejected,
     PaymentNotification,
@@ -45,69 +30,34 @@ from chalicelib.payments.providers import (
     rsa_sign,
     rsa_verify,
 )
+from chalicelib.payments.providers.alipay_parsing import (  # noqa: F401 - TRADE_STATUSES, parse_fields: API here too
+    TRADE_STATUSES,
+    alipay_time,
+    optional_text,
+    parse_fields,
+    trade_status,
+    yuan,
+)
+from chalicelib.payments.providers.alipay_protocol import (  # noqa: F401 - the protocol's names are API here too
+    TIME_FORMAT,
+    beijing_time,
+    notification_content,
+    parse_form,
+    request_content,
+    signed_answer,
+    signing_content,
+)
 
 GATEWAY = "https://openapi.alipay.com/gateway.do"
 FORM_TYPE = "application/x-www-form-urlencoded;charset=utf-8"
 SUCCESS_CODE = "10000"
 UNAVAILABLE_CODE = "20000"
 RETRYABLE_SUB_CODES = {"ACQ.SYSTEM_ERROR", "aop.ACQ.SYSTEM_ERROR", "isp.unknow-error"}
-TRADE_STATUSES = {"WAIT_BUYER_PAY": "NOT_PAID", "TRADE_SUCCESS": "PAID", "TRADE_FINISHED": "PAID",
-                  "TRADE_CLOSED": "CLOSED"}
-TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 SUBJECT_MAX = 256
 REASON_MAX = 256
 # alipay.system.oauth.token's sub_codes for an auth_code that is wrong, already used or expired: the buyer's to retry
 OAUTH_CODE_REFUSALS = {"isv.code-invalid", "isv.code-expired", "isv.auth-code-invalid"}
-_ALIPAY_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?")
 
-
-# --- the protocol's primitives (the sandbox twin plays Alipay with them) ----------------
-
-def signing_content(fields: Mapping[str, str]) -> str:
-    return "&".join(f"{key}={fields[key]}" for key in sorted(fields))
-
-
-def notification_content(fields: Mapping[str, str]) -> str:
-    """What Alipay signed in a notification: every field but sign and sign_type, empty ones kept."""
-    return signing_content({k: v for k, v in fields.items() if k not in ("sign", "sign_type")})
-
-
-def request_content(params: Mapping[str, str]) -> str:
-    """What an app signs in a request: every non-empty parameter but sign (sign_type included)."""
-    return signing_content({k: v for k, v in params.items() if k != "sign" and v != ""})
-
-
-def beijing_time(moment: _dt.datetime) -> str:
-    return moment.astimezone(BEIJING).strftime(TIME_FORMAT)
-
-
-def parse_form(raw_body: bytes) -> dict[str, str]:
-    try:
-        pairs = parse_qsl(raw_body.decode("utf-8"), keep_blank_values=True, strict_parsing=True,
-                          encoding="utf-8", errors="strict")
-    except ValueError:  # UnicodeDecodeError included
-        raise NotificationRejected("MALFORMED", "the body is not a UTF-8 form") from None
-    fields = dict(pairs)
-    if not fields or "" in fields:
-        raise NotificationRejected("MALFORMED", "the form is empty or has a field without a name")
-    if len(fields) != len(pairs):
-        raise NotificationRejected("MALFORMED", "a field appears twice")  # which one did Alipay sign?
-    return fields
-
-
-def signed_answer(text: str, key: str) -> tuple[dict[str, Any], str] | None:
-    """The `key` object of a gateway answer and its exact source text, which is what Alipay signed."""
-    match = re.search(rf'"{re.escape(key)}"\s*:\s*', text)
-    if match is None:
-        return None
-    try:
-        value, end = json.JSONDecoder().raw_decode(text, match.end())
-    except ValueError:
-        return None
-    return (value, text[match.end():end]) if isinstance(value, dict) else None
-
-
-# --- the provider ----------------------------------------------------------------
 
 class Alipay:
     """The mall's Alipay app: verifies notifications and signs gateway calls sent through `transport`."""
@@ -163,14 +113,14 @@ class Alipay:
                                 provider=self.name, retryable=False) from None
 
     def _queried_trade(self, out_trade_no: str, answer: dict[str, Any]) -> PaymentNotification:
-        status = _status(answer)
-        trade_no = _optional(answer, "trade_no")
+        status = trade_status(answer)
+        trade_no = optional_text(answer, "trade_no")
         # The answer came for our credentials, so it is ours: it names no app or seller itself.
         return PaymentNotification(
             provider=self.name, event_id=f"query:{trade_no or out_trade_no}", kind="PAYMENT",
-            out_trade_no=out_trade_no, status=status, amount_total=_yuan(answer, "total_amount"),
-            transaction_id=trade_no, paid_at=_time(_optional(answer, "send_pay_date")), app_id=self.app_id,
-            merchant_id=self.merchant_id, payer_id=_optional(answer, "buyer_user_id"), raw=answer)
+            out_trade_no=out_trade_no, status=status, amount_total=yuan(answer, "total_amount"),
+            transaction_id=trade_no, paid_at=alipay_time(optional_text(answer, "send_pay_date")), app_id=self.app_id,
+            merchant_id=self.merchant_id, payer_id=optional_text(answer, "buyer_user_id"), raw=answer)
 
     def refund(self, req: RefundRequest) -> RefundAccepted:
         """alipay.trade.refund is synchronous; an answer without a fund change is confirmed by a refund query."""
@@ -207,9 +157,9 @@ class Alipay:
             return PaymentNotification(
                 provider=self.name, event_id=f"query:{out_refund_no}:SUCCESS", kind="REFUND",
                 out_trade_no=out_trade_no, status="SUCCESS",
-                amount_total=_yuan(answer, "total_amount", required=False),
-                transaction_id=_optional(answer, "trade_no"), app_id=self.app_id, merchant_id=self.merchant_id,
-                out_refund_no=out_refund_no, refund_amount=_yuan(answer, "refund_amount", required=False), raw=answer)
+                amount_total=yuan(answer, "total_amount", required=False),
+                transaction_id=optional_text(answer, "trade_no"), app_id=self.app_id, merchant_id=self.merchant_id,
+                out_refund_no=out_refund_no, refund_amount=yuan(answer, "refund_amount", required=False), raw=answer)
         except NotificationRejected as exc:
             raise ProviderError(f"Alipay answered a refund query with an unusable refund: {exc.message}",
                                 provider=self.name, retryable=False) from None
@@ -337,66 +287,3 @@ class OAuthCodeRefused(Exception):
 def _check_trade_no(out_trade_no: str) -> None:
     if not ids.is_out_trade_no(out_trade_no):
         raise ValueError(f"not a valid out_trade_no: {out_trade_no!r}")
-
-
-# --- parsing -----------------------------------------------------------------------
-
-def parse_fields(fields: dict[str, str]) -> PaymentNotification:
-    """A verified notification: a payment's, or a refund's (it carries out_biz_no / gmt_refund)."""
-    common = dict(provider="alipay", event_id=_required(fields, "notify_id"),
-                  out_trade_no=_required(fields, "out_trade_no"), amount_total=_yuan(fields, "total_amount"),
-                  transaction_id=_optional(fields, "trade_no"), app_id=_required(fields, "app_id"),
-                  merchant_id=_optional(fields, "seller_id"), payer_id=_optional(fields, "buyer_id"), raw=fields)
-    status = _status(fields)
-    if _optional(fields, "out_biz_no") or _optional(fields, "gmt_refund"):
-        # Alipay notifies a refund only once it is done; refund_fee is the trade's total refunded so far.
-        return PaymentNotification(kind="REFUND", status="SUCCESS", paid_at=_time(_optional(fields, "gmt_refund")),
-                                   out_refund_no=_optional(fields, "out_biz_no"),
-                                   refund_amount=_yuan(fields, "refund_fee", required=False), **common)
-    return PaymentNotification(kind="PAYMENT", status=status, paid_at=_time(_optional(fields, "gmt_payment")),
-                               **common)
-
-
-def _status(fields: Mapping[str, Any]) -> str:
-    trade_status = _required(fields, "trade_status")
-    status = TRADE_STATUSES.get(trade_status)
-    if status is None:
-        raise NotificationRejected("MALFORMED", f"unknown trade_status {trade_status!r}")
-    return status
-
-
-def _optional(fields: Mapping[str, Any], name: str) -> str | None:
-    value = fields.get(name)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str):
-        raise NotificationRejected("MALFORMED", f"{name} is not a string")
-    return value
-
-
-def _required(fields: Mapping[str, Any], name: str) -> str:
-    value = _optional(fields, name)
-    if value is None:
-        raise NotificationRejected("MALFORMED", f"missing {name}")
-    return value
-
-
-def _yuan(fields: Mapping[str, Any], name: str, *, required: bool = True) -> int | None:
-    text = _required(fields, name) if required else _optional(fields, name)
-    if text is None:
-        return None
-    try:
-        return yuan_to_fen(text)
-    except ValueError:
-        raise NotificationRejected("MALFORMED", f"{name} is not a yuan amount: {text!r}") from None
-
-
-def _time(text: str | None) -> _dt.datetime | None:
-    if text is None:
-        return None
-    if not _ALIPAY_TIME.fullmatch(text):
-        raise NotificationRejected("MALFORMED", f"not an Alipay time: {text!r}")
-    try:
-        return _dt.datetime.fromisoformat(text).replace(tzinfo=BEIJING)
-    except ValueError:
-        raise NotificationRejected("MALFORMED", f"not an Alipay time: {text!r}") from None

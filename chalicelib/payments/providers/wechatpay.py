@@ -1,30 +1,15 @@
-"""WeChat Pay API v3 for a mini-program merchant (JSAPI), on `cryptography` and urllib.
+"""WeChat Pay API v3 for a mini-program merchant (JSAPI), on `cryptography` and urllib: the client.
 
-Notifications are verified as specs/payments.md says, in this order:
-1. the four `Wechatpay-Timestamp/-Nonce/-Signature/-Serial` headers are present (names
-   case-insensitive); `Wechatpay-Signature-Type`, when sent, must be WECHATPAY2-SHA256-RSA2048;
-2. the timestamp is within 300 s of the mall clock, before or after (replays, and probes with
-   a forged future time);
-3. the platform key named by `Wechatpay-Serial` (a certificate serial or a `PUB_KEY_ID_...`;
-   several are held at once while WeChat rotates) verifies the RSA-SHA256 PKCS#1 v1.5
-   signature over `timestamp\\nnonce\\nbody\\n`, body being the raw bytes as received;
-4. the resource is decrypted with AES-256-GCM (key: the APIv3 key's UTF-8 bytes; nonce and
-   associated data: UTF-8) and parsed.
-Answers to our own calls carry the same signature headers and are verified the same way.
-
-Outbound calls carry `Authorization: WECHATPAY2-SHA256-RSA2048 mchid=..,nonce_str=..,
-signature=..,timestamp=..,serial_no=..`, signed with the merchant key over
-`METHOD\\nPATH?QUERY\\ntimestamp\\nnonce\\nbody\\n`. cryptography is imported inside the
-functions that use it, so importing this module costs a cold start nothing.
+It signs its calls and `wx.requestPayment`'s parameters with the merchant key
+(`wechatpay_protocol`), verifies notifications and the answers to its calls as
+specs/payments.md says (`wechatpay_verification`: headers, replay window, platform key,
+AES-256-GCM), and reads transactions and refunds (`wechatpay_parsing`). Callers import the
+client's names, and those modules', from here. cryptography is imported inside the functions
+that use it, so importing this module costs a cold start nothing.
 """
 from __future__ import annotations
 
-import base64
-import datetime as _dt
 import json
-import re
-import secrets
-import string
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -32,7 +17,6 @@ from urllib.parse import quote
 from chalicelib.core import clock, config, ids
 from chalicelib.core.money import check_fen
 from chalicelib.payments.providers import (
-    BEIJING,
     REFUND_STATUSES,
     HttpTransport,
     NotificationRejected,
@@ -44,11 +28,7 @@ from chalicelib.payments.providers import (
     Reply,
     Transport,
     load_private_key,
-    load_public_key,
-    lower_keys,
     required_env,
-    rsa_sign,
-    rsa_verify,
 )
 from chalicelib.payments.providers.wechatpay_parsing import (  # noqa: F401 - parse_* are this module's API too
     EVENT_KINDS,
@@ -58,12 +38,28 @@ from chalicelib.payments.providers.wechatpay_parsing import (  # noqa: F401 - pa
     parse_refund,
     parse_transaction,
 )
+from chalicelib.payments.providers.wechatpay_protocol import (  # noqa: F401 - the protocol's names are API here too
+    SIGNATURE_TYPE,
+    aes_gcm_decrypt,
+    aes_gcm_encrypt,
+    authorization,
+    new_nonce,
+    parse_authorization,
+    pay_sign,
+    rfc3339,
+    signed_message,
+)
+from chalicelib.payments.providers.wechatpay_verification import (  # noqa: F401 - and the verifier's
+    PUBLIC_KEY_ID_PREFIX,
+    REPLAY_WINDOW_SECONDS,
+    SIGNED_HEADERS,
+    PlatformKeys,
+    check_timestamp,
+    decrypt_resource,
+    verify_signature,
+)
 
 API_BASE = "https://api.mch.weixin.qq.com"
-SIGNATURE_TYPE = "WECHATPAY2-SHA256-RSA2048"
-REPLAY_WINDOW_SECONDS = 300
-SIGNED_HEADERS = ("wechatpay-timestamp", "wechatpay-nonce", "wechatpay-signature", "wechatpay-serial")
-PUBLIC_KEY_ID_PREFIX = "PUB_KEY_ID_"
 USER_AGENT = "micromall (python urllib)"  # WeChat Pay refuses API calls without a User-Agent
 DESCRIPTION_MAX = 127  # WeChat's limit; a long product title is cut rather than failing the payment
 REASON_MAX = 80
@@ -75,110 +71,7 @@ REJECT_STATUS = {"BAD_SIGNATURE": 401, "UNKNOWN_SERIAL": 401, "STALE_TIMESTAMP":
                  "MERCHANT_MISMATCH": 400, "UNKNOWN_ORDER": 404, "UNKNOWN_REFUND": 404, "AMOUNT_MISMATCH": 400,
                  "CURRENCY_MISMATCH": 400}
 # any other reason is the mall failing: 500
-_TIMESTAMP = re.compile(r"[0-9]{1,12}")
-_AUTH_FIELD = re.compile(r'(\w+)="([^"]*)"')
-_NONCE_ALPHABET = string.ascii_uppercase + string.digits
 
-
-# --- the protocol's primitives (both sides: the sandbox twin plays WeChat with them) --
-
-def signed_message(*parts: str | bytes) -> bytes:
-    """WeChat's signing input: each part followed by a newline; bodies as their exact bytes."""
-    return b"".join((part.encode("utf-8") if isinstance(part, str) else part) + b"\n" for part in parts)
-
-
-def new_nonce() -> str:
-    return "".join(secrets.choice(_NONCE_ALPHABET) for _ in range(32))
-
-
-def rfc3339(moment: _dt.datetime) -> str:
-    if moment.tzinfo is None:
-        raise ValueError("a time sent to WeChat Pay needs a timezone")
-    return moment.astimezone(BEIJING).isoformat(timespec="seconds")
-
-
-def aes_gcm_decrypt(apiv3_key: str, nonce: str, associated_data: str, ciphertext: str) -> bytes:
-    """Raises ValueError when the ciphertext is not base64, the nonce unusable or the tag wrong."""
-    from cryptography.exceptions import InvalidTag
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    try:
-        return AESGCM(apiv3_key.encode("utf-8")).decrypt(nonce.encode("utf-8"),
-                                                         base64.b64decode(ciphertext, validate=True),
-                                                         associated_data.encode("utf-8"))
-    except InvalidTag as exc:
-        raise ValueError("AES-GCM tag mismatch (wrong key, nonce, associated data or ciphertext)") from exc
-
-
-def aes_gcm_encrypt(apiv3_key: str, nonce: str, associated_data: str, plaintext: bytes) -> str:
-    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-    sealed = AESGCM(apiv3_key.encode("utf-8")).encrypt(nonce.encode("utf-8"), plaintext,
-                                                        associated_data.encode("utf-8"))
-    return base64.b64encode(sealed).decode("ascii")
-
-
-def pay_sign(merchant_key: Any, app_id: str, timestamp: str, nonce: str, package: str) -> str:
-    """`paySign` of wx.requestPayment: signType is not part of the signed string."""
-    return rsa_sign(merchant_key, signed_message(app_id, timestamp, nonce, package))
-
-
-def authorization(merchant_key: Any, mchid: str, serial: str, method: str, path: str, timestamp: str,
-                  nonce: str, body: bytes) -> str:
-    signature = rsa_sign(merchant_key, signed_message(method, path, timestamp, nonce, body))
-    return (f'{SIGNATURE_TYPE} mchid="{mchid}",nonce_str="{nonce}",signature="{signature}",'
-            f'timestamp="{timestamp}",serial_no="{serial}"')
-
-
-def parse_authorization(header: str) -> dict[str, str] | None:
-    """The fields of an Authorization header, or None when it is not WECHATPAY2-SHA256-RSA2048."""
-    scheme, _, rest = header.partition(" ")
-    if scheme != SIGNATURE_TYPE:
-        return None
-    return dict(_AUTH_FIELD.findall(rest))
-
-
-class PlatformKeys:
-    """WeChat Pay's public keys by serial: certificate serials (hex) and `PUB_KEY_ID_...` ids alike."""
-
-    def __init__(self, pems: Mapping[str, str]):
-        if not pems:
-            raise config.ConfigError("WeChat Pay needs at least one platform key")
-        self._keys = {serial.upper(): _platform_key(serial, pem) for serial, pem in pems.items()}
-        self.public_key_id = next((s for s in pems if s.upper().startswith(PUBLIC_KEY_ID_PREFIX)), None)
-
-    @classmethod
-    def from_json(cls, text: str) -> PlatformKeys:
-        try:
-            pems = json.loads(text)
-        except ValueError:
-            raise config.ConfigError("WeChat Pay platform keys must be a JSON object serial -> PEM") from None
-        if not isinstance(pems, dict) or not all(isinstance(v, str) for v in pems.values()):
-            raise config.ConfigError("WeChat Pay platform keys must be a JSON object serial -> PEM")
-        return cls(pems)
-
-    def get(self, serial: str) -> Any | None:
-        return self._keys.get(serial.upper())
-
-
-def _platform_key(serial: str, pem: str) -> Any:
-    try:
-        key = load_public_key(pem)
-    except ValueError as exc:
-        raise config.ConfigError(f"WeChat Pay platform key {serial}: {exc}") from None
-    if "CERTIFICATE" in pem and _certificate_serial(pem) != serial.upper().lstrip("0"):
-        # A certificate filed under another serial would make every notification UNKNOWN_SERIAL.
-        raise config.ConfigError(f"WeChat Pay platform certificate filed as {serial} has another serial")
-    return key
-
-
-def _certificate_serial(pem: str) -> str:
-    from cryptography import x509
-
-    return f"{x509.load_pem_x509_certificate(pem.strip().encode()).serial_number:X}"
-
-
-# --- the provider ----------------------------------------------------------------
 
 class WeChatPay:
     """The mall's WeChat Pay merchant: verifies notifications and signs calls sent through `transport`."""
@@ -312,41 +205,14 @@ class WeChatPay:
     def parse_notification(self, headers: Mapping[str, str], raw_body: bytes) -> PaymentNotification:
         self.verify_signature(headers, raw_body)
         envelope = envelope_of(raw_body)
-        resource = self._decrypt(envelope["resource"])
+        resource = decrypt_resource(self._apiv3_key, envelope["resource"])
         if EVENT_KINDS[envelope["event_type"]] == "PAYMENT":
             return parse_transaction(resource, envelope["id"])
         return parse_refund(resource, envelope["id"])
 
     def verify_signature(self, headers: Mapping[str, str], body: bytes) -> None:
-        """Steps 1-3 of the module docstring; raises NotificationRejected."""
-        found = lower_keys(headers)
-        missing = [name for name in SIGNED_HEADERS if not found.get(name)]
-        if missing:
-            raise NotificationRejected("MISSING_HEADERS", f"missing {', '.join(missing)}")
-        signature_type = found.get("wechatpay-signature-type")
-        if signature_type is not None and signature_type != SIGNATURE_TYPE:
-            raise NotificationRejected("BAD_SIGNATURE", f"unsupported signature type {signature_type!r}")
-        timestamp = found["wechatpay-timestamp"]
-        _check_timestamp(timestamp)
-        key = self.platform_keys.get(found["wechatpay-serial"])
-        if key is None:
-            raise NotificationRejected("UNKNOWN_SERIAL", f"no platform key {found['wechatpay-serial']!r}")
-        message = signed_message(timestamp, found["wechatpay-nonce"], body)
-        if not rsa_verify(key, message, found["wechatpay-signature"]):
-            raise NotificationRejected("BAD_SIGNATURE", "the signature does not match")
-
-    def _decrypt(self, resource: dict[str, Any]) -> dict[str, Any]:
-        if resource.get("algorithm") != "AEAD_AES_256_GCM":
-            raise NotificationRejected("MALFORMED", f"unsupported algorithm {resource.get('algorithm')!r}")
-        nonce, ciphertext = resource.get("nonce"), resource.get("ciphertext")
-        associated_data = resource.get("associated_data") or ""  # may be empty or absent
-        if not (isinstance(nonce, str) and isinstance(ciphertext, str) and isinstance(associated_data, str)):
-            raise NotificationRejected("MALFORMED", "resource without nonce or ciphertext")
-        try:
-            plaintext = aes_gcm_decrypt(self._apiv3_key, nonce, associated_data, ciphertext)
-        except ValueError as exc:
-            raise NotificationRejected("BAD_CIPHERTEXT", str(exc)) from None
-        return json_object(plaintext, "the decrypted resource")
+        """Steps 1-3 of `wechatpay_verification`; raises NotificationRejected."""
+        verify_signature(self.platform_keys, headers, body)
 
     def accept_reply(self) -> tuple[int, str, str]:
         return 204, "", "application/json"
@@ -403,11 +269,3 @@ class WeChatPay:
 def _check_trade_no(out_trade_no: str) -> None:
     if not ids.is_out_trade_no(out_trade_no):
         raise ValueError(f"not a valid out_trade_no: {out_trade_no!r}")
-
-
-def _check_timestamp(timestamp: str) -> None:
-    if not _TIMESTAMP.fullmatch(timestamp):
-        raise NotificationRejected("MALFORMED", f"Wechatpay-Timestamp {timestamp!r} is not a Unix time")
-    skew = abs(clock.timestamp() - int(timestamp))
-    if skew > REPLAY_WINDOW_SECONDS:
-        raise NotificationRejected("STALE_TIMESTAMP", f"timestamp {timestamp} is {int(skew)} s from now")

@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlencode
 from chalicelib.core import clock, ids
 from chalicelib.core.money import fen_to_yuan, yuan_to_fen
 from chalicelib.payments.providers import Deliver, Reply, load_private_key, rsa_sign, rsa_verify
-from chalicelib.payments.providers.alipay import beijing_time, notification_content, request_content
+from chalicelib.payments.providers.alipay_protocol import beijing_time, notification_content, request_content
 from chalicelib.payments.providers.sandbox.book import Refused, TradeBook, biz_content, positive_fen
 from chalicelib.payments.providers.sandbox.keys import AlipayKeys, alnum, digits
 

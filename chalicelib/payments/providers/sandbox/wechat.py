@@ -26,8 +26,7 @@ from chalicelib.payments.providers.sandbox.book import (
     positive_fen,
 )
 from chalicelib.payments.providers.sandbox.keys import WeChatPayKeys, alnum, digits
-from chalicelib.payments.providers.wechatpay import (
-    REPLAY_WINDOW_SECONDS,
+from chalicelib.payments.providers.wechatpay_protocol import (
     SIGNATURE_TYPE,
     aes_gcm_encrypt,
     new_nonce,
@@ -35,6 +34,7 @@ from chalicelib.payments.providers.wechatpay import (
     rfc3339,
     signed_message,
 )
+from chalicelib.payments.providers.wechatpay_verification import REPLAY_WINDOW_SECONDS
 
 WECHAT_PAID_STATES = ("SUCCESS", "REFUND")
 WECHAT_REFUND_EVENTS = ("SUCCESS", "ABNORMAL", "CLOSED")
