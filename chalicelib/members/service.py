@@ -108,10 +108,10 @@ def payer_openid(user_id: str, *, required: bool = True, scene: str = "mini_prog
     lacks that identity; `required` False (an Alipay prepay): "" instead."""
     user = _load_user(user_id)
     if scene == "wechat_browser":
-        from chalicelib.members.web_auth import OFFICIAL_ACCOUNT_CLAIM
+        from chalicelib.members.official_account import CLAIM_PREFIX
 
-        openid = next((claim[len(OFFICIAL_ACCOUNT_CLAIM):] for claim in sorted(user.linked_claims or ())
-                       if claim.startswith(OFFICIAL_ACCOUNT_CLAIM)), "")
+        openid = next((claim[len(CLAIM_PREFIX):] for claim in sorted(user.linked_claims or ())
+                       if claim.startswith(CLAIM_PREFIX)), "")
         missing = ("this buyer has not logged in with WeChat in WeChat's browser: WeChat Pay there needs their "
                    "official-account identity; log in with WeChat there, or pay with Alipay")
     else:

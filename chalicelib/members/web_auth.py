@@ -20,22 +20,13 @@ from urllib.parse import urlencode
 
 from chalicelib.core import config
 from chalicelib.core.errors import ServiceUnavailable, UpstreamError
-from chalicelib.members import wechat
+from chalicelib.members import official_account, wechat
 
 PROVIDERS = ("wechat", "alipay")
 WECHAT_AUTHORIZE_URL = "https://open.weixin.qq.com/connect/oauth2/authorize"
 ALIPAY_AUTHORIZE_URL = "https://openauth.alipay.com/oauth2/publicAppAuthorize.htm"
 SANDBOX_AUTHORIZE_PATH = "/sandbox/web-login/"  # + provider: served by the local stack only
 SANDBOX_CODE = re.compile(r"sandbox\.([A-Za-z0-9_-]{1,32})")
-OFFICIAL_ACCOUNT_CLAIM = "wechat-oa:"  # + the official account's openid: what WeChat Pay in WeChat's browser pays by
-# Not an appid WeChat issues (those are wx + 16 hex digits): the storefront knows the sandbox's cashier by it.
-SANDBOX_OA_APPID = "wx-sandbox-official-account"
-
-
-def official_account_appid() -> str | None:
-    """The official account's appid (`MALL_WECHAT_OA_APPID`; the sandbox's own in sandbox mode), or None when the
-    shop has none: what the web login authorizes with and what WeChat Pay in WeChat's browser prepays with."""
-    return SANDBOX_OA_APPID if config.is_sandbox() else config.env("MALL_WECHAT_OA_APPID")
 
 
 @dataclass(frozen=True)
@@ -49,7 +40,7 @@ class WebIdentity:
     @property
     def claims(self) -> tuple[str, ...]:
         if self.provider == "wechat":
-            own = (f"{OFFICIAL_ACCOUNT_CLAIM}{self.subject}",)
+            own = (f"{official_account.CLAIM_PREFIX}{self.subject}",)
             return (unionid_claim(self.unionid), *own) if self.unionid else own
         return (f"alipay:{self.subject}",)
 
@@ -86,7 +77,7 @@ class WeChatWebAuth:
 
     @classmethod
     def from_config(cls) -> WeChatWebAuth:
-        appid = official_account_appid()
+        appid = official_account.appid()  # the one WeChat Pay in WeChat's browser prepays under too
         try:
             secret = config.secret("wechat_oa_secret") if appid else None
         except config.ConfigError:
@@ -114,7 +105,7 @@ class SandboxWeChatWebAuth:
     with a unionid as if the official account were bound to an open platform."""
 
     provider = "wechat"
-    appid = SANDBOX_OA_APPID
+    appid = official_account.SANDBOX_APPID
 
     def authorize_url(self, redirect_uri: str, state: str) -> str:
         query = urlencode({"appid": self.appid, "redirect_uri": redirect_uri, "response_type": "code",

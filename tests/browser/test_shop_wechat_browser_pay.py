@@ -14,7 +14,7 @@ from tests.browser.shop_steps import SHOP, Mall, eventually, snap
 from tests.browser.test_shop_web_login import WECHAT_BROWSER, stored_token, web_login_from_orders
 
 BOX = "可折叠收纳箱"
-SANDBOX_OA_APPID = "wx-sandbox-official-account"  # chalicelib/members/web_auth.py
+SANDBOX_OA_APPID = "wx-sandbox-official-account"  # chalicelib/members/official_account.py
 
 
 def test_buyer_logged_in_inside_wechat_pays_with_wechat_pay(browser, stack, shoot):

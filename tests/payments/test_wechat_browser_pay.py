@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from chalicelib.members.web_auth import SANDBOX_OA_APPID
+from chalicelib.members.official_account import SANDBOX_APPID as SANDBOX_OA_APPID
 from chalicelib.members.wechat import Session
 from tests.checkout.conftest import Buyer
 from tests.payments.conftest import (

@@ -207,7 +207,7 @@ class WeChatPay:
 
     @classmethod
     def from_config(cls) -> WeChatPay:
-        from chalicelib.members.web_auth import official_account_appid  # the one the web login authorizes with
+        from chalicelib.members import official_account  # the one the web login authorizes with
 
         return cls(app_id=required_env("MALL_WECHAT_APPID"), merchant_id=required_env("MALL_WECHATPAY_MCHID"),
                    merchant_serial=required_env("MALL_WECHATPAY_MERCHANT_SERIAL"),
@@ -216,7 +216,7 @@ class WeChatPay:
                    platform_keys=PlatformKeys.from_json(config.secret("wechatpay_platform_keys")),
                    notify_url=required_env("MALL_WECHATPAY_NOTIFY_URL"),
                    transport=HttpTransport(config.env("MALL_WECHATPAY_API_BASE", API_BASE), "wechat"),
-                   web_app_id=official_account_appid())
+                   web_app_id=official_account.appid())
 
     def app_id_for(self, scene: str) -> str | None:
         """The appid a buyer paying from `scene` (WECHAT_SCENES) pays under; None when the shop has no official

@@ -81,9 +81,9 @@ def wechat_provider(keys: SandboxKeys, deliver: Deliver | None = None) -> WeChat
 
 def _official_account() -> str | None:
     """The sandbox official account the web login authorizes with: WeChat Pay takes its appid as the mini-program's."""
-    from chalicelib.members.web_auth import official_account_appid
+    from chalicelib.members import official_account
 
-    return official_account_appid()
+    return official_account.appid()
 
 
 def alipay_provider(keys: SandboxKeys, deliver: Deliver | None = None) -> Alipay:
