@@ -14,6 +14,7 @@ import pytest
 from chalicelib.members.official_account import SANDBOX_APPID as SANDBOX_OA_APPID
 from chalicelib.members.wechat import Session
 from tests.checkout.conftest import Buyer
+from tests.payments import test_wechatpay_client
 from tests.payments.conftest import (
     encrypted_resource,
     notification_body,
@@ -26,6 +27,7 @@ from tests.payments.conftest import (
 from tests.payments.test_payment_flow import ledger_keys, notify, order_of
 
 PHONE = {"X-Device-Id": "wechat-phone-1"}
+live_env = test_wechatpay_client.live_env  # the fixture: WeChat Pay configured live from the environment
 ORDERS = "/pages/orders/orders"
 BROWSER = "wechat_browser"
 
@@ -297,3 +299,22 @@ def test_malformed_wechat_jsapi_is_400(shop, wendy, jsapi):
     order = wendy.placed({shop.sku(): 1})
     response = wendy.api.post("/payments/sandbox/pay", {"order_id": order["order_id"], "wechat_jsapi": jsapi})
     assert response.status_code == 400, response.data
+
+
+# --- live configuration ----------------------------------------------------------------------------
+
+def test_the_live_provider_takes_the_official_account_the_web_login_uses(keys, live_env):
+    from chalicelib.payments.providers import provider
+
+    live_env.setenv("MALL_WECHAT_OA_APPID", "wx0b0b0b0b0b0b0b0b")
+    assert provider("wechat").app_ids == (keys.wechatpay.appid, "wx0b0b0b0b0b0b0b0b")
+    live_env.delenv("MALL_WECHAT_OA_APPID")
+    assert provider("wechat").app_ids == (keys.wechatpay.appid,)
+
+
+def test_wechat_browser_pay_without_an_official_account_is_503_not_configured(shop, wendy, keys, live_env):
+    order = wendy.placed({shop.sku(): 1})
+    live_env.delenv("MALL_WECHAT_OA_APPID", raising=False)
+    response = prepay(wendy, order["order_id"], BROWSER)
+    assert error(response) == (503, "NOT_CONFIGURED"), response.data
+    assert ledger_keys("PREPAY#") == []
