@@ -80,7 +80,7 @@ def wechat_provider(keys: SandboxKeys, deliver: Deliver | None = None) -> WeChat
 
 
 def _official_account() -> str | None:
-    """The sandbox official account the web login authorizes with: WeChat Pay takes its appid as the mini-program's."""
+    """The sandbox official account the web login authorizes with: WeChat Pay prepays under it beside the mini-program."""
     from chalicelib.members import official_account
 
     return official_account.appid()
