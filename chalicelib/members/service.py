@@ -100,14 +100,26 @@ def get_user(user_id: str) -> User:
     return _user_view(user, account, table)
 
 
-def payer_openid(user_id: str, *, required: bool = True) -> str:
-    """The buyer's openid, what a WeChat Pay prepay names its payer by: one GetItem (`get_user` reads the account
-    and the level table too); 404 USER_NOT_FOUND for an unknown or deleted account, as `get_user`.
-    `required` False (an Alipay prepay): "" for a buyer without one instead of 422 WECHAT_PAY_UNAVAILABLE."""
-    openid = _load_user(user_id).openid
+def payer_openid(user_id: str, *, required: bool = True, scene: str = "mini_program") -> str:
+    """The buyer's openid where they pay from, what a WeChat Pay prepay names its payer by: their mini-program
+    openid (`scene` "mini_program"), or their official account's (`scene` "wechat_browser": they logged in on the
+    storefront inside WeChat's browser). One GetItem (`get_user` reads the account and the level table too); 404
+    USER_NOT_FOUND for an unknown or deleted account, as `get_user`. 422 WECHAT_PAY_UNAVAILABLE when the buyer
+    lacks that identity; `required` False (an Alipay prepay): "" instead."""
+    user = _load_user(user_id)
+    if scene == "wechat_browser":
+        from chalicelib.members.official_account import CLAIM_PREFIX
+
+        openid = next((claim[len(CLAIM_PREFIX):] for claim in sorted(user.linked_claims or ())
+                       if claim.startswith(CLAIM_PREFIX)), "")
+        missing = ("this buyer has not logged in with WeChat in WeChat's browser: WeChat Pay there needs their "
+                   "official-account identity; log in with WeChat there, or pay with Alipay")
+    else:
+        openid = user.openid or ""
+        missing = ("this buyer logged in on the web, not in the mini-program: WeChat Pay in the mini-program needs "
+                   "their mini-program identity; pay with Alipay")
     if not openid and required:
-        raise Unprocessable("this buyer logged in on the web, not in the mini-program: WeChat Pay needs their "
-                            "mini-program identity; pay with Alipay", code="WECHAT_PAY_UNAVAILABLE")
+        raise Unprocessable(missing, code="WECHAT_PAY_UNAVAILABLE")
     return openid
 
 

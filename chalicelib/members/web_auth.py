@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 
 from chalicelib.core import config
 from chalicelib.core.errors import ServiceUnavailable, UpstreamError
-from chalicelib.members import wechat
+from chalicelib.members import official_account, wechat
 
 PROVIDERS = ("wechat", "alipay")
 WECHAT_AUTHORIZE_URL = "https://open.weixin.qq.com/connect/oauth2/authorize"
@@ -40,7 +40,7 @@ class WebIdentity:
     @property
     def claims(self) -> tuple[str, ...]:
         if self.provider == "wechat":
-            own = (f"wechat-oa:{self.subject}",)
+            own = (f"{official_account.CLAIM_PREFIX}{self.subject}",)
             return (unionid_claim(self.unionid), *own) if self.unionid else own
         return (f"alipay:{self.subject}",)
 
@@ -77,7 +77,7 @@ class WeChatWebAuth:
 
     @classmethod
     def from_config(cls) -> WeChatWebAuth:
-        appid = config.env("MALL_WECHAT_OA_APPID")
+        appid = official_account.appid()  # the one WeChat Pay in WeChat's browser prepays under too
         try:
             secret = config.secret("wechat_oa_secret") if appid else None
         except config.ConfigError:
@@ -105,7 +105,7 @@ class SandboxWeChatWebAuth:
     with a unionid as if the official account were bound to an open platform."""
 
     provider = "wechat"
-    appid = "wx-sandbox-official-account"
+    appid = official_account.SANDBOX_APPID
 
     def authorize_url(self, redirect_uri: str, state: str) -> str:
         query = urlencode({"appid": self.appid, "redirect_uri": redirect_uri, "response_type": "code",

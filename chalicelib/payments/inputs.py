@@ -11,6 +11,12 @@ class PrepayBody(Schema):
     model_config = ConfigDict(extra="forbid", defer_build=True)
     order_id: StrictStr = Field(min_length=1, max_length=64)
     provider: str = Field(default="wechat", pattern="^(wechat|alipay)$")
+    scene: str = Field(default="mini_program", pattern="^(mini_program|wechat_browser)$",
+                       description="where the buyer pays with WeChat Pay from: `mini_program` (the default; "
+                                   "`wx.requestPayment`, the mini-program's appid and openid) or `wechat_browser` "
+                                   "(the storefront inside WeChat's browser; `WeixinJSBridge`'s "
+                                   "`getBrandWCPayRequest`, the official account's appid and openid). Ignored "
+                                   "for Alipay")
 
 
 class PrepayParams(Schema):
@@ -26,6 +32,20 @@ class PrepayParams(Schema):
     pay_url: str | None = None
 
 
+class JsapiPayment(Schema):
+    """What the storefront would hand `WeixinJSBridge.invoke('getBrandWCPayRequest', ...)`: the prepay's answer."""
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+    appId: StrictStr = Field(max_length=64)  # noqa: N815 - the names getBrandWCPayRequest takes
+    timeStamp: StrictStr = Field(max_length=16)  # noqa: N815
+    nonceStr: StrictStr = Field(max_length=32)  # noqa: N815
+    package: StrictStr = Field(max_length=128)
+    signType: StrictStr = Field(max_length=16)  # noqa: N815
+    paySign: StrictStr = Field(max_length=1024)  # noqa: N815
+
+
 class SandboxPayBody(Schema):
     model_config = ConfigDict(extra="forbid", defer_build=True)
     order_id: StrictStr = Field(min_length=1, max_length=64)
+    wechat_jsapi: JsapiPayment | None = Field(
+        default=None, description="the sandbox's stand-in for WeChat's browser: the prepay parameters, checked as "
+                                  "WeChat's client checks them (paySign, appId), paid as that prepay's trade")

@@ -55,6 +55,7 @@ class LedgerEntry(Model):
     detail = UnicodeAttribute(null=True)
     reason = UnicodeAttribute(null=True)
     submitted = BooleanAttribute(null=True)  # REFUND: the provider accepted the request
+    scene = UnicodeAttribute(null=True)  # PREPAY (wechat): mini_program or wechat_browser, the trade's first prepay's
     checks = NumberAttribute(null=True)  # PREPAY, REFUND: reconciler looks made so far (the backoff's exponent)
     created_at = UTCDateTimeAttribute()
     updated_at = UTCDateTimeAttribute()

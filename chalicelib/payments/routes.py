@@ -21,15 +21,21 @@ INPUTS = "chalicelib.payments.inputs:"  # models by name: a cold start loads wha
 
 
 @api.route("/payments/prepay", "POST", body=INPUTS + "PrepayBody", response=INPUTS + "PrepayParams",
-           auth=BUYER, errors=(404, 409, 422, 502),
-           summary="start paying an unpaid order: the wx.requestPayment parameters, or Alipay's wap pay URL")
+           auth=BUYER, errors=(404, 409, 422, 502, 503),
+           summary="start paying an unpaid order: for WeChat Pay the parameters wx.requestPayment (scene "
+                   "mini_program, the default) or WeixinJSBridge getBrandWCPayRequest (scene wechat_browser) take, "
+                   "signed for that scene's appid; for Alipay its wap pay URL. 422 WECHAT_PAY_UNAVAILABLE: the "
+                   "buyer has no openid for that scene; 409 WECHAT_PAY_STARTED_ELSEWHERE: the order's WeChat Pay "
+                   "was started in the other scene")
 def prepay(ctx: Context):
     from chalicelib.members.service import payer_openid
     from chalicelib.payments import service
 
-    # WeChat Pay names its payer by the mini-program openid, which a buyer who logged in on the web lacks (422)
-    payer = payer_openid(ctx.user_id, required=ctx.body.provider == "wechat")
-    return service.prepay(ctx.user_id, ctx.body.order_id, ctx.body.provider, payer)
+    body = ctx.body
+    # WeChat Pay names its payer by the openid under the scene's appid: the mini-program's, or the official
+    # account's in WeChat's browser; a buyer who never logged in there lacks it (422)
+    payer = payer_openid(ctx.user_id, required=body.provider == "wechat", scene=body.scene)
+    return service.prepay(ctx.user_id, body.order_id, body.provider, payer, body.scene)
 
 
 WECHATPAY_HEADERS = (
@@ -71,11 +77,13 @@ def _reply(provider: str, ctx: Context) -> Response:
 
 
 @api.route("/payments/sandbox/pay", "POST", body=INPUTS + "SandboxPayBody", response="chalicelib.checkout.views:OrderView",
-           auth=BUYER, errors=(404, 409), summary="sandbox mode only: pay the order as WeChat Pay would notify it")
+           auth=BUYER, errors=(400, 404, 409), summary="sandbox mode only: pay the order as WeChat Pay would notify "
+                                                       "it; with wechat_jsapi, as WeChat's browser pays that prepay")
 def sandbox_pay(ctx: Context):
     from chalicelib.payments import service
 
-    return service.sandbox_pay(ctx.user_id, ctx.body.order_id)
+    jsapi = ctx.body.wechat_jsapi
+    return service.sandbox_pay(ctx.user_id, ctx.body.order_id, jsapi.model_dump() if jsapi is not None else None)
 
 
 @api.blueprint.schedule(Rate(2, unit=Rate.MINUTES), name="payments_reconciler")

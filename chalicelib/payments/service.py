@@ -11,12 +11,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from pynamodb.exceptions import PutError
+
 from chalicelib.checkout import statuses
 from chalicelib.checkout.orders import load_order
 from chalicelib.checkout.views import OrderView, order_view
 from chalicelib.core import clock, config
-from chalicelib.core.db import get_or_none
-from chalicelib.core.errors import Conflict, NotFound, ServiceUnavailable
+from chalicelib.core.db import condition_failed, get_or_none
+from chalicelib.core.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
 from chalicelib.payments import providers
 from chalicelib.payments.ledger import RECONCILE_AFTER, anomalies, prepay_key, reconcile_shard
 from chalicelib.payments.models import LedgerEntry
@@ -46,24 +48,25 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-def prepay(user_id: str, order_id: str, provider_name: str, payer_id: str) -> dict[str, str]:
-    """What the buyer's client needs to pay the buyer's unpaid order with `provider_name`."""
+def prepay(user_id: str, order_id: str, provider_name: str, payer_id: str,
+           scene: str = "mini_program") -> dict[str, str]:
+    """What the buyer's client needs to pay the buyer's unpaid order with `provider_name`; for WeChat Pay, from
+    `scene` (providers.WECHAT_SCENES), whose appid `payer_id` is an openid of."""
     order = load_order(order_id, user_id=user_id)
     now = clock.now()
     if order.status != statuses.PENDING_PAYMENT or order.expires_at <= now:
         raise Conflict(f"order {order_id} is {order.status} and cannot be paid", code="ORDER_NOT_PAYABLE",
                        details={"status": order.status})
+    provider = provider_for(provider_name)
+    app_id = _app_id_for(provider, scene) if provider_name == "wechat" else None
     # The entry first: a trade the provider opened must never be one the reconciler and the cancel cannot see
     # (an entry for a prepay that then failed costs one query that finds nothing).
-    LedgerEntry(prepay_key(order_id, provider_name), kind="PREPAY", order_id=order_id, provider=provider_name,
-                amount=int(order.payable), checks=0, created_at=now, updated_at=now,
-                reconcile_shard=reconcile_shard(order_id), check_after=now + RECONCILE_AFTER).save()
-    provider = provider_for(provider_name)
+    _note_prepay(order_id, provider_name, int(order.payable), scene if app_id else None, now)
     title = order.lines[0].title + (f" 等{len(order.lines)}件" if len(order.lines) > 1 else "")
     try:
         params = provider.prepay(providers.PrepayRequest(out_trade_no=order_id, description=title[:127],
                                                          amount=int(order.payable), payer_id=payer_id,
-                                                         expires_at=order.expires_at))
+                                                         expires_at=order.expires_at, app_id=app_id))
     except providers.ProviderError as exc:
         if exc.provider_code not in ALREADY_PAID_CODES:
             raise
@@ -72,6 +75,44 @@ def prepay(user_id: str, order_id: str, provider_name: str, payer_id: str) -> di
         raise Conflict(f"order {order_id} is already paid at {provider_name}; it shows as paid once the payment "
                        "is confirmed", code="ORDER_ALREADY_PAID") from None
     return params
+
+
+SCENE_WORDS = {"mini_program": "the mini-program", "wechat_browser": "WeChat's browser"}
+
+
+def _app_id_for(provider: providers.PaymentProvider, scene: str) -> str:
+    app_id = provider.app_id_for(scene)  # type: ignore[attr-defined] - WeChat Pay's
+    if app_id is None:
+        raise ServiceUnavailable("WeChat Pay in WeChat's browser is not configured on this shop (its official "
+                                 "account, MALL_WECHAT_OA_APPID): pay with Alipay", code="NOT_CONFIGURED",
+                                 retry_after_seconds=3600)
+    return app_id
+
+
+def _note_prepay(order_id: str, provider_name: str, amount: int, scene: str | None, now) -> None:
+    """The PREPAY entry. WeChat Pay binds a trade (our out_trade_no, the order id) to the appid and payer of its
+    first prepay: one started from another scene is refused here (409), never sent to WeChat under the other
+    scene's trade. Entries from before scenes existed (no `scene`) were all the mini-program's."""
+    entry = LedgerEntry(prepay_key(order_id, provider_name), kind="PREPAY", order_id=order_id,
+                        provider=provider_name, amount=amount, checks=0, created_at=now, updated_at=now,
+                        reconcile_shard=reconcile_shard(order_id), check_after=now + RECONCILE_AFTER, scene=scene)
+    if scene is None:
+        entry.save()
+        return
+    same_scene = LedgerEntry.entry_key.does_not_exist() | (LedgerEntry.scene == scene)
+    if scene == "mini_program":
+        same_scene = same_scene | LedgerEntry.scene.does_not_exist()
+    try:
+        entry.save(condition=same_scene)
+    except PutError as exc:
+        if not condition_failed(exc):
+            raise
+        started = get_or_none(LedgerEntry, prepay_key(order_id, provider_name))
+        where = SCENE_WORDS.get((started.scene if started else None) or "mini_program", "another app")
+        raise Conflict(f"WeChat Pay for order {order_id} was started in {where}, and WeChat keeps a payment in the "
+                       f"app it was started in: finish paying there, or pay with Alipay",
+                       code="WECHAT_PAY_STARTED_ELSEWHERE", details={"scene": started.scene if started else None}) \
+            from None
 
 
 ALREADY_PAID_CODES = frozenset({"ORDERPAID", "ACQ.TRADE_HAS_SUCCESS"})
@@ -105,8 +146,12 @@ def reject_refund(order_id: str, *, reason: str, actor: str) -> OrderView:
     return order_refunds.reject_refund(order_id, reason=reason, actor=actor)
 
 
-def sandbox_pay(user_id: str, order_id: str) -> OrderView:
-    """Pay the buyer's order as WeChat Pay would: a signed, encrypted notification to our own webhook."""
+def sandbox_pay(user_id: str, order_id: str, jsapi: dict[str, str] | None = None) -> OrderView:
+    """Pay the buyer's order as WeChat Pay would: a signed, encrypted notification to our own webhook.
+
+    With `jsapi` (the prepay's `getBrandWCPayRequest` parameters, what the storefront in WeChat's browser hands
+    WeixinJSBridge), the twin plays WeChat's client: it checks them as WeChat does and pays the trade they name,
+    under that trade's appid and payer; a refusal is 400 SANDBOX_PAYMENT_REFUSED."""
     if not config.is_sandbox():
         raise NotFound("no such route", code="NOT_FOUND")
     order = load_order(order_id, user_id=user_id)
@@ -116,9 +161,23 @@ def sandbox_pay(user_id: str, order_id: str) -> OrderView:
     from chalicelib.payments.providers import sandbox
     from chalicelib.payments.webhooks import handle_webhook
 
-    headers, body = sandbox.twin("wechat").build_payment_notification(order_id, int(order.payable),
-                                                                      payer_openid=f"sandbox-{user_id}")
+    twin = sandbox.twin("wechat")
+    if jsapi is None:
+        headers, body = twin.build_payment_notification(order_id, int(order.payable),
+                                                        payer_openid=f"sandbox-{user_id}")
+    else:
+        headers, body = _pay_jsapi(twin, order_id, jsapi)
     status, reply, _ = handle_webhook("wechat", headers, body)
     if status >= 300:
         raise ServiceUnavailable(f"the sandbox payment was not accepted: {reply}", code="SANDBOX_PAYMENT_FAILED")
     return order_view(load_order(order_id))
+
+
+def _pay_jsapi(twin: Any, order_id: str, jsapi: dict[str, str]) -> tuple[dict[str, str], bytes]:
+    from chalicelib.payments.providers.sandbox import Refused
+
+    try:
+        return twin.pay_jsapi(jsapi, order_id)
+    except Refused as refused:
+        raise BadRequest(f"the sandbox's WeChat refused the payment: {refused.message}",
+                         code="SANDBOX_PAYMENT_REFUSED") from None

@@ -75,9 +75,9 @@ def apply(notification: PaymentNotification, provider: providers.PaymentProvider
 def _not_ours(note: PaymentNotification, provider: providers.PaymentProvider) -> str | None:
     """Why a genuine message is not addressed to this shop, or None. A missing app or merchant id is refused
     like a wrong one: a signature proves who sent it, not whom it was for. WeChat's refund resources name the
-    merchant only."""
+    merchant only; its payments name the app paid in, the mini-program's or the official account's."""
     app_needed = not (note.provider == "wechat" and note.kind == "REFUND")
-    if app_needed and note.app_id != provider.app_id:
+    if app_needed and note.app_id not in provider.app_ids:
         return f"app {note.app_id} is not this shop's"
     if note.merchant_id != provider.merchant_id:
         return f"merchant {note.merchant_id} is not this shop's"

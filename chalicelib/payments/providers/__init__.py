@@ -17,6 +17,7 @@ Configuration (live mode). Secrets are read with `core.config.secret(name)`: env
 | setting | kind | default | meaning |
 | --- | --- | --- | --- |
 | `MALL_WECHAT_APPID` | env | | the mini-program's appid (also used by login) |
+| `MALL_WECHAT_OA_APPID` | env | | the official account's appid (members' web login): WeChat Pay in WeChat's browser |
 | `MALL_WECHATPAY_MCHID` | env | | WeChat Pay merchant id |
 | `MALL_WECHATPAY_MERCHANT_SERIAL` | env | | serial of the merchant API certificate |
 | `MALL_WECHATPAY_MERCHANT_PRIVATE_KEY` | secret | | merchant API private key, PEM (`apiclient_key.pem`) |
@@ -56,6 +57,8 @@ from chalicelib.core.errors import UpstreamError
 from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
 
 PROVIDER_NAMES = ("wechat", "alipay")
+# Where a buyer pays with WeChat Pay from; each pays under its own appid, by the buyer's openid under that appid.
+WECHAT_SCENES = ("mini_program", "wechat_browser")
 PAYMENT_STATUSES = ("PAID", "NOT_PAID", "CLOSED", "REFUNDED_ELSEWHERE")
 REFUND_STATUSES = ("SUCCESS", "CLOSED", "ABNORMAL", "PROCESSING")
 REJECTION_REASONS = ("BAD_SIGNATURE", "UNKNOWN_SERIAL", "STALE_TIMESTAMP", "MISSING_HEADERS", "BAD_CIPHERTEXT",
@@ -128,6 +131,7 @@ class PrepayRequest:
     amount: int  # fen
     payer_id: str  # the buyer's openid (WeChat); unused by Alipay
     expires_at: _dt.datetime  # timezone-aware
+    app_id: str | None = None  # WeChat: the appid `payer_id` belongs to, one of the provider's; None: its own
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,7 @@ Deliver = Callable[[dict[str, str], bytes], Any]
 class PaymentProvider(Protocol):
     name: str
     app_id: str
+    app_ids: tuple[str, ...]  # every app of the shop's a notification may name (WeChat: mini-program, official account)
     merchant_id: str
 
     def prepay(self, req: PrepayRequest) -> dict[str, str]: ...

@@ -72,6 +72,7 @@ class Alipay:
         except ValueError as exc:
             raise config.ConfigError(f"Alipay keys: {exc}") from None
         self.app_id = app_id
+        self.app_ids = (app_id,)
         self.merchant_id = seller_id
         self.notify_url = notify_url
         self.transport = transport

@@ -18,6 +18,7 @@ from chalicelib.core import clock, config, ids
 from chalicelib.core.money import check_fen
 from chalicelib.payments.providers import (
     REFUND_STATUSES,
+    WECHAT_SCENES,
     HttpTransport,
     NotificationRejected,
     PaymentNotification,
@@ -80,14 +81,16 @@ class WeChatPay:
 
     def __init__(self, *, app_id: str, merchant_id: str, merchant_serial: str, merchant_private_key: str,
                  apiv3_key: str, platform_keys: Mapping[str, str] | PlatformKeys, notify_url: str,
-                 transport: Transport):
+                 transport: Transport, web_app_id: str | None = None):
         if len(apiv3_key.encode("utf-8")) != 32:
             raise config.ConfigError("the WeChat Pay APIv3 key must be 32 bytes")
         try:
             self._merchant_key = load_private_key(merchant_private_key)
         except ValueError as exc:
             raise config.ConfigError(f"WeChat Pay merchant private key: {exc}") from None
-        self.app_id = app_id
+        self.app_id = app_id  # the mini-program's
+        self.web_app_id = web_app_id  # the official account's, for the storefront in WeChat's browser; may be None
+        self.app_ids = (app_id, web_app_id) if web_app_id else (app_id,)
         self.merchant_id = merchant_id
         self.merchant_serial = merchant_serial
         self._apiv3_key = apiv3_key
@@ -97,41 +100,62 @@ class WeChatPay:
 
     @classmethod
     def from_config(cls) -> WeChatPay:
+        from chalicelib.members import official_account  # the one the web login authorizes with
+
         return cls(app_id=required_env("MALL_WECHAT_APPID"), merchant_id=required_env("MALL_WECHATPAY_MCHID"),
                    merchant_serial=required_env("MALL_WECHATPAY_MERCHANT_SERIAL"),
                    merchant_private_key=config.secret("wechatpay_merchant_private_key"),
                    apiv3_key=config.secret("wechatpay_apiv3_key"),
                    platform_keys=PlatformKeys.from_json(config.secret("wechatpay_platform_keys")),
                    notify_url=required_env("MALL_WECHATPAY_NOTIFY_URL"),
-                   transport=HttpTransport(config.env("MALL_WECHATPAY_API_BASE", API_BASE), "wechat"))
+                   transport=HttpTransport(config.env("MALL_WECHATPAY_API_BASE", API_BASE), "wechat"),
+                   web_app_id=official_account.appid())
+
+    def app_id_for(self, scene: str) -> str | None:
+        """The appid a buyer paying from `scene` (WECHAT_SCENES) pays under; None when the shop has no official
+        account for WeChat's browser."""
+        if scene not in WECHAT_SCENES:
+            raise ValueError(f"unknown WeChat Pay scene {scene!r}")
+        return self.web_app_id if scene == "wechat_browser" else self.app_id
 
     # --- payments ---
 
     def prepay(self, req: PrepayRequest) -> dict[str, str]:
-        """A JSAPI order at WeChat Pay, answered with the `wx.requestPayment` parameters."""
+        """A JSAPI order at WeChat Pay, answered with the parameters `wx.requestPayment` (the mini-program) or
+        `WeixinJSBridge`'s `getBrandWCPayRequest` (WeChat's browser; `req.app_id` the official account's) take."""
         answer = self._call("POST", "/v3/pay/transactions/jsapi", self._prepay_payload(req))
         prepay_id = answer.get("prepay_id") if answer else None
         if not isinstance(prepay_id, str) or not prepay_id:
             raise ProviderError("WeChat Pay answered the prepay without a prepay_id", provider=self.name,
                                 retryable=False)
-        return self.client_parameters(prepay_id)
+        return self.client_parameters(prepay_id, app_id=req.app_id)
 
     def _prepay_payload(self, req: PrepayRequest) -> dict[str, Any]:
         _check_trade_no(req.out_trade_no)
         if check_fen(req.amount) == 0:
             raise ValueError("a payment of 0 fen cannot be made")
-        return {"appid": self.app_id, "mchid": self.merchant_id, "description": req.description[:DESCRIPTION_MAX],
+        return {"appid": self._own_app_id(req.app_id), "mchid": self.merchant_id,
+                "description": req.description[:DESCRIPTION_MAX],
                 "out_trade_no": req.out_trade_no, "time_expire": rfc3339(req.expires_at),
                 "notify_url": self.notify_url, "amount": {"total": req.amount, "currency": "CNY"},
                 "payer": {"openid": req.payer_id}}
 
-    def client_parameters(self, prepay_id: str, *, timestamp: str | None = None,
-                          nonce: str | None = None) -> dict[str, str]:
+    def client_parameters(self, prepay_id: str, *, timestamp: str | None = None, nonce: str | None = None,
+                          app_id: str | None = None) -> dict[str, str]:
+        """Signed for the app the prepay was made under (`app_id`, one of ours; None: the mini-program)."""
+        app_id = self._own_app_id(app_id)
         timestamp = timestamp or str(int(clock.timestamp()))
         nonce = nonce or new_nonce()
         package = f"prepay_id={prepay_id}"
-        return {"appId": self.app_id, "timeStamp": timestamp, "nonceStr": nonce, "package": package,
-                "signType": "RSA", "paySign": pay_sign(self._merchant_key, self.app_id, timestamp, nonce, package)}
+        return {"appId": app_id, "timeStamp": timestamp, "nonceStr": nonce, "package": package,
+                "signType": "RSA", "paySign": pay_sign(self._merchant_key, app_id, timestamp, nonce, package)}
+
+    def _own_app_id(self, app_id: str | None) -> str:
+        if app_id is None:
+            return self.app_id
+        if app_id not in self.app_ids:
+            raise ValueError(f"appid {app_id!r} is not one of this shop's")
+        return app_id
 
     def query(self, out_trade_no: str) -> PaymentNotification | None:
         """The trade as WeChat Pay knows it; None when it does not (never prepaid, or not yet)."""

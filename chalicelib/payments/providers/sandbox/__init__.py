@@ -62,7 +62,7 @@ SANDBOX_ALIPAY_GATEWAY = "https://alipay.sandbox.invalid/gateway.do"  # prepay U
 
 
 def wechat_twin(keys: SandboxKeys, deliver: Deliver | None = None) -> SandboxWeChatPay:
-    return SandboxWeChatPay(keys.wechatpay, TradeBook(keys.trades_path), deliver)
+    return SandboxWeChatPay(keys.wechatpay, TradeBook(keys.trades_path), deliver, web_app_id=_official_account())
 
 
 def alipay_twin(keys: SandboxKeys, deliver: Deliver | None = None) -> SandboxAlipay:
@@ -76,7 +76,14 @@ def wechat_provider(keys: SandboxKeys, deliver: Deliver | None = None) -> WeChat
                      merchant_private_key=wechat.merchant_private_key_pem, apiv3_key=wechat.apiv3_key,
                      platform_keys={wechat.platform_serial: wechat.platform_public_key_pem()},
                      notify_url=config.env("MALL_WECHATPAY_NOTIFY_URL", SANDBOX_WECHAT_NOTIFY_URL),
-                     transport=wechat_twin(keys, deliver))
+                     transport=wechat_twin(keys, deliver), web_app_id=_official_account())
+
+
+def _official_account() -> str | None:
+    """The sandbox official account the web login authorizes with: WeChat Pay prepays under it beside the mini-program."""
+    from chalicelib.members import official_account
+
+    return official_account.appid()
 
 
 def alipay_provider(keys: SandboxKeys, deliver: Deliver | None = None) -> Alipay:

@@ -7,6 +7,12 @@ and, unless the outcome is a lost notification, posts REFUND.<status> to
 `deliver(headers, raw_body)` before its answer returns, as the real one may (its
 notification can overtake its answer). Without `deliver` the notification is lost, as
 a real one can be; the refund still happened.
+
+It takes prepays under either of the shop's apps (the mini-program's appid, the official
+account's for WeChat's browser); a trade stays bound to the appid and payer openid of its first
+prepay, as WeChat's is (a second prepay naming another is refused, never given the first's
+prepay_id). `pay_jsapi` plays WeChat's client in the browser: it checks the page's
+`getBrandWCPayRequest` parameters and pays the trade they name.
 """
 from __future__ import annotations
 
@@ -50,10 +56,12 @@ class SandboxWeChatPay:
     QUERY_PREFIX = "/v3/pay/transactions/out-trade-no/"
     REFUND_QUERY_PREFIX = "/v3/refund/domestic/refunds/"
 
-    def __init__(self, keys: WeChatPayKeys, book: TradeBook, deliver: Deliver | None = None):
+    def __init__(self, keys: WeChatPayKeys, book: TradeBook, deliver: Deliver | None = None, *,
+                 web_app_id: str | None = None):
         self.keys = keys
         self.book = book
         self.deliver = deliver
+        self.app_ids = (keys.appid, web_app_id) if web_app_id else (keys.appid,)
 
     # --- as WeChat Pay's API ---
 
@@ -103,7 +111,8 @@ class SandboxWeChatPay:
                 "Wechatpay-Signature": rsa_sign(platform_key, signed_message(timestamp, nonce, body))}
 
     def _prepay(self, request: dict[str, Any]) -> dict[str, str]:
-        if (request.get("appid"), request.get("mchid")) != (self.keys.appid, self.keys.mchid):
+        appid = request.get("appid")
+        if appid not in self.app_ids or request.get("mchid") != self.keys.mchid:
             raise Refused(400, "APPID_MCHID_NOT_MATCH", "appid and mchid do not match")
         out_trade_no, total = request.get("out_trade_no"), field(request, "amount", "total")
         openid = field(request, "payer", "openid")
@@ -114,9 +123,10 @@ class SandboxWeChatPay:
         def record(trade: dict[str, Any] | None) -> dict[str, Any]:
             if trade and trade["trade_state"] in WECHAT_PAID_STATES:
                 raise Refused(400, "ORDERPAID", "the order is already paid")
-            if trade and trade["amount"] != total:
+            if trade and (trade["amount"], trade.get("appid", self.keys.appid), trade["payer_openid"]) != \
+                    (total, appid, openid):  # a prepay_id is the first request's appid and payer's, never another's
                 raise Refused(400, "INVALID_REQUEST", "the parameters differ from the first request")
-            return trade or {"out_trade_no": out_trade_no, "amount": total, "payer_openid": openid,
+            return trade or {"out_trade_no": out_trade_no, "amount": total, "appid": appid, "payer_openid": openid,
                              "prepay_id": "wx" + ids.new_id(), "trade_state": "NOTPAY", "refunds": {}}
 
         return {"prepay_id": self.book.update("wechatpay", out_trade_no, record)["prepay_id"]}
@@ -130,7 +140,7 @@ class SandboxWeChatPay:
         return self._answer(200, self._transaction(trade))
 
     def _transaction(self, trade: dict[str, Any]) -> dict[str, Any]:
-        answer: dict[str, Any] = {"appid": self.keys.appid, "mchid": self.keys.mchid,
+        answer: dict[str, Any] = {"appid": trade.get("appid", self.keys.appid), "mchid": self.keys.mchid,
                                   "out_trade_no": trade["out_trade_no"], "trade_type": "JSAPI",
                                   "trade_state": trade["trade_state"], "attach": "",
                                   "payer": {"openid": trade["payer_openid"]}}
@@ -198,6 +208,27 @@ class SandboxWeChatPay:
                 "channel": "ORIGINAL", "user_received_account": "支付用户零钱", "create_time": refund["create_time"],
                 "status": refund["status"], "funds_account": "AVAILABLE",
                 "amount": _refund_amounts(trade, refund)}
+
+    # --- as WeChat's client in the browser ---
+
+    def pay_jsapi(self, params: Mapping[str, str], out_trade_no: str) -> tuple[dict[str, str], bytes]:
+        """The buyer of `out_trade_no` confirms `getBrandWCPayRequest(params)` in WeChat's browser: WeChat checks
+        the page's paySign and appId against the prepay (and that it is this buyer's: here, this trade's), and pays
+        it. The notification's headers and body; Refused as WeChat's client refuses a payment it cannot start."""
+        package, app_id = params.get("package", ""), params.get("appId")
+        signed = "".join(f"{params.get(name, '')}\n" for name in ("appId", "timeStamp", "nonceStr", "package"))
+        merchant_key = load_private_key(self.keys.merchant_private_key_pem).public_key()
+        if params.get("signType") != "RSA" or not rsa_verify(merchant_key, signed.encode(), params.get("paySign", "")):
+            raise Refused(400, "SIGN_ERROR", "paySign does not match (getBrandWCPayRequest:fail)")
+        prepay_id = package[len("prepay_id="):] if package.startswith("prepay_id=") else ""
+        trade = next((trade for trade in self.book.all("wechatpay").values()
+                      if prepay_id and trade.get("prepay_id") == prepay_id), None)
+        if trade is None or trade.get("appid", self.keys.appid) != app_id or trade["out_trade_no"] != out_trade_no:
+            raise Refused(400, "INVALID_REQUEST", "no prepay of this order under this appId has that package "
+                                                  "(getBrandWCPayRequest:fail)")
+        if trade["trade_state"] not in ("NOTPAY", *WECHAT_PAID_STATES):
+            raise Refused(400, "ORDER_CLOSED", f"the trade is {trade['trade_state']} (getBrandWCPayRequest:fail)")
+        return self.build_payment_notification(out_trade_no, trade["amount"], payer_openid=trade["payer_openid"])
 
     # --- as WeChat Pay's notifications ---
 

@@ -45,7 +45,8 @@ const WORDS = {
   INVALID_REDIRECT: '登录后要返回的页面无效，请重新登录',
   DEVICE_ID_REQUIRED: '浏览器存储不可用，无法登录：请关闭无痕模式后重试',
   NOT_CONFIGURED: '商城尚未开通该登录方式，请在微信小程序中打开商城',
-  WECHAT_PAY_UNAVAILABLE: '网页登录的账号请使用支付宝支付',
+  WECHAT_PAY_UNAVAILABLE: '当前登录方式无法使用微信支付：请在微信中用“微信登录”后支付，或使用支付宝支付',
+  WECHAT_PAY_STARTED_ELSEWHERE: '这笔订单的微信支付已在别处（微信小程序或微信内网页）发起：请回到那里完成支付，或使用支付宝支付',
 }
 
 const FIELDS = {

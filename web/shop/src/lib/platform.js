@@ -1,5 +1,5 @@
 import { get, post, query } from './http'
-import { signIn } from './session'
+import { session, signIn } from './session'
 import { SUBSCRIBE_TEMPLATE_IDS } from './config'
 import { href } from './nav'
 
@@ -29,7 +29,16 @@ export async function login(sandboxName) {
 // (GET /auth/web/{provider}/authorize); the provider sends the browser back to the login page with a code
 // (Alipay: auth_code) and the state, which POST /auth/web/{provider}/login exchanges for the mall's token.
 export function webLoginProvider() {
-  return /MicroMessenger/i.test((typeof navigator !== 'undefined' && navigator.userAgent) || '') ? 'wechat' : 'alipay'
+  return inWeChatBrowser() ? 'wechat' : 'alipay'
+}
+
+export function inWeChatBrowser() {
+  return /MicroMessenger/i.test((typeof navigator !== 'undefined' && navigator.userAgent) || '')
+}
+
+// WeChat Pay in WeChat's browser pays under the official account, by the identity its web login gave the buyer.
+export function weChatPayHere() {
+  return inWeChatBrowser() && session.via === 'wechat'
 }
 
 const PAGE_PATH = /^\/pages\/[A-Za-z0-9_/-]{1,120}$/
@@ -53,7 +62,7 @@ export function startWebLogin(provider, redirect) {
 
 export async function finishWebLogin(provider, code, state, redirect) {
   const answer = await post(`/auth/web/${provider}/login`, { code, state, redirect }, { auth: false })
-  signIn(answer.token, answer.user)
+  signIn(answer.token, answer.user, provider)
   return answer
 }
 
@@ -63,12 +72,46 @@ export function isSandboxAddress(url) {
   const match = /^https?:\/\/([^/?#]+)/i.exec(url || '')
   return Boolean(match) && /\.invalid(:\d+)?$/i.test(match[1])
 }
+
+// The sandbox's official account names itself with a hyphen no WeChat appid has (wx + 16 hex digits): prepay
+// parameters for it mean "no WeixinJSBridge here: the sandbox plays WeChat's browser (/payments/sandbox/pay)".
+export function isSandboxAppId(appId) {
+  return /^wx-sandbox-/.test(appId || '')
+}
+
+// WeChat's browser defines WeixinJSBridge itself, sometimes only after the page started (WeixinJSBridgeReady).
+const BRIDGE_WAIT_MS = 10000
+
+function weixinBridge() {
+  if (typeof window.WeixinJSBridge !== 'undefined') return Promise.resolve(window.WeixinJSBridge)
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(Object.assign(new Error('微信支付未就绪，请稍后重试或使用支付宝支付'),
+      { code: 'WECHAT_BRIDGE_MISSING' })), BRIDGE_WAIT_MS)
+    document.addEventListener('WeixinJSBridgeReady', () => {
+      clearTimeout(timer)
+      resolve(window.WeixinJSBridge)
+    }, { once: true })
+  })
+}
+
+async function payInWeChatBrowser(params) {
+  const bridge = await weixinBridge()
+  const request = { appId: params.appId, timeStamp: params.timeStamp, nonceStr: params.nonceStr,
+    package: params.package, signType: params.signType, paySign: params.paySign }
+  await new Promise((resolve, reject) => {
+    bridge.invoke('getBrandWCPayRequest', request, (res) => {
+      if (res && res.err_msg === 'get_brand_wcpay_request:ok') resolve()
+      else reject(Object.assign(new Error('支付未完成'), { code: 'PAYMENT_CANCELLED', detail: res }))
+    })
+  })
+}
 // #endif
 
-// Starts paying an order. Answers {done: true} when the provider's cashier finished (the mini-program),
-// {sandbox: true} when the local sandbox should complete it, or {redirected: true} when the browser is leaving
-// for Alipay's H5 cashier.
-export async function startPayment(orderId) {
+// Starts paying an order. Answers {done: true} when the provider's cashier finished (the mini-program, WeChat's
+// browser), {sandbox: 'alipay' | 'wechat', params} when the local sandbox should complete it, or
+// {redirected: true} when the browser is leaving for Alipay's H5 cashier. `method` (the H5 site): 'alipay', or
+// 'wechat' inside WeChat's browser (scene wechat_browser: the official account's appid and openid).
+export async function startPayment(orderId, method) {
   // #ifdef MP-WEIXIN
   await askForSubscriptions()
   const params = await post('/payments/prepay', { order_id: orderId, provider: 'wechat' })
@@ -87,16 +130,27 @@ export async function startPayment(orderId) {
   return { done: true }
   // #endif
   // #ifndef MP-WEIXIN
+  if (method === 'wechat') {
+    const params = await post('/payments/prepay', { order_id: orderId, provider: 'wechat', scene: 'wechat_browser' })
+    if (isSandboxAppId(params.appId)) return { sandbox: 'wechat', params }
+    await payInWeChatBrowser(params)
+    return { done: true }
+  }
   const { pay_url: payUrl } = await post('/payments/prepay', { order_id: orderId, provider: 'alipay' })
-  if (isSandboxAddress(payUrl)) return { sandbox: true }
+  if (isSandboxAddress(payUrl)) return { sandbox: 'alipay' }
   window.location.href = payUrl
   return { redirected: true }
   // #endif
 }
 
 // #ifndef MP-WEIXIN
-export function sandboxPay(orderId) {
-  return post('/payments/sandbox/pay', { order_id: orderId })
+// The sandbox's cashier. With WeChat's `params` it plays WeChat's browser: the mall's twin checks them as WeChat's
+// client does (paySign, appId, the prepay) and pays that trade through its signed notification.
+export function sandboxPay(orderId, params = null) {
+  if (!params) return post('/payments/sandbox/pay', { order_id: orderId })
+  const { appId, timeStamp, nonceStr, package: pkg, signType, paySign } = params
+  return post('/payments/sandbox/pay', {
+    order_id: orderId, wechat_jsapi: { appId, timeStamp, nonceStr, package: pkg, signType, paySign } })
 }
 // #endif
 
