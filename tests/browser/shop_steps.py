@@ -16,6 +16,8 @@ from playwright.sync_api import Page, expect
 from tests.browser.conftest import PHONE
 
 SHOP = "/shop/"
+WECHAT_BROWSER = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+                  "Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN")
 
 
 def iso(moment: datetime) -> str:
@@ -85,10 +87,12 @@ class Mall:
                          token=token)["address_id"]
 
 
-def new_phone(browser, stack):
-    """Another buyer's phone (a fresh context, as the `phone` fixture makes): for scenes with two people."""
+def new_phone(browser, stack, user_agent: str | None = None):
+    """Another buyer's phone (a fresh context, as the `phone` fixture makes): for scenes with two people, or with
+    another browser's `user_agent` (WECHAT_BROWSER)."""
+    more = {"user_agent": user_agent} if user_agent else {}
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
-                                  locale="zh-CN", timezone_id="Asia/Shanghai", base_url=stack.url)
+                                  locale="zh-CN", timezone_id="Asia/Shanghai", base_url=stack.url, **more)
     context.set_default_timeout(10_000)
     page = context.new_page()
     errors: list[str] = []

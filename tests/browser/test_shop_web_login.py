@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import PHONE
-from tests.browser.shop_steps import SHOP, Mall, eventually, pay_in_sandbox, snap
+from tests.browser.shop_steps import SHOP, WECHAT_BROWSER, Mall, eventually, new_phone, pay_in_sandbox, snap
 
 BOX = "可折叠收纳箱"
-WECHAT_BROWSER = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-                  "Mobile/15E148 MicroMessenger/8.0.47(0x18002f2c) NetType/WIFI Language/zh_CN")
 
 
 def stored_token(page: Page) -> str:
@@ -66,13 +63,7 @@ def test_buyer_in_a_phone_browser_logs_in_with_alipay_reaches_the_order_list_and
 
 
 def test_buyer_in_wechats_browser_logs_in_with_wechat(browser, stack, shoot):
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
-                                  locale="zh-CN", timezone_id="Asia/Shanghai", base_url=stack.url,
-                                  user_agent=WECHAT_BROWSER)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    context, page, errors = new_phone(browser, stack, user_agent=WECHAT_BROWSER)
     try:
         page.goto(SHOP + "pages/orders/orders")
         expect(page.get_by_role("button", name="微信登录")).to_be_visible()

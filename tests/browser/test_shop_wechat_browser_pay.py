@@ -9,9 +9,8 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PHONE
-from tests.browser.shop_steps import SHOP, Mall, eventually, snap
-from tests.browser.test_shop_web_login import WECHAT_BROWSER, stored_token, web_login_from_orders
+from tests.browser.shop_steps import SHOP, WECHAT_BROWSER, Mall, eventually, new_phone, snap
+from tests.browser.test_shop_web_login import stored_token, web_login_from_orders
 
 BOX = "可折叠收纳箱"
 SANDBOX_OA_APPID = "wx-sandbox-official-account"  # chalicelib/members/official_account.py
@@ -19,13 +18,7 @@ SANDBOX_OA_APPID = "wx-sandbox-official-account"  # chalicelib/members/official_
 
 def test_buyer_logged_in_inside_wechat_pays_with_wechat_pay(browser, stack, shoot):
     mall = Mall(stack)
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
-                                  locale="zh-CN", timezone_id="Asia/Shanghai", base_url=stack.url,
-                                  user_agent=WECHAT_BROWSER)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    context, page, errors = new_phone(browser, stack, user_agent=WECHAT_BROWSER)
     try:
         web_login_from_orders(page, "微信登录")
         token = stored_token(page)
