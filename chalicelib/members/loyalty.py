@@ -1,12 +1,19 @@
 """A buyer's standing as other features need it: level and discount for pricing, points to spend."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 from chalicelib.core.db import get_items
 from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
 from chalicelib.members import levels, points
 from chalicelib.members.points import add_redemption
 
-__all__ = ["PricingAccount", "pricing_account", "add_redemption"]
+if TYPE_CHECKING:
+    from chalicelib.core.batch_reads import ReadBatch
+    from chalicelib.members.models import LevelTableModel, MemberAccountModel
+
+__all__ = ["PricingAccount", "pricing_account", "ask_pricing_account", "add_redemption"]
 
 
 @dataclass(frozen=True)
@@ -20,6 +27,20 @@ class PricingAccount:
 def pricing_account(user_id: str) -> PricingAccount:
     """One BatchGetItem: the buyer's account (consistent: the points about to be spent) and the level table."""
     account_row, table_row = get_items([points.account_key(user_id), levels.TABLE_KEY])
+    return _pricing_account(user_id, account_row, table_row)
+
+
+def ask_pricing_account(batch: ReadBatch, user_id: str) -> Callable[[], PricingAccount]:
+    """`pricing_account`, its two items read (each as consistently as there) in `batch` with other reads."""
+    model, key, consistent = points.account_key(user_id)
+    account = batch.ask(model, key, consistent=consistent)
+    model, key, consistent = levels.TABLE_KEY
+    table = batch.ask(model, key, consistent=consistent)
+    return lambda: _pricing_account(user_id, account(), table())
+
+
+def _pricing_account(user_id: str, account_row: MemberAccountModel | None,
+                     table_row: LevelTableModel | None) -> PricingAccount:
     account = points.account_or_empty(user_id, account_row)
     table, _ = levels.levels_in(table_row)
     growth = int(account.growth or 0)
