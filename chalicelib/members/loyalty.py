@@ -4,7 +4,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from chalicelib.core.db import get_items
 from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
 from chalicelib.members import levels, points
 from chalicelib.members.points import add_redemption
@@ -13,7 +12,7 @@ if TYPE_CHECKING:
     from chalicelib.core.batch_reads import ReadBatch
     from chalicelib.members.models import LevelTableModel, MemberAccountModel
 
-__all__ = ["PricingAccount", "pricing_account", "ask_pricing_account", "add_redemption"]
+__all__ = ["PricingAccount", "ask_pricing_account", "add_redemption"]
 
 
 @dataclass(frozen=True)
@@ -24,14 +23,9 @@ class PricingAccount:
     points: int
 
 
-def pricing_account(user_id: str) -> PricingAccount:
-    """One BatchGetItem: the buyer's account (consistent: the points about to be spent) and the level table."""
-    account_row, table_row = get_items([points.account_key(user_id), levels.TABLE_KEY])
-    return _pricing_account(user_id, account_row, table_row)
-
-
 def ask_pricing_account(batch: ReadBatch, user_id: str) -> Callable[[], PricingAccount]:
-    """`pricing_account`, its two items read (each as consistently as there) in `batch` with other reads."""
+    """The buyer's level, discount and points, read in `batch` with other features' reads: the buyer's
+    account (consistently: the points about to be spent) and the level table (eventually)."""
     model, key, consistent = points.account_key(user_id)
     account = batch.ask(model, key, consistent=consistent)
     model, key, consistent = levels.TABLE_KEY
