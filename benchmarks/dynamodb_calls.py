@@ -61,10 +61,11 @@ def dynamodb_calls_section() -> str:
 
 Counted with a botocore `before-call.dynamodb` event hook on the one client all tables share. Target: 2 for a
 product page and 2 for a cart view, whatever the number of SKUs or lines; a checkout's calls the same for 1 or 45
-lines, and with a coupon and points one GetItem more (the coupon read; the coupon's lock and the points' debit join
-the order's one transaction). A checkout's first BatchGetItem and TransactWriteItems are its rate-limit buckets
-(per buyer, device and IP; on in live mode, as here), then the idempotency key, address, the SKU cards, the member
-account with the level table (one BatchGetItem) and the order's transaction.
+lines, with a coupon and points or without (the coupon is one more key in the same read; the coupon's lock and the
+points' debit join the order's one transaction). A checkout's first BatchGetItem and TransactWriteItems are its
+rate-limit buckets (per buyer, device and IP; on in live mode, as here), then one BatchGetItem of its reads by key
+(the idempotency key, address, SKU cards, member account, level table and coupon: core/batch_reads.py) and the
+order's transaction.
 
 | request | calls | operations |
 | --- | ---: | --- |

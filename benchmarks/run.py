@@ -67,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
 
 # Sections that need only the embedded DynamoDB and the tables (no shared fixtures): `--only <name>` runs one of
 # them alone and puts its text in place of the same section of report.md (the rest of the report is kept).
-SINGLE_SECTIONS = {"dashboard": "benchmarks.dashboard_bench:dashboard_section", "web": "benchmarks.web_bench:web_section"}
+SINGLE_SECTIONS = {"dashboard": "benchmarks.dashboard_bench:dashboard_section", "web": "benchmarks.web_bench:web_section",
+                   "calls": "benchmarks.dynamodb_calls:dynamodb_calls_section",
+                   "checkout": "benchmarks.checkout:checkout_section"}  # starts its own stacks
 
 
 def run_one(name: str) -> int:

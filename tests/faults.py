@@ -5,6 +5,7 @@ so the client raises exactly what DynamoDB would have sent.
 """
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -82,3 +83,44 @@ def reply_lost_after_commit(operation: str, *, resend: bool = True, skip: int = 
         yield lost
     finally:
         botocore.client.BaseClient._make_api_call = real_call
+
+
+@contextmanager
+def unprocessed_keys(client, *, answers: int, keep: int = 1) -> Iterator[list[dict]]:
+    """The next `answers` BatchGetItem answers on `client` keep `keep` of their items and give the keys of
+    the rest back as UnprocessedKeys (with the table's ConsistentRead as asked), as DynamoDB does when a
+    table's partition is busy or the answer would pass 16 MB; later answers go through. Yields each
+    request's RequestItems, as sent, so a test sees what was asked again."""
+    asked: list[dict] = []
+    left = [answers]
+
+    def record(params, model, **_):
+        asked.append(copy.deepcopy(params["RequestItems"]))
+
+    def hold_back(http_response, parsed, model, **_):
+        if not left[0] or http_response.status_code != 200:
+            return
+        left[0] -= 1
+        request, kept = asked[-1], 0
+        for table, items in list((parsed.get("Responses") or {}).items()):
+            held = []
+            for item in list(items):
+                if kept < keep:
+                    kept += 1
+                    continue
+                items.remove(item)
+                held.extend(key for key in request[table]["Keys"]
+                            if all(item.get(name) == value for name, value in key.items()))
+            if held:
+                entry = {"Keys": held}
+                if "ConsistentRead" in request[table]:
+                    entry["ConsistentRead"] = request[table]["ConsistentRead"]
+                parsed.setdefault("UnprocessedKeys", {})[table] = entry
+
+    client.meta.events.register("before-parameter-build.dynamodb.BatchGetItem", record)
+    client.meta.events.register("after-call.dynamodb.BatchGetItem", hold_back)
+    try:
+        yield asked
+    finally:
+        client.meta.events.unregister("before-parameter-build.dynamodb.BatchGetItem", record)
+        client.meta.events.unregister("after-call.dynamodb.BatchGetItem", hold_back)

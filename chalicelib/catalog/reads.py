@@ -6,14 +6,17 @@ plain data shaped like `views.BuyerProduct`, which documents it in /openapi.json
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.catalog.models import MAIN_SHARD, ON_SALE, InventoryModel, ProductModel, SkuEntry
 from chalicelib.core.db import batch_get, get_or_none, plain_map
 from chalicelib.core.errors import NotFound
 from chalicelib.core.ids import looks_like_id, require_id
 from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
+
+if TYPE_CHECKING:
+    from chalicelib.core.batch_reads import ReadBatch
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,15 @@ def sku_cards(sku_ids: Iterable[str], *, consistent: bool = False) -> dict[str, 
     wanted = [sku_id for sku_id in dict.fromkeys(sku_ids) if looks_like_id(sku_id)]
     rows = batch_get(InventoryModel, [(sku_id, MAIN_SHARD) for sku_id in wanted], consistent=consistent)
     return {row.sku_id: _card_of(row) for row in rows if row.product_id}
+
+
+def ask_sku_cards(batch: ReadBatch, sku_ids: Iterable[str], *,
+                  consistent: bool = False) -> Callable[[], dict[str, SkuCard]]:
+    """`sku_cards`, the inventory items read in `batch` with other features' reads."""
+    wanted = [sku_id for sku_id in dict.fromkeys(sku_ids) if looks_like_id(sku_id)]
+    rows = [batch.ask(InventoryModel, (sku_id, MAIN_SHARD), consistent=consistent) for sku_id in wanted]
+    return lambda: {row.sku_id: _card_of(row) for row in (found() for found in rows)
+                    if row is not None and row.product_id}
 
 
 def _card_of(row: InventoryModel) -> SkuCard:

@@ -6,12 +6,14 @@ hands it to `pricing.price`, the one pricing function. The writes that spend a c
 or points are the owning features' own functions, added to the order's transaction
 through `pricing.Discount`.
 
-DynamoDB calls, whatever the basket: BatchGetItem (the buyer's level and balance, and the
-level table), GetItem (the coupon, when one is named), BatchGetItem (categories, only for
-a category-scoped coupon); a preview also Queries the buyer's coupons once.
+DynamoDB calls, whatever the basket: the buyer's account (level and balance), the level table
+and the coupon (when one is named) are keys in checkout's one BatchGetItem (`ask_quote`,
+core/batch_reads); then a BatchGetItem of categories, only for a category-scoped coupon (it
+needs the coupon's scope and the SKUs' products); a preview also Queries the buyer's coupons once.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.catalog.reads import product_categories
@@ -37,7 +39,9 @@ from chalicelib.core.errors import Unprocessable
 from chalicelib.members import loyalty
 
 if TYPE_CHECKING:
+    from chalicelib.core.batch_reads import ReadBatch
     from chalicelib.marketing.redemption import HeldCoupon
+    from chalicelib.members.loyalty import PricingAccount
 
 
 def _redemption() -> Any:
@@ -47,11 +51,21 @@ def _redemption() -> Any:
     return redemption
 
 
-def quote(lines: list[PricedLine], *, user_id: str, coupon_id: str | None, points: int | None,
-          offer_coupons: bool = False) -> Quote:
+def ask_quote(batch: ReadBatch, *, user_id: str, coupon_id: str | None) -> Callable[..., Quote]:
+    """Add what pricing reads by key (the buyer's account and the level table; the coupon, when one is
+    named) to `batch`; the answer, once it has run, prices lines: `(lines, points=, offer_coupons=)`."""
+    account = loyalty.ask_pricing_account(batch, user_id)
+    chosen = _redemption().ask_coupon_for_order(batch, user_id, coupon_id) if coupon_id is not None else None
+
+    def priced(lines: list[PricedLine], *, points: int | None, offer_coupons: bool = False) -> Quote:
+        return _quote(lines, user_id=user_id, account=account(), chosen=chosen() if chosen else None,
+                      points=points, offer_coupons=offer_coupons)
+    return priced
+
+
+def _quote(lines: list[PricedLine], *, user_id: str, account: PricingAccount, chosen: HeldCoupon | None,
+           points: int | None, offer_coupons: bool) -> Quote:
     """The priced basket; `offer_coupons` (the preview) also judges every coupon the buyer holds."""
-    account = loyalty.pricing_account(user_id)
-    chosen = _redemption().coupon_for_order(user_id, coupon_id) if coupon_id is not None else None
     held = _redemption().coupons_to_offer(user_id) if offer_coupons else []
     categories = _categories_if_needed(lines, ([chosen] if chosen else []) + held)
     totals = [line.line_total for line in lines]

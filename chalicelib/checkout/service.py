@@ -11,10 +11,13 @@ if and only if its key is taken: a retry after any failure either finds the key
 DynamoDB's own ClientRequestToken is not used: it lasts ten minutes and moto
 ignores it.
 
-DynamoDB calls per submit, whatever the number of lines: GetItem (key),
-GetItem (address), Query (the cart, only `from_cart`), BatchGetItem (SKU cards),
-BatchGetItem (member account and level table), GetItem (the coupon, when one is named),
-BatchGetItem (product categories, only for a category-scoped coupon), TransactWriteItems.
+DynamoDB calls per submit, whatever the number of lines: Query (the cart, only `from_cart`: its
+lines name the SKUs), one BatchGetItem (core/batch_reads: the key, the address, the SKU cards, the member
+account and level table, the coupon when one is named; each table read as consistently as alone),
+BatchGetItem (product categories, only for a category-scoped coupon: they need the coupon's scope and the
+cards' products), TransactWriteItems. The reads are checked in the order a buyer is answered: the key's
+earlier order first (a replay answers it whatever else the batch found), then the lines, the address, the
+SKUs, the discounts.
 """
 from __future__ import annotations
 
@@ -24,9 +27,9 @@ from typing import TYPE_CHECKING
 from chalicelib.cart import service as cart
 from chalicelib.catalog import reservations
 from chalicelib.catalog.models import MAIN_SHARD
-from chalicelib.catalog.reads import SkuCard, sku_cards
+from chalicelib.catalog.reads import SkuCard, ask_sku_cards
 from chalicelib.checkout import statuses
-from chalicelib.checkout.discounts import quote
+from chalicelib.checkout.discounts import ask_quote
 from chalicelib.checkout.models import AppliedCouponRecord, OrderLine, OrderModel, ShippingAddress, shard_of
 from chalicelib.checkout.orders import get_order
 from chalicelib.checkout.pricing import LineShare, PricedLine, Quote, free_shipping_threshold
@@ -40,6 +43,7 @@ from chalicelib.checkout.views import (
     order_view,
 )
 from chalicelib.core import clock, config, metrics
+from chalicelib.core.batch_reads import ReadBatch
 from chalicelib.core.db import commit_if_conditions_hold, until_committed
 from chalicelib.core.errors import BadRequest, Conflict, NotFound, ServiceUnavailable
 from chalicelib.core.idempotency import TransactionKey, required_transaction_key
@@ -48,6 +52,8 @@ from chalicelib.core.records import dataclass  # dataclasses' own, made without 
 from chalicelib.members import service as members
 
 if TYPE_CHECKING:  # a body the edge validated is its fields (core/input_schemas.Fields), not the model
+    from collections.abc import Callable
+
     from chalicelib.checkout.inputs import OrderSubmission
 
 # 2 items per SKU (reservation, cart line) + order + key + cart header = 93 of DynamoDB's 100
@@ -72,6 +78,14 @@ class Plan:
     quote: Quote
     address: ShippingAddress | None
     from_cart: bool
+
+
+class _KeyUsed(Exception):  # noqa: N818 - not an error: the plan's reads found the key's earlier order
+    """Planning stops: the Idempotency-Key already created an order, which is the answer."""
+
+    def __init__(self, order_id: str) -> None:
+        super().__init__(order_id)
+        self.order_id = order_id
 
 
 # --- preview and submit ---------------------------------------------------------------
@@ -106,23 +120,19 @@ def submit_order(user_id: str, request: OrderSubmission, idempotency_key: str | 
 
         return submit_flash_order(user_id, request, idempotency_key)
     key = order_key(user_id, idempotency_key, request)
-    earlier = order_for_key(user_id, key)
-    if earlier is not None:
-        return earlier
 
     def attempt() -> OrderView | None:
-        plan = _plan(user_id, request, require_address=True)
+        try:
+            plan = _plan(user_id, request, require_address=True, key=key)
+        except _KeyUsed as used:
+            return get_order(user_id, used.order_id)
         order = _new_order(user_id, plan, request.note, idempotency_key)
         if commit_if_conditions_hold(lambda tx: _write_order(tx, order, plan, key)):
             metrics.count("OrdersCreated")
             return order_view(order)
         # Something read above changed before the commit: the same key committed by a concurrent
         # request (or by this one, its reply lost), stock taken, a price or the cart changed. Explain or retry.
-        earlier = order_for_key(user_id, key)
-        if earlier is not None:
-            return earlier
-        _refuse_short_lines(plan.quote.lines, consistent=True)
-        return None
+        return _explain_cancelled(user_id, key, plan.quote.lines)
 
     return until_committed(attempt, attempts=SUBMIT_ATTEMPTS, gives_up=lambda: ServiceUnavailable(
         "the order could not be placed while the shop is this busy, retry", code="BUSY"))
@@ -143,18 +153,37 @@ def _write_order(tx, order: OrderModel, plan: Plan, key: TransactionKey) -> None
 
 # --- reading and pricing what the buyer asked for -------------------------------------
 
-def _plan(user_id: str, request: OrderSubmission, *, require_address: bool, offer_coupons: bool = False) -> Plan:
-    wanted = _wanted_quantities(user_id, request)
-    address = _address(user_id, request.address_id, required=require_address)
-    cards = sku_cards(wanted)
+def _plan(user_id: str, request: OrderSubmission, *, require_address: bool, offer_coupons: bool = False,
+          key: TransactionKey | None = None) -> Plan:
+    """The order read and priced: its independent reads in one BatchGetItem (after the cart's Query, whose
+    lines name the SKUs). With a `key` that already created an order, `_KeyUsed` before any refusal."""
+    batch = ReadBatch()
+    created = key.ask_created(batch) if key is not None else None
+    try:
+        wanted = _wanted_quantities(user_id, request)
+    except BadRequest:
+        _answer_key_first(batch, created)  # the key alone: a replay's cart is empty by now
+        raise
+    address = _ask_address(batch, user_id, request.address_id, required=require_address)
+    cards_read = ask_sku_cards(batch, wanted)
+    priced = ask_quote(batch, user_id=user_id, coupon_id=request.coupon_id)
+    _answer_key_first(batch, created)
+    shipping = address()
+    cards = cards_read()
     lines = [PricedLine(card=cards[sku_id], quantity=quantity, shard=MAIN_SHARD)
              for sku_id, quantity in wanted.items() if sku_id in cards]
     _refuse_unknown(wanted, cards)
     _refuse_not_on_sale(lines)
     _refuse_short(lines)
-    return Plan(quote=quote(lines, user_id=user_id, coupon_id=request.coupon_id, points=request.points,
-                            offer_coupons=offer_coupons),
-                address=address, from_cart=request.from_cart)
+    return Plan(quote=priced(lines, points=request.points, offer_coupons=offer_coupons),
+                address=shipping, from_cart=request.from_cart)
+
+
+def _answer_key_first(batch: ReadBatch, created: Callable[[], str | None] | None) -> None:
+    batch.run()
+    order_id = created() if created is not None else None  # 422 IDEMPOTENCY_KEY_REUSED for another request
+    if order_id is not None:
+        raise _KeyUsed(order_id)
 
 
 def _wanted_quantities(user_id: str, request: OrderSubmission) -> dict[str, int]:
@@ -180,10 +209,26 @@ def _wanted_quantities(user_id: str, request: OrderSubmission) -> dict[str, int]
 
 def _address(user_id: str, address_id: str | None, *, required: bool) -> ShippingAddress | None:
     if address_id is None:
-        if required:
-            raise BadRequest("address_id is required to place an order", code="ADDRESS_REQUIRED")
-        return None
-    found = members.get_address(user_id, address_id)  # 404 ADDRESS_NOT_FOUND for another buyer's id
+        return _no_address(required)
+    return _shipping_address(members.get_address(user_id, address_id))  # 404 ADDRESS_NOT_FOUND: another's id
+
+
+def _ask_address(batch: ReadBatch, user_id: str, address_id: str | None, *,
+                 required: bool) -> Callable[[], ShippingAddress | None]:
+    """`_address`, read in `batch`."""
+    if address_id is None:
+        return lambda: _no_address(required)
+    found = members.ask_address(batch, user_id, address_id)
+    return lambda: _shipping_address(found())
+
+
+def _no_address(required: bool) -> None:
+    if required:
+        raise BadRequest("address_id is required to place an order", code="ADDRESS_REQUIRED")
+    return None
+
+
+def _shipping_address(found: members.Address) -> ShippingAddress:
     return ShippingAddress(address_id=found.address_id, name=found.name, phone=found.phone,
                            province=found.province, city=found.city, district=found.district, detail=found.detail)
 
@@ -209,9 +254,22 @@ def _refuse_short(lines: list[PricedLine]) -> None:
         raise Conflict(f"not enough stock: {names}", code="OUT_OF_STOCK", details={"lines": short})
 
 
-def _refuse_short_lines(lines: list[PricedLine], *, consistent: bool) -> None:
-    """After a cancelled commit: re-read the SKUs and refuse if stock, sale or existence is why."""
-    cards = sku_cards([line.card.sku_id for line in lines], consistent=consistent)
+def _explain_cancelled(user_id: str, key: TransactionKey, lines: list[PricedLine]) -> OrderView | None:
+    """After a cancelled commit, in one BatchGetItem of consistent reads: the key's order (a concurrent twin's,
+    or this request's own with its reply lost), else a refusal if stock, sale or existence is why; None: retry."""
+    batch = ReadBatch()
+    created = key.ask_created(batch)
+    cards_read = ask_sku_cards(batch, [line.card.sku_id for line in lines], consistent=True)
+    batch.run()
+    order_id = created()
+    if order_id is not None:
+        return get_order(user_id, order_id)
+    _refuse_short_lines(lines, cards_read())
+    return None
+
+
+def _refuse_short_lines(lines: list[PricedLine], cards: dict[str, SkuCard]) -> None:
+    """Refuse if the fresh `cards` show that stock, sale or existence is why the commit was cancelled."""
     wanted = {line.card.sku_id: line.quantity for line in lines}
     fresh = [PricedLine(card=cards[sku_id], quantity=quantity) for sku_id, quantity in wanted.items()
              if sku_id in cards]

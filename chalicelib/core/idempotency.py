@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 
     from pynamodb.transactions import TransactWrite
 
+    from chalicelib.core.batch_reads import ReadBatch
+
 KEY_TTL = timedelta(hours=24)
 KEY_PATTERN = re.compile(r"^[0-9A-Za-z_.:-]{8,64}$")
 REUSED = "this Idempotency-Key was used for a different request; use a new key"
@@ -77,7 +79,14 @@ class TransactionKey:
     def created(self) -> str | None:
         """The id the first request under this key created, or None when none committed (yet).
         422 IDEMPOTENCY_KEY_REUSED when the key was used for another request."""
-        record = get_or_none(IdempotencyRecord, self.record_id)
+        return self._created_by(get_or_none(IdempotencyRecord, self.record_id))
+
+    def ask_created(self, batch: ReadBatch) -> Callable[[], str | None]:
+        """`created`, its record read (consistently, as `created` reads it) in `batch` with other reads."""
+        record = batch.ask(IdempotencyRecord, (self.record_id,), consistent=True)
+        return lambda: self._created_by(record())
+
+    def _created_by(self, record: IdempotencyRecord | None) -> str | None:
         if record is None:
             return None
         if record.validation != self.fingerprint:

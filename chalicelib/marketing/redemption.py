@@ -14,11 +14,11 @@ or a cancel. Only the order that locked a coupon can reach those writes.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.core import clock
-from chalicelib.core.db import get_or_none
 from chalicelib.core.errors import NotFound
 from chalicelib.core.ids import looks_like_id
 from chalicelib.core.records import dataclass  # dataclasses' own, made without exec (cold starts)
@@ -33,8 +33,11 @@ from chalicelib.marketing.models import (
     CouponModel,
 )
 
+if TYPE_CHECKING:
+    from chalicelib.core.batch_reads import ReadBatch
+
 __all__ = ["AVAILABLE", "EXPIRED", "LOCKED", "USED", "SCOPE_ALL", "SCOPE_CATEGORIES", "SCOPE_PRODUCTS",
-           "HeldCoupon", "coupon_for_order", "coupons_to_offer", "add_lock", "add_use", "add_return"]
+           "HeldCoupon", "ask_coupon_for_order", "coupons_to_offer", "add_lock", "add_use", "add_return"]
 
 OFFER_LIMIT = 200  # coupons a preview judges: a buyer rarely holds more than a handful
 
@@ -77,9 +80,17 @@ def _int(value: Any) -> int | None:
     return None if value is None else int(value)
 
 
-def coupon_for_order(user_id: str, coupon_id: str) -> HeldCoupon:
-    """The buyer's own coupon; any other id (another buyer's included) is 404 COUPON_NOT_FOUND."""
-    coupon = get_or_none(CouponModel, user_id, coupon_id) if looks_like_id(coupon_id) else None
+def ask_coupon_for_order(batch: ReadBatch, user_id: str, coupon_id: str) -> Callable[[], HeldCoupon]:
+    """The buyer's own coupon, read consistently (it is about to be locked) in `batch` with other features'
+    reads: the callable answers once the batch has run; any other id (another buyer's included) is
+    404 COUPON_NOT_FOUND."""
+    if not looks_like_id(coupon_id):
+        return lambda: _held_or_not_found(None)
+    coupon = batch.ask(CouponModel, (user_id, coupon_id), consistent=True)
+    return lambda: _held_or_not_found(coupon())
+
+
+def _held_or_not_found(coupon: CouponModel | None) -> HeldCoupon:
     if coupon is None:
         raise NotFound("coupon not found", code="COUPON_NOT_FOUND")
     return held(coupon)

@@ -1,4 +1,5 @@
-"""A checkout costs the same DynamoDB calls for 1 line or 20; the sweeper reads an index, never scans.
+"""A checkout costs the same DynamoDB calls for 1 line or 20, with a coupon and points or without: its reads
+by key are one BatchGetItem; the sweeper reads an index, never scans.
 
 Counted on every botocore client (`dynamodb_calls`), so a call made through a
 model that missed the shared connection is counted too.
@@ -9,15 +10,16 @@ import pytest
 
 from chalicelib.checkout import service, sweeper
 from chalicelib.checkout.models import SHARDS
+from chalicelib.core import config, db
 
-# key, address; cards; the buyer's member account with the level table (one BatchGetItem); the commit
-SUBMIT_BY_ITEMS = {"GetItem": 2, "BatchGetItem": 2, "TransactWriteItems": 1}
-SUBMIT_FROM_CART = {**SUBMIT_BY_ITEMS, "Query": 1}  # + the cart's lines
+# the key, address, cards, member account, level table (and coupon) in one BatchGetItem; the commit
+SUBMIT_BY_ITEMS = {"BatchGetItem": 1, "TransactWriteItems": 1}
+SUBMIT_FROM_CART = {**SUBMIT_BY_ITEMS, "Query": 1}  # + the cart's lines, which name the SKUs to read
 SWEEP_KINDS = 2  # EXPIRE and CONFIRM, each over every shard
 
 
-@pytest.mark.parametrize("line_count", [1, 5, 20])
-def test_buy_now_costs_two_gets_two_batch_gets_and_one_transaction_whatever_the_lines(
+@pytest.mark.parametrize("line_count", [1, 5, 20, service.MAX_ORDER_SKUS])
+def test_buy_now_costs_one_batch_get_and_one_transaction_whatever_the_lines(
         shop, alice, dynamodb_calls, line_count):
     items = {sku_id: 1 for sku_id in shop.skus(line_count, stock=5)}
     dynamodb_calls.clear()
@@ -41,6 +43,53 @@ def test_checkout_from_the_cart_adds_one_query_whatever_the_lines(shop, alice, d
     assert response.status_code == 201 and len(response.data["items"]) == line_count, response.data
     assert dynamodb_calls.counts() == SUBMIT_FROM_CART, \
         f"expected {SUBMIT_FROM_CART} for {line_count} cart line(s), got {dynamodb_calls.counts()}: {dynamodb_calls}"
+
+
+def test_a_replayed_submit_is_one_batch_get_and_the_orders_get(shop, alice, dynamodb_calls):
+    sku_id = shop.sku(stock=5)
+    first = alice.order({sku_id: 1}, key="replayed-key-01")
+    dynamodb_calls.clear()
+
+    again = alice.order({sku_id: 1}, key="replayed-key-01")
+
+    assert again.status_code == 201 and again.data["order_id"] == first.data["order_id"], again.data
+    expected = {"BatchGetItem": 1, "GetItem": 1}  # the key found in the batch, then its order; nothing written
+    assert dynamodb_calls.counts() == expected, f"expected {expected}, got {dynamodb_calls.counts()}"
+
+
+def test_a_refused_submit_reads_once_and_writes_nothing(shop, alice, dynamodb_calls):
+    sku_id = shop.sku(stock=1)
+    dynamodb_calls.clear()
+
+    response = alice.order({sku_id: 2})
+
+    assert response.status_code == 409 and response.data["error"]["code"] == "OUT_OF_STOCK", response.data
+    assert dynamodb_calls.counts() == {"BatchGetItem": 1}, dynamodb_calls
+
+
+def test_the_one_batch_reads_each_table_as_consistently_as_its_owner_reads_it_alone(
+        shop, alice, owner, dynamodb_calls):
+    """Consistent where a stale read would mislead: the key (a twin's order), the address, the points about to
+    be spent and the coupon about to be locked; the SKU cards and the level table as before, eventually
+    (the reservation's conditions catch a stale price or stock)."""
+    from tests.faults import unprocessed_keys
+    from tests.marketing.conftest import claimed, new_template
+
+    coupon = claimed(alice, new_template(owner, kind="NO_THRESHOLD", amount_off=100, min_spend=None)["template_id"])
+    items = {sku_id: 1 for sku_id in shop.skus(3, stock=5)}
+
+    with unprocessed_keys(db.connection().client, answers=0) as asked:
+        dynamodb_calls.clear()
+        response = alice.order(items, coupon_id=coupon["coupon_id"])
+
+    assert response.status_code == 201 and response.data["coupon_discount"] == 100, response.data
+    assert dynamodb_calls.counts() == SUBMIT_BY_ITEMS, dynamodb_calls
+    [request] = asked
+    consistency = {table: (len(entry["Keys"]), entry["ConsistentRead"]) for table, entry in request.items()}
+    expected = {config.table_name(logical): reads for logical, reads in {
+        "idempotency": (1, True), "addresses": (1, True), "inventory": (3, False),
+        "member_accounts": (1, True), "member_levels": (1, False), "coupons": (1, True)}.items()}
+    assert consistency == expected, f"expected (keys, consistent) per table {expected}, got {consistency}"
 
 
 def test_a_sweep_with_nothing_due_is_one_index_query_per_shard_however_many_orders_wait(

@@ -14,11 +14,11 @@ from botocore.exceptions import ReadTimeoutError
 from chalicelib.catalog.models import MAIN_SHARD, InventoryModel
 from chalicelib.checkout import service
 from chalicelib.checkout.models import OrderModel
-from chalicelib.core import db
+from chalicelib.core import config, db
 from chalicelib.core.db import get_or_none
 from chalicelib.core.models import IdempotencyRecord
 from tests.checkout.conftest import stock_of
-from tests.faults import failing_calls, throttled, transaction_cancelled
+from tests.faults import failing_calls, throttled, transaction_cancelled, unprocessed_keys
 
 CONFLICT = transaction_cancelled("None", "TransactionConflict", "None")
 
@@ -102,14 +102,74 @@ def test_conflicts_and_throttles_short_of_the_limit_are_retried_into_one_order(s
     assert stock_of(sku_id) == {"available": 3, "reserved": 2, "sold": 0}, "expected 2 reserved once"
 
 
-@pytest.mark.parametrize("operation", ["GetItem", "BatchGetItem"])
+@pytest.mark.parametrize("operation", ["BatchGetItem", "Query"])  # the reads by key; a from-cart order's lines
 def test_throttled_reads_before_the_commit_are_503_busy_and_leave_nothing_behind(shop, alice, operation):
     sku_id = shop.sku(stock=5)
-    with failing_calls(dynamodb(), operation, [throttled()] * 10):
-        response = alice.order({sku_id: 2}, key="faulty-key-0004")
+    assert alice.api.post("/cart/items", {"sku_id": sku_id, "quantity": 2}).status_code in (200, 201)
+    with failing_calls(dynamodb(), operation, [throttled()] * 10) as calls:
+        response = alice.order(None, key="faulty-key-0004", from_cart=True)
 
     assert_busy(response)
+    assert calls, f"expected the submit to make a {operation} call"
     assert_nothing_left(sku_id, alice.user_id, "faulty-key-0004", stock=5)
+
+
+def test_a_throttled_read_batch_is_503_busy_sent_once_and_the_same_key_then_orders_once(shop, alice):
+    """botocore retries a throttled call before the mall sees it (the injected fault skips those retries); the
+    batch adds no loop of its own on top, which would multiply the load on a throttled table."""
+    sku_id = shop.sku(stock=5)
+    with failing_calls(dynamodb(), "BatchGetItem", [throttled()]) as calls:
+        busy = alice.order({sku_id: 2}, key="faulty-key-0005")
+    retried = alice.order({sku_id: 2}, key="faulty-key-0005")
+
+    assert_busy(busy)
+    assert calls == ["BatchGetItem"], f"expected the throttled batch sent once, got {calls}"
+    assert retried.status_code == 201, f"expected the retry to place the order, got {retried.data}"
+    assert [order.order_id for order in stored_orders()] == [retried.data["order_id"]], "expected exactly one order"
+    assert stock_of(sku_id) == {"available": 3, "reserved": 2, "sold": 0}, "expected 2 reserved once"
+
+
+# --- keys the read batch leaves unprocessed: asked again with backoff, as asked ---------
+
+def test_keys_left_unprocessed_are_asked_again_with_backoff_each_table_as_consistently(shop, alice, backoffs):
+    skus = shop.skus(3, stock=5)
+    with unprocessed_keys(dynamodb(), answers=3, keep=1) as asked:
+        response = alice.order({sku_id: 1 for sku_id in skus}, key="unprocessed-0001")
+
+    assert response.status_code == 201 and len(response.data["items"]) == 3, response.data
+    assert response.data["address"]["address_id"] == alice.address_id, response.data["address"]
+    assert len(asked) == 4, f"expected the first ask and 3 asks of what was left, got {len(asked)}"
+    assert backoffs == [(0, 0.025), (0, 0.05), (0, 0.1)], f"expected growing jittered backoffs, got {backoffs}"
+    first = asked[0]
+    for again in asked[1:]:
+        assert set(again) <= set(first), f"expected only tables asked before, got {set(again)}"
+        for table, entry in again.items():
+            assert entry["ConsistentRead"] == first[table]["ConsistentRead"], f"{table} asked again differently"
+            assert all(key in first[table]["Keys"] for key in entry["Keys"]), f"{table}: keys never asked"
+    assert stock_of(skus[0]) == {"available": 4, "reserved": 1, "sold": 0}
+
+
+def test_keys_never_processed_are_503_busy_after_bounded_asks_and_leave_nothing_behind(shop, alice, backoffs):
+    sku_id = shop.sku(stock=5)
+    with unprocessed_keys(dynamodb(), answers=db.BATCH_GET_ATTEMPTS, keep=0) as asked:
+        response = alice.order({sku_id: 2}, key="unprocessed-0002")
+
+    assert_busy(response)
+    assert len(asked) == db.BATCH_GET_ATTEMPTS, f"expected {db.BATCH_GET_ATTEMPTS} asks, got {len(asked)}"
+    assert_nothing_left(sku_id, alice.user_id, "unprocessed-0002", stock=5)
+
+
+def test_a_replay_whose_key_comes_back_unprocessed_still_answers_the_first_order(shop, alice, backoffs):
+    sku_id = shop.sku(stock=5)
+    first = alice.placed({sku_id: 2}, key="unprocessed-0003")
+    with unprocessed_keys(dynamodb(), answers=1, keep=0) as asked:
+        again = alice.order({sku_id: 2}, key="unprocessed-0003")
+
+    assert again.status_code == 201 and again.data["order_id"] == first["order_id"], again.data
+    held_back = asked[1].get(config.table_name("idempotency"), {}).get("Keys")
+    assert held_back, f"expected the key record held back and asked again, got {asked[1]}"
+    assert [order.order_id for order in stored_orders()] == [first["order_id"]], "expected exactly one order"
+    assert stock_of(sku_id) == {"available": 3, "reserved": 2, "sold": 0}, "expected 2 reserved once"
 
 
 # --- failures after the commit: the key finds the order, never a second one -----------

@@ -238,6 +238,27 @@ def test_same_key_with_a_different_body_is_422(shop, alice):
     assert stock_of(sku)["reserved"] == 1
 
 
+def test_the_key_answers_before_anything_else_the_one_read_found(shop, alice):
+    """The key is read in the same batch as the address, cards and discounts, and answers first: a replay after
+    the cart was emptied by its order, the address deleted and the SKU taken off sale is still the first order;
+    a reused key with another body is still 422, not the empty cart."""
+    from chalicelib.members import service as members
+
+    product = shop.product(prices=[1000], stock=5)
+    sku = product.skus[0].sku_id
+    assert alice.api.post("/cart/items", {"sku_id": sku, "quantity": 2}).status_code in (200, 201)
+    first = alice.placed(None, from_cart=True, key="cart-key-0001")
+    members.delete_address(alice.user_id, alice.address_id)
+    shop.take_off_sale(product.product_id)
+
+    again = alice.order(None, from_cart=True, key="cart-key-0001")
+    reused = alice.order(None, from_cart=True, note="another body", key="cart-key-0001")
+
+    assert again.status_code == 201 and again.data["order_id"] == first["order_id"], again.data
+    assert reused.status_code == 422 and reused.data["error"]["code"] == "IDEMPOTENCY_KEY_REUSED", reused.data
+    assert stock_of(sku)["reserved"] == 2
+
+
 def test_two_buyers_may_use_the_same_key(shop, alice, bob):
     sku = shop.sku(stock=5)
     first = alice.order({sku: 1}, key="shared-key-1")

@@ -111,3 +111,40 @@ def test_get_items_reads_items_of_several_tables_in_one_call_as_getitems_would(a
     assert dynamodb_calls == ["BatchGetItem"], dynamodb_calls
     assert (user.user_id, user.openid, account.points, again.user_id) == ("U1", "o1", 7, "U1")
     assert missing is None and table is None
+
+
+def test_a_read_batch_answers_each_asker_its_own_item_in_one_call_per_hundred_keys(aws, dynamodb_calls):
+    from chalicelib.core.batch_reads import ReadBatch
+    from chalicelib.members.models import LevelTableModel, MemberAccountModel
+
+    for number in range(0, 150, 2):
+        MemberAccountModel(f"U{number}", growth=number, points=0, frozen=0, credited=0, debited=0,
+                           expired_through=0, shortfall=0, version=1).save()
+    batch = ReadBatch()
+    accounts = [batch.ask(MemberAccountModel, (f"U{number}",), consistent=True) for number in range(150)]
+    table = batch.ask(LevelTableModel, ("LEVELS",), consistent=False)
+    dynamodb_calls.clear()
+
+    batch.run()
+
+    assert dynamodb_calls == ["BatchGetItem", "BatchGetItem"], f"expected 151 keys in 2 calls, got {dynamodb_calls}"
+    found = [account() for account in accounts]
+    assert [int(item.growth) for item in found[::2]] == list(range(0, 150, 2)), "expected each asker its own item"
+    assert found[1::2] == [None] * 75 and table() is None, "expected None for a key with no item, as GetItem"
+
+
+def test_a_read_batch_is_asked_then_run_then_read_and_costs_nothing_when_nothing_was_asked(aws, dynamodb_calls):
+    from chalicelib.core.batch_reads import ReadBatch
+    from chalicelib.members.models import LevelTableModel
+
+    batch = ReadBatch()
+    table = batch.ask(LevelTableModel, ("LEVELS",), consistent=False)
+    with pytest.raises(RuntimeError, match="not run yet"):
+        table()
+    batch.run()
+    with pytest.raises(RuntimeError, match="has run"):
+        batch.ask(LevelTableModel, ("OTHER",), consistent=False)
+    empty = ReadBatch()
+    dynamodb_calls.clear()
+    empty.run()
+    assert dynamodb_calls == [], f"expected no call for an empty batch, got {dynamodb_calls}"
