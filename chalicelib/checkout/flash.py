@@ -18,9 +18,14 @@ per-buyer limit, payment timeout). After staff edit the sale (marketing.flash_ed
 from the sale as read before the edit fails that condition; the pool read that follows shows the new
 terms, and the order reads the sale again and is placed under them, or refused by them: never a mix.
 
-DynamoDB calls per submit: GetItem (the key), GetItem (the sale, at most once a second per
-function), GetItem (the buyer's quota), GetItem (the address), TransactWriteItems; after the sell-out:
-GetItem (the key) and nothing else.
+DynamoDB calls per submit: one BatchGetItem (core/batch_reads: the key consistently, the sale eventually and
+only when this function's copy is over a second old, the buyer's quota eventually, the address consistently:
+each as consistently as it was read alone), then TransactWriteItems. The answers are checked in the order a
+buyer has always been answered: a key that already made an order answers it (even after the sale sold out
+or ended), then the sale (not running, another SKU, sold out), the buyer's limit, the address. When the
+sale as cached here already refuses the order (sold out, not running) the batch holds the key alone: after
+the sell-out a request costs that one read and never a transaction. After a reservation that did not
+commit: the key and, after a refusal, the quota (consistently) in one BatchGetItem, then the pool's.
 """
 from __future__ import annotations
 

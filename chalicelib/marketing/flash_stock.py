@@ -11,7 +11,8 @@ The sold-out flag: every change of a shard reaches the stream handler, which rea
 one TransactGetItems (a serializable snapshot), and writes `sold_out` onto the sale conditioned on
 the sum of the shards' versions being newer than the one the flag was last computed from, so an
 older snapshot can never overwrite a newer one. Buyers read the sale at most once a second per
-function (`sale_for_order`), so the crowd after the sell-out costs that read, not a cancelled write.
+function (`sale_for_order`; an order takes `cached_sale`, else reads it with `ask_sale` in checkout's one
+BatchGetItem), so the crowd after the sell-out costs that read, not a cancelled write.
 """
 from __future__ import annotations
 

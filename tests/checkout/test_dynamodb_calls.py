@@ -227,3 +227,23 @@ def test_after_a_flash_sell_out_a_request_reads_its_key_alone_and_reserves_nothi
     assert (response.status_code, response.data["error"]["code"]) == (409, "SOLD_OUT"), response.data
     assert dynamodb_calls.counts() == {"BatchGetItem": 1}, dynamodb_calls
     assert asked == [1], "the key alone: no quota or address read for an order the sale refuses"
+
+
+def test_after_a_refused_reservation_the_key_and_quota_are_one_batch_get_then_the_pool(
+        owner, shop, client, dynamodb_calls, flash_cache, monkeypatch):
+    from chalicelib.checkout import flash
+    from tests.checkout.conftest import Buyer
+    from tests.marketing.flash import flash_order, new_sale, pool
+
+    monkeypatch.setattr(flash.random, "randrange", lambda *args: 0)  # every first try on shard 0
+    sale = new_sale(owner, shop.sku(), stock=5, shards=2, per_user_limit=2)
+    assert flash_order(Buyer(client, "U-first"), sale, 2).status_code == 201  # shard 0: 1 left
+    second = Buyer(client, "U-second")
+    dynamodb_calls.clear()
+
+    response = flash_order(second, sale, 2)  # shard 0 refuses 2: the reads say why, shard 1 takes it
+
+    assert response.status_code == 201, response.data
+    expected = {"BatchGetItem": 3, "TransactWriteItems": 2}  # the reads; the refusal; key + quota; the pool; the order
+    assert dynamodb_calls.counts() == expected, f"expected {expected}, got {dynamodb_calls.counts()}"
+    assert [shard["reserved"] for shard in pool(sale["sale_id"])] == [2, 2]
