@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
 # them alone and puts its text in place of the same section of report.md (the rest of the report is kept).
 SINGLE_SECTIONS = {"dashboard": "benchmarks.dashboard_bench:dashboard_section", "web": "benchmarks.web_bench:web_section",
                    "calls": "benchmarks.dynamodb_calls:dynamodb_calls_section",
-                   "checkout": "benchmarks.checkout:checkout_section"}  # starts its own stacks
+                   "checkout": "benchmarks.checkout:checkout_section",  # starts its own stacks
+                   "flash": "benchmarks.flash_bench:flash_stack_section"}  # starts its own stack
 
 
 def run_one(name: str) -> int:

@@ -18,9 +18,14 @@ per-buyer limit, payment timeout). After staff edit the sale (marketing.flash_ed
 from the sale as read before the edit fails that condition; the pool read that follows shows the new
 terms, and the order reads the sale again and is placed under them, or refused by them: never a mix.
 
-DynamoDB calls per submit: GetItem (the key), GetItem (the sale, at most once a second per
-function), GetItem (the buyer's quota), GetItem (the address), TransactWriteItems; after the sell-out:
-GetItem (the key) and nothing else.
+DynamoDB calls per submit: one BatchGetItem (core/batch_reads: the key consistently, the sale eventually and
+only when this function's copy is over a second old, the buyer's quota eventually, the address consistently:
+each as consistently as it was read alone), then TransactWriteItems. The answers are checked in the order a
+buyer has always been answered: a key that already made an order answers it (even after the sale sold out
+or ended), then the sale (not running, another SKU, sold out), the buyer's limit, the address. When the
+sale as cached here already refuses the order (sold out, not running) the batch holds the key alone: after
+the sell-out a request costs that one read and never a transaction. After a reservation that did not
+commit: the key and, after a refusal, the quota (consistently) in one BatchGetItem, then the pool's.
 """
 from __future__ import annotations
 
@@ -33,9 +38,10 @@ from chalicelib.catalog.reads import SkuCard
 from chalicelib.checkout import statuses
 from chalicelib.checkout.models import OrderModel, ShippingAddress, shard_of
 from chalicelib.checkout.pricing import PricedLine, Quote, free_shipping_threshold, price, shipping_fee
-from chalicelib.checkout.service import _address, _order_lines, order_for_key, order_key
+from chalicelib.checkout.service import _address, _ask_address, _order_lines, ask_order_for_key, order_key
 from chalicelib.checkout.views import OrderPreview, OrderView, address_view, line_view, order_view
 from chalicelib.core import clock, metrics
+from chalicelib.core.batch_reads import ReadBatch
 from chalicelib.core.db import condition_failed, run_transaction
 from chalicelib.core.errors import BadRequest, Conflict, ServiceUnavailable, Unprocessable
 from chalicelib.core.ids import new_id
@@ -43,6 +49,8 @@ from chalicelib.marketing import flash_stock
 from chalicelib.marketing.flash_models import FlashPoolModel, FlashSaleModel
 
 if TYPE_CHECKING:  # a body the edge validated is its fields (core/input_schemas.Fields), not the model
+    from collections.abc import Callable
+
     from chalicelib.checkout.inputs import OrderSubmission
     from chalicelib.core.idempotency import TransactionKey
 
@@ -54,16 +62,10 @@ def submit_flash_order(user_id: str, request: OrderSubmission, idempotency_key: 
     """Create the flash-sale order, or return the one this key already created."""
     sku_id, quantity = _the_line(request)
     key = order_key(user_id, idempotency_key, request)
-    earlier = order_for_key(user_id, key)
-    if earlier is not None:
-        return earlier
-    sale = flash_stock.sale_for_order(request.flash_sale_id)
-    _refuse_outside_sale(sale, sku_id, quantity)
-    if sale.sold_out:
-        raise _sold_out()
-    if flash_stock.quota_bought(sale.sale_id, user_id) + quantity > int(sale.per_user_limit):
-        raise _limit_reached(sale)
-    address = _address(user_id, request.address_id, required=True)
+    try:
+        sale, address = _read_order(user_id, key, request, sku_id, quantity)
+    except _Replayed as replay:  # a replay answers its order first, even after the sale sold out or ended
+        return replay.order
     quote = _quote(sale, quantity)
     shard = random.randrange(int(sale.shards))
     for _ in range(COMMIT_ATTEMPTS):
@@ -74,13 +76,14 @@ def submit_flash_order(user_id: str, request: OrderSubmission, idempotency_key: 
             metrics.count("OrdersCreated")
             metrics.count("FlashOrdersCreated")
             return order_view(order)
-        earlier = order_for_key(user_id, key)
-        if earlier is not None:  # a concurrent request with this key, or this one's lost reply
-            return earlier
-        if outcome == CONTENDED:  # another transaction held the shard: another shard, not the same queue
+        try:
+            bought = _read_again(user_id, key, sale, refused=outcome == REFUSED)
+        except _Replayed as replay:  # a concurrent request with this key, or this one's lost reply
+            return replay.order
+        if bought is None:  # CONTENDED: another transaction held the shard: another shard, not the same queue
             shard = _other_shard(sale, shard)
             continue
-        if flash_stock.quota_bought(sale.sale_id, user_id, consistent=True) + quantity > int(sale.per_user_limit):
+        if bought + quantity > int(sale.per_user_limit):
             raise _limit_reached(sale)
         shards = flash_stock.pool_shards(sale, consistent=True)
         if flash_stock.terms_changed(sale, shards):  # edited since read: the new terms price and limit the order
@@ -97,6 +100,57 @@ def submit_flash_order(user_id: str, request: OrderSubmission, idempotency_key: 
     if not units_left:
         flash_stock.mark_sold_out_here(sale)
     raise _sold_out()
+
+
+def _read_order(user_id: str, key: TransactionKey, request: OrderSubmission, sku_id: str, quantity: int
+                ) -> tuple[FlashSaleModel, ShippingAddress | None]:
+    """The sale and the address to order with: the key's earlier order (`_Replayed`), the sale, the buyer's
+    quota and the address checked in that order, all read in one BatchGetItem. A sale cached here that refuses
+    the order (sold out, not running) is not read again and the batch holds the key alone: the crowd after a
+    sell-out costs one read each, and never a transaction."""
+    batch = ReadBatch()
+    earlier = ask_order_for_key(batch, user_id, key)
+    sale = flash_stock.cached_sale(request.flash_sale_id)
+    if sale is not None and _refused_as_known(sale, sku_id, quantity):
+        batch.run()
+        _refuse_replayed(earlier)
+        _refuse_outside_sale(sale, sku_id, quantity)
+        raise _sold_out()
+    sale_read = (lambda: sale) if sale is not None else flash_stock.ask_sale(batch, request.flash_sale_id)
+    bought = flash_stock.ask_quota_bought(batch, request.flash_sale_id, user_id)
+    address = _ask_address(batch, user_id, request.address_id, required=True)
+    batch.run()
+    _refuse_replayed(earlier)
+    sale = sale_read()
+    _refuse_outside_sale(sale, sku_id, quantity)
+    if sale.sold_out:
+        raise _sold_out()
+    if bought() + quantity > int(sale.per_user_limit):
+        raise _limit_reached(sale)
+    return sale, address()
+
+
+def _read_again(user_id: str, key: TransactionKey, sale: FlashSaleModel, *, refused: bool) -> int | None:
+    """After a reservation that did not commit: the key's order (`_Replayed`) and, after a refusal, the units
+    the buyer has bought (consistently; None after a contention), in one BatchGetItem."""
+    batch = ReadBatch()
+    earlier = ask_order_for_key(batch, user_id, key)
+    bought = flash_stock.ask_quota_bought(batch, sale.sale_id, user_id, consistent=True) if refused else None
+    batch.run()
+    _refuse_replayed(earlier)
+    return bought() if bought is not None else None
+
+
+class _Replayed(Exception):  # noqa: N818 - not an error: the key's earlier order is the answer
+    def __init__(self, order: OrderView) -> None:
+        super().__init__(order.order_id)
+        self.order = order
+
+
+def _refuse_replayed(earlier: Callable[[], OrderView | None]) -> None:
+    order = earlier()  # 422 IDEMPOTENCY_KEY_REUSED for another request
+    if order is not None:
+        raise _Replayed(order)
 
 
 def _reserve(build) -> str:
@@ -167,18 +221,37 @@ def _the_line(request: OrderSubmission) -> tuple[str, int]:
 
 
 def _refuse_outside_sale(sale: FlashSaleModel, sku_id: str, quantity: int) -> None:
-    _refuse_not_running(sale)
+    refusal = _outside_sale(sale, sku_id, quantity)
+    if refusal is not None:
+        raise refusal
+
+
+def _outside_sale(sale: FlashSaleModel, sku_id: str, quantity: int) -> Unprocessable | Conflict | None:
+    """Why the sale itself refuses this line, before any stock or quota: not running, another SKU, over the limit."""
+    if not flash_stock.running(sale):
+        return _not_running(sale)
     if sku_id != sale.sku_id:
-        raise Unprocessable("this SKU is not the one this flash sale sells", code="SKU_NOT_IN_SALE",
-                            details={"sku_id": sale.sku_id})
+        return Unprocessable("this SKU is not the one this flash sale sells", code="SKU_NOT_IN_SALE",
+                             details={"sku_id": sale.sku_id})
     if quantity > int(sale.per_user_limit):
-        raise _limit_reached(sale)
+        return _limit_reached(sale)
+    return None
+
+
+def _refused_as_known(sale: FlashSaleModel, sku_id: str, quantity: int) -> bool:
+    """Whether the sale as this function knows it refuses the order before the buyer's quota or address
+    matter (outside the sale, or sold out): then only the key is read, for a replay's earlier order."""
+    return bool(sale.sold_out) or _outside_sale(sale, sku_id, quantity) is not None
 
 
 def _refuse_not_running(sale: FlashSaleModel) -> None:
     if not flash_stock.running(sale):
-        raise Unprocessable("this flash sale is not running", code="SALE_NOT_RUNNING",
-                            details={"starts_at": clock.iso(sale.starts_at), "ends_at": clock.iso(sale.ends_at)})
+        raise _not_running(sale)
+
+
+def _not_running(sale: FlashSaleModel) -> Unprocessable:
+    return Unprocessable("this flash sale is not running", code="SALE_NOT_RUNNING",
+                         details={"starts_at": clock.iso(sale.starts_at), "ends_at": clock.iso(sale.ends_at)})
 
 
 def _sold_out() -> Conflict:

@@ -328,5 +328,14 @@ def order_key(user_id: str, idempotency_key: str | None, request: OrderSubmissio
 
 def order_for_key(user_id: str, key: TransactionKey) -> OrderView | None:
     """The order this key already created for this request, or None (422 IDEMPOTENCY_KEY_REUSED for another)."""
-    order_id = key.created()
+    return _order_created(user_id, key.created())
+
+
+def ask_order_for_key(batch: ReadBatch, user_id: str, key: TransactionKey) -> Callable[[], OrderView | None]:
+    """`order_for_key`, the key's record read in `batch`; once it has run, the order read when there is one."""
+    created = key.ask_created(batch)
+    return lambda: _order_created(user_id, created())
+
+
+def _order_created(user_id: str, order_id: str | None) -> OrderView | None:
     return None if order_id is None else get_order(user_id, order_id)

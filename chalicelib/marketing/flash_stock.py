@@ -11,14 +11,16 @@ The sold-out flag: every change of a shard reaches the stream handler, which rea
 one TransactGetItems (a serializable snapshot), and writes `sold_out` onto the sale conditioned on
 the sum of the shards' versions being newer than the one the flag was last computed from, so an
 older snapshot can never overwrite a newer one. Buyers read the sale at most once a second per
-function (`sale_for_order`), so the crowd after the sell-out costs that read, not a cancelled write.
+function (`sale_for_order`; an order takes `cached_sale`, else reads it with `ask_sale` in checkout's one
+BatchGetItem), so the crowd after the sell-out costs that read, not a cancelled write.
 """
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.catalog import reservations
 from chalicelib.core import clock, metrics
@@ -34,6 +36,9 @@ from chalicelib.core.errors import NotFound
 from chalicelib.core.ids import looks_like_id
 from chalicelib.marketing.flash_models import FlashPoolModel, FlashQuotaModel, FlashSaleModel, pool_key, quota_key
 
+if TYPE_CHECKING:
+    from chalicelib.core.batch_reads import ReadBatch
+
 log = logging.getLogger("micromall.marketing")
 
 CACHE_SECONDS = 1.0  # how long a function trusts the sale (and its sold-out flag) it read, by the mall clock
@@ -48,15 +53,38 @@ _cache_lock = threading.Lock()
 
 def sale_for_order(sale_id: str) -> FlashSaleModel:
     """The sale, read at most once every CACHE_SECONDS per function (404 FLASH_SALE_NOT_FOUND)."""
+    cached = cached_sale(sale_id)
+    if cached is not None:
+        return cached
     now = clock.timestamp()
+    sale = get_or_none(FlashSaleModel, sale_id, consistent=False) if looks_like_id(sale_id) else None
+    return _remembered(sale, now)
+
+
+def cached_sale(sale_id: str) -> FlashSaleModel | None:
+    """The sale as this function read it less than CACHE_SECONDS ago, or None (then read it: `ask_sale`)."""
     with _cache_lock:
         cached = _cache.get(sale_id)
-    if cached is not None and 0 <= now - cached[0] < CACHE_SECONDS:
+    if cached is not None and 0 <= clock.timestamp() - cached[0] < CACHE_SECONDS:
         return cached[1]
-    sale = get_or_none(FlashSaleModel, sale_id, consistent=False) if looks_like_id(sale_id) else None
+    return None
+
+
+def ask_sale(batch: ReadBatch, sale_id: str) -> Callable[[], FlashSaleModel]:
+    """The sale read (eventually consistently, as `sale_for_order` reads it) in `batch` with other features'
+    reads, and remembered; 404 FLASH_SALE_NOT_FOUND once the batch has run. Asks even when the sale is
+    cached: take `cached_sale` first, the cache is the point of the sold-out fast path."""
+    if not looks_like_id(sale_id):
+        return lambda: _remembered(None, 0.0)  # 404 without a read, as sale_for_order
+    now = clock.timestamp()
+    item = batch.ask(FlashSaleModel, (sale_id,), consistent=False)
+    return lambda: _remembered(item(), now)
+
+
+def _remembered(sale: FlashSaleModel | None, at: float) -> FlashSaleModel:
     if sale is None:
         raise NotFound("no such flash sale", code="FLASH_SALE_NOT_FOUND")
-    remember(sale, now)
+    remember(sale, at)
     return sale
 
 
@@ -141,6 +169,19 @@ def _move(tx: Any, sale_id: str, shard: int, quantity: int, *, source: Any, targ
 
 def quota_bought(sale_id: str, user_id: str, *, consistent: bool = False) -> int:
     row = get_or_none(FlashQuotaModel, quota_key(sale_id, user_id), consistent=consistent)
+    return _bought(row)
+
+
+def ask_quota_bought(batch: ReadBatch, sale_id: str, user_id: str, *, consistent: bool = False) -> Callable[[], int]:
+    """`quota_bought`, its item read in `batch` (as consistently as asked) with other features' reads. A sale id
+    that is no id asks nothing: no such sale, and `ask_sale` answers its 404 first."""
+    if not looks_like_id(sale_id):
+        return lambda: 0
+    row = batch.ask(FlashQuotaModel, (quota_key(sale_id, user_id),), consistent=consistent)
+    return lambda: _bought(row())
+
+
+def _bought(row: FlashQuotaModel | None) -> int:
     return int(row.bought) if row is not None else 0
 
 

@@ -131,3 +131,119 @@ def test_a_sweep_reads_the_due_index_and_never_scans(shop, alice, frozen_clock, 
     assert calls["TransactWriteItems"] == len(orders), f"expected one transaction per expired order, got {calls}"
     assert set(queried) == {f"{kind}#{shard}" for kind in ("EXPIRE", "CONFIRM") for shard in range(SHARDS)}, \
         f"expected the sweep to query every due shard, got {sorted(set(queried))}"
+
+
+# --- flash-sale orders ----------------------------------------------------------------------
+
+FLASH_SUBMIT = {"BatchGetItem": 1, "TransactWriteItems": 1}  # the key, sale, quota and address; the reservation
+
+
+@pytest.fixture
+def flash_cache():
+    from chalicelib.marketing import flash_stock
+
+    flash_stock.forget_cached()
+    yield flash_stock
+    flash_stock.forget_cached()
+
+
+def test_a_flash_order_reads_in_one_batch_get_whether_or_not_the_sale_is_cached(
+        owner, shop, client, dynamodb_calls, flash_cache):
+    from tests.checkout.conftest import Buyer
+    from tests.marketing.flash import flash_order, new_sale
+
+    sale = new_sale(owner, shop.sku(), stock=4, per_user_limit=1, shards=2)
+    for user_id in ("U-first", "U-second"):  # the sale read in the first one's batch, cached for the second
+        buyer = Buyer(client, user_id)
+        dynamodb_calls.clear()
+
+        response = flash_order(buyer, sale)
+
+        assert response.status_code == 201, response.data
+        assert dynamodb_calls.counts() == FLASH_SUBMIT, f"{user_id}: {dynamodb_calls.counts()}"
+    assert flash_cache.cached_sale(sale["sale_id"]) is not None
+
+
+def test_a_flash_order_the_buyers_limit_refuses_reads_once_and_writes_nothing(
+        owner, shop, alice, dynamodb_calls, flash_cache):
+    from tests.marketing.flash import flash_order, new_sale
+
+    sale = new_sale(owner, shop.sku(), stock=4, per_user_limit=1, shards=2)
+    assert flash_order(alice, sale).status_code == 201
+    dynamodb_calls.clear()
+
+    again = flash_order(alice, sale)
+
+    assert (again.status_code, again.data["error"]["code"]) == (409, "LIMIT_REACHED"), again.data
+    assert dynamodb_calls.counts() == {"BatchGetItem": 1}, dynamodb_calls
+
+
+@pytest.mark.parametrize("after", ["sold out", "ended"])
+def test_a_flash_replay_after_the_sale_sold_out_or_ended_answers_its_earlier_order(
+        owner, shop, client, pump, frozen_clock, dynamodb_calls, flash_cache, after):
+    from tests.checkout.conftest import Buyer
+    from tests.marketing.flash import flash_order, new_sale
+
+    sale = new_sale(owner, shop.sku(), stock=1, per_user_limit=1, shards=1)
+    alice = Buyer(client, "U-alice")
+    first = flash_order(alice, sale, key="flash-replay-01")
+    assert first.status_code == 201, first.data
+    pump.drain()  # the pool's stream handler flags the sale sold out
+    frozen_clock.advance(seconds=2 if after == "sold out" else 3601)
+    refused = flash_order(Buyer(client, "U-bob"), sale)  # reads the sale again: this function caches its refusal
+    assert refused.status_code in (409, 422), refused.data
+    dynamodb_calls.clear()
+
+    again = flash_order(alice, sale, key="flash-replay-01")
+
+    assert again.status_code == 201 and again.data["order_id"] == first.data["order_id"], again.data
+    expected = {"BatchGetItem": 1, "GetItem": 1}  # the key alone in the batch (the sale is cached), then its order
+    assert dynamodb_calls.counts() == expected, f"expected {expected}, got {dynamodb_calls.counts()}"
+
+
+def test_after_a_flash_sell_out_a_request_reads_its_key_alone_and_reserves_nothing(
+        owner, shop, client, pump, frozen_clock, dynamodb_calls, flash_cache):
+    from chalicelib.core.batch_reads import ReadBatch
+    from tests.checkout.conftest import Buyer
+    from tests.marketing.flash import flash_order, new_sale
+
+    sale = new_sale(owner, shop.sku(), stock=1, per_user_limit=1, shards=1)
+    assert flash_order(Buyer(client, "U-first"), sale).status_code == 201
+    pump.drain()
+    assert flash_order(Buyer(client, "U-second"), sale).status_code == 409  # the sold-out sale cached here
+    asked: list[int] = []
+    real_run = ReadBatch.run
+
+    def counting_run(batch, **kwargs):
+        asked.append(len(batch._wanted))
+        return real_run(batch, **kwargs)
+
+    third = Buyer(client, "U-third")
+    dynamodb_calls.clear()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ReadBatch, "run", counting_run)
+        response = flash_order(third, sale)
+
+    assert (response.status_code, response.data["error"]["code"]) == (409, "SOLD_OUT"), response.data
+    assert dynamodb_calls.counts() == {"BatchGetItem": 1}, dynamodb_calls
+    assert asked == [1], "the key alone: no quota or address read for an order the sale refuses"
+
+
+def test_after_a_refused_reservation_the_key_and_quota_are_one_batch_get_then_the_pool(
+        owner, shop, client, dynamodb_calls, flash_cache, monkeypatch):
+    from chalicelib.checkout import flash
+    from tests.checkout.conftest import Buyer
+    from tests.marketing.flash import flash_order, new_sale, pool
+
+    monkeypatch.setattr(flash.random, "randrange", lambda *args: 0)  # every first try on shard 0
+    sale = new_sale(owner, shop.sku(), stock=5, shards=2, per_user_limit=2)
+    assert flash_order(Buyer(client, "U-first"), sale, 2).status_code == 201  # shard 0: 1 left
+    second = Buyer(client, "U-second")
+    dynamodb_calls.clear()
+
+    response = flash_order(second, sale, 2)  # shard 0 refuses 2: the reads say why, shard 1 takes it
+
+    assert response.status_code == 201, response.data
+    expected = {"BatchGetItem": 3, "TransactWriteItems": 2}  # the reads; the refusal; key + quota; the pool; the order
+    assert dynamodb_calls.counts() == expected, f"expected {expected}, got {dynamodb_calls.counts()}"
+    assert [shard["reserved"] for shard in pool(sale["sale_id"])] == [2, 2]
