@@ -38,7 +38,15 @@ from chalicelib.catalog.reads import SkuCard
 from chalicelib.checkout import statuses
 from chalicelib.checkout.models import OrderModel, ShippingAddress, shard_of
 from chalicelib.checkout.pricing import PricedLine, Quote, free_shipping_threshold, price, shipping_fee
-from chalicelib.checkout.service import _address, _ask_address, _order_lines, ask_order_for_key, order_key
+from chalicelib.checkout.service import (
+    _address,
+    _ask_address,
+    _order_lines,
+    _refuse_replayed,
+    _Replayed,
+    ask_order_for_key,
+    order_key,
+)
 from chalicelib.checkout.views import OrderPreview, OrderView, address_view, line_view, order_view
 from chalicelib.core import clock, metrics
 from chalicelib.core.batch_reads import ReadBatch
@@ -49,8 +57,6 @@ from chalicelib.marketing import flash_stock
 from chalicelib.marketing.flash_models import FlashPoolModel, FlashSaleModel
 
 if TYPE_CHECKING:  # a body the edge validated is its fields (core/input_schemas.Fields), not the model
-    from collections.abc import Callable
-
     from chalicelib.checkout.inputs import OrderSubmission
     from chalicelib.core.idempotency import TransactionKey
 
@@ -139,18 +145,6 @@ def _read_again(user_id: str, key: TransactionKey, sale: FlashSaleModel, *, refu
     batch.run()
     _refuse_replayed(earlier)
     return bought() if bought is not None else None
-
-
-class _Replayed(Exception):  # noqa: N818 - not an error: the key's earlier order is the answer
-    def __init__(self, order: OrderView) -> None:
-        super().__init__(order.order_id)
-        self.order = order
-
-
-def _refuse_replayed(earlier: Callable[[], OrderView | None]) -> None:
-    order = earlier()  # 422 IDEMPOTENCY_KEY_REUSED for another request
-    if order is not None:
-        raise _Replayed(order)
 
 
 def _reserve(build) -> str:

@@ -80,12 +80,12 @@ class Plan:
     from_cart: bool
 
 
-class _KeyUsed(Exception):  # noqa: N818 - not an error: the plan's reads found the key's earlier order
-    """Planning stops: the Idempotency-Key already created an order, which is the answer."""
+class _Replayed(Exception):  # noqa: N818 - not an error: the key's earlier order is the answer
+    """Reading stops: the Idempotency-Key already created an order (a regular or a flash one), which is the answer."""
 
-    def __init__(self, order_id: str) -> None:
-        super().__init__(order_id)
-        self.order_id = order_id
+    def __init__(self, order: OrderView) -> None:
+        super().__init__(order.order_id)
+        self.order = order
 
 
 # --- preview and submit ---------------------------------------------------------------
@@ -124,8 +124,8 @@ def submit_order(user_id: str, request: OrderSubmission, idempotency_key: str | 
     def attempt() -> OrderView | None:
         try:
             plan = _plan(user_id, request, require_address=True, key=key)
-        except _KeyUsed as used:
-            return get_order(user_id, used.order_id)
+        except _Replayed as replay:
+            return replay.order
         order = _new_order(user_id, plan, request.note, idempotency_key)
         if commit_if_conditions_hold(lambda tx: _write_order(tx, order, plan, key)):
             metrics.count("OrdersCreated")
@@ -156,18 +156,18 @@ def _write_order(tx, order: OrderModel, plan: Plan, key: TransactionKey) -> None
 def _plan(user_id: str, request: OrderSubmission, *, require_address: bool, offer_coupons: bool = False,
           key: TransactionKey | None = None) -> Plan:
     """The order read and priced: its independent reads in one BatchGetItem (after the cart's Query, whose
-    lines name the SKUs). With a `key` that already created an order, `_KeyUsed` before any refusal."""
+    lines name the SKUs). With a `key` that already created an order, `_Replayed` before any refusal."""
     batch = ReadBatch()
-    created = key.ask_created(batch) if key is not None else None
+    earlier = ask_order_for_key(batch, user_id, key) if key is not None else None
     try:
         wanted = _wanted_quantities(user_id, request)
     except BadRequest:
-        _answer_key_first(batch, created)  # the key alone: a replay's cart is empty by now
+        _answer_key_first(batch, earlier)  # the key alone: a replay's cart is empty by now
         raise
     address = _ask_address(batch, user_id, request.address_id, required=require_address)
     cards_read = ask_sku_cards(batch, wanted)
     priced = ask_quote(batch, user_id=user_id, coupon_id=request.coupon_id)
-    _answer_key_first(batch, created)
+    _answer_key_first(batch, earlier)
     shipping = address()
     cards = cards_read()
     lines = [PricedLine(card=cards[sku_id], quantity=quantity, shard=MAIN_SHARD)
@@ -179,11 +179,17 @@ def _plan(user_id: str, request: OrderSubmission, *, require_address: bool, offe
                 address=shipping, from_cart=request.from_cart)
 
 
-def _answer_key_first(batch: ReadBatch, created: Callable[[], str | None] | None) -> None:
+def _answer_key_first(batch: ReadBatch, earlier: Callable[[], OrderView | None] | None) -> None:
     batch.run()
-    order_id = created() if created is not None else None  # 422 IDEMPOTENCY_KEY_REUSED for another request
-    if order_id is not None:
-        raise _KeyUsed(order_id)
+    if earlier is not None:
+        _refuse_replayed(earlier)
+
+
+def _refuse_replayed(earlier: Callable[[], OrderView | None]) -> None:
+    """`_Replayed` when the key's read (in a batch that has run) found its earlier order."""
+    order = earlier()  # 422 IDEMPOTENCY_KEY_REUSED for another request
+    if order is not None:
+        raise _Replayed(order)
 
 
 def _wanted_quantities(user_id: str, request: OrderSubmission) -> dict[str, int]:
@@ -258,12 +264,12 @@ def _explain_cancelled(user_id: str, key: TransactionKey, lines: list[PricedLine
     """After a cancelled commit, in one BatchGetItem of consistent reads: the key's order (a concurrent twin's,
     or this request's own with its reply lost), else a refusal if stock, sale or existence is why; None: retry."""
     batch = ReadBatch()
-    created = key.ask_created(batch)
+    earlier = ask_order_for_key(batch, user_id, key)
     cards_read = ask_sku_cards(batch, [line.card.sku_id for line in lines], consistent=True)
     batch.run()
-    order_id = created()
-    if order_id is not None:
-        return get_order(user_id, order_id)
+    order = earlier()
+    if order is not None:
+        return order
     _refuse_short_lines(lines, cards_read())
     return None
 
@@ -326,16 +332,12 @@ def order_key(user_id: str, idempotency_key: str | None, request: OrderSubmissio
         reused="this Idempotency-Key was used for a different order request; use a new key")
 
 
-def order_for_key(user_id: str, key: TransactionKey) -> OrderView | None:
-    """The order this key already created for this request, or None (422 IDEMPOTENCY_KEY_REUSED for another)."""
-    return _order_created(user_id, key.created())
-
-
 def ask_order_for_key(batch: ReadBatch, user_id: str, key: TransactionKey) -> Callable[[], OrderView | None]:
-    """`order_for_key`, the key's record read in `batch`; once it has run, the order read when there is one."""
+    """The order this key already created for this request, its record read in `batch`: once the batch has run,
+    the order, or None (422 IDEMPOTENCY_KEY_REUSED for another request)."""
     created = key.ask_created(batch)
-    return lambda: _order_created(user_id, created())
 
-
-def _order_created(user_id: str, order_id: str | None) -> OrderView | None:
-    return None if order_id is None else get_order(user_id, order_id)
+    def earlier() -> OrderView | None:
+        order_id = created()
+        return None if order_id is None else get_order(user_id, order_id)
+    return earlier
