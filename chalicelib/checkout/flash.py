@@ -39,7 +39,6 @@ from chalicelib.checkout import statuses
 from chalicelib.checkout.models import OrderModel, ShippingAddress, shard_of
 from chalicelib.checkout.pricing import PricedLine, Quote, free_shipping_threshold, price, shipping_fee
 from chalicelib.checkout.service import (
-    _address,
     _ask_address,
     _order_lines,
     _refuse_replayed,
@@ -57,6 +56,8 @@ from chalicelib.marketing import flash_stock
 from chalicelib.marketing.flash_models import FlashPoolModel, FlashSaleModel
 
 if TYPE_CHECKING:  # a body the edge validated is its fields (core/input_schemas.Fields), not the model
+    from collections.abc import Callable
+
     from chalicelib.checkout.inputs import OrderSubmission
     from chalicelib.core.idempotency import TransactionKey
 
@@ -122,7 +123,7 @@ def _read_order(user_id: str, key: TransactionKey, request: OrderSubmission, sku
         _refuse_replayed(earlier)
         _refuse_outside_sale(sale, sku_id, quantity)
         raise _sold_out()
-    sale_read = (lambda: sale) if sale is not None else flash_stock.ask_sale(batch, request.flash_sale_id)
+    sale_read = _ask_sale(batch, request.flash_sale_id, sale)
     bought = flash_stock.ask_quota_bought(batch, request.flash_sale_id, user_id)
     address = _ask_address(batch, user_id, request.address_id, required=True)
     batch.run()
@@ -134,6 +135,11 @@ def _read_order(user_id: str, key: TransactionKey, request: OrderSubmission, sku
     if bought() + quantity > int(sale.per_user_limit):
         raise _limit_reached(sale)
     return sale, address()
+
+
+def _ask_sale(batch: ReadBatch, sale_id: str, cached: FlashSaleModel | None) -> Callable[[], FlashSaleModel]:
+    """The sale this function holds (`flash_stock.cached_sale`), else read in `batch`."""
+    return (lambda: cached) if cached is not None else flash_stock.ask_sale(batch, sale_id)
 
 
 def _read_again(user_id: str, key: TransactionKey, sale: FlashSaleModel, *, refused: bool) -> int | None:
@@ -191,9 +197,13 @@ def _write_order(tx, sale: FlashSaleModel, order: OrderModel, key: TransactionKe
 
 def preview_flash_order(user_id: str, request: OrderSubmission) -> OrderPreview:
     sku_id, quantity = _the_line(request)
-    sale = flash_stock.sale_for_order(request.flash_sale_id)
+    batch = ReadBatch()  # the sale (unless cached here) and the address: one BatchGetItem, or none
+    sale_read = _ask_sale(batch, request.flash_sale_id, flash_stock.cached_sale(request.flash_sale_id))
+    address_read = _ask_address(batch, user_id, request.address_id, required=False)
+    batch.run()
+    sale = sale_read()
     _refuse_outside_sale(sale, sku_id, quantity)
-    address = _address(user_id, request.address_id, required=False)
+    address = address_read()
     quote = _quote(sale, quantity)
     return OrderPreview(items=[line_view(line) for line in _order_lines(quote)], items_total=quote.items_total,
                         member_discount=0, coupon_discount=0, points_discount=0, discount_total=0,

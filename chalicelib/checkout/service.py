@@ -213,15 +213,10 @@ def _wanted_quantities(user_id: str, request: OrderSubmission) -> dict[str, int]
     return wanted
 
 
-def _address(user_id: str, address_id: str | None, *, required: bool) -> ShippingAddress | None:
-    if address_id is None:
-        return _no_address(required)
-    return _shipping_address(members.get_address(user_id, address_id))  # 404 ADDRESS_NOT_FOUND: another's id
-
-
 def _ask_address(batch: ReadBatch, user_id: str, address_id: str | None, *,
                  required: bool) -> Callable[[], ShippingAddress | None]:
-    """`_address`, read in `batch`."""
+    """The shipping address, read in `batch`: 404 ADDRESS_NOT_FOUND for another buyer's id, 400 ADDRESS_REQUIRED
+    for none when `required`."""
     if address_id is None:
         return lambda: _no_address(required)
     found = members.ask_address(batch, user_id, address_id)

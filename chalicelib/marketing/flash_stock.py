@@ -11,7 +11,7 @@ The sold-out flag: every change of a shard reaches the stream handler, which rea
 one TransactGetItems (a serializable snapshot), and writes `sold_out` onto the sale conditioned on
 the sum of the shards' versions being newer than the one the flag was last computed from, so an
 older snapshot can never overwrite a newer one. Buyers read the sale at most once a second per
-function (`sale_for_order`; an order takes `cached_sale`, else reads it with `ask_sale` in checkout's one
+function (an order or a preview takes `cached_sale`, else reads it with `ask_sale` in checkout's one
 BatchGetItem), so the crowd after the sell-out costs that read, not a cancelled write.
 """
 from __future__ import annotations
@@ -51,16 +51,6 @@ _cache: dict[str, tuple[float, FlashSaleModel]] = {}
 _cache_lock = threading.Lock()
 
 
-def sale_for_order(sale_id: str) -> FlashSaleModel:
-    """The sale, read at most once every CACHE_SECONDS per function (404 FLASH_SALE_NOT_FOUND)."""
-    cached = cached_sale(sale_id)
-    if cached is not None:
-        return cached
-    now = clock.timestamp()
-    sale = get_or_none(FlashSaleModel, sale_id, consistent=False) if looks_like_id(sale_id) else None
-    return _remembered(sale, now)
-
-
 def cached_sale(sale_id: str) -> FlashSaleModel | None:
     """The sale as this function read it less than CACHE_SECONDS ago, or None (then read it: `ask_sale`)."""
     with _cache_lock:
@@ -71,11 +61,11 @@ def cached_sale(sale_id: str) -> FlashSaleModel | None:
 
 
 def ask_sale(batch: ReadBatch, sale_id: str) -> Callable[[], FlashSaleModel]:
-    """The sale read (eventually consistently, as `sale_for_order` reads it) in `batch` with other features'
+    """The sale read (eventually consistently) in `batch` with other features'
     reads, and remembered; 404 FLASH_SALE_NOT_FOUND once the batch has run. Asks even when the sale is
     cached: take `cached_sale` first, the cache is the point of the sold-out fast path."""
     if not looks_like_id(sale_id):
-        return lambda: _remembered(None, 0.0)  # 404 without a read, as sale_for_order
+        return lambda: _remembered(None, 0.0)  # 404 without a read
     now = clock.timestamp()
     item = batch.ask(FlashSaleModel, (sale_id,), consistent=False)
     return lambda: _remembered(item(), now)

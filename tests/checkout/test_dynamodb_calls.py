@@ -164,6 +164,26 @@ def test_a_flash_order_reads_in_one_batch_get_whether_or_not_the_sale_is_cached(
     assert flash_cache.cached_sale(sale["sale_id"]) is not None
 
 
+def test_a_flash_preview_reads_the_sale_and_the_address_in_one_batch_get_and_a_cached_sale_not_at_all(
+        owner, shop, alice, dynamodb_calls, flash_cache):
+    from tests.marketing.flash import new_sale
+
+    sale = new_sale(owner, shop.sku(), stock=4, per_user_limit=1, shards=2)
+    body = {"address_id": alice.address_id, "flash_sale_id": sale["sale_id"],
+            "items": [{"sku_id": sale["sku_id"], "quantity": 1}]}
+    flash_cache.forget_cached()
+    dynamodb_calls.clear()
+
+    response = alice.api.post("/orders/preview", body)
+
+    assert response.status_code == 200 and response.data["address"]["address_id"] == alice.address_id, response.data
+    assert dynamodb_calls.counts() == {"BatchGetItem": 1}, dynamodb_calls.counts()
+    dynamodb_calls.clear()
+    response = alice.api.post("/orders/preview", {key: value for key, value in body.items() if key != "address_id"})
+    assert response.status_code == 200 and response.data["address"] is None, response.data
+    assert dynamodb_calls.counts() == {}, f"the sale cached by the first preview, no address: {dynamodb_calls.counts()}"
+
+
 def test_a_flash_order_the_buyers_limit_refuses_reads_once_and_writes_nothing(
         owner, shop, alice, dynamodb_calls, flash_cache):
     from tests.marketing.flash import flash_order, new_sale

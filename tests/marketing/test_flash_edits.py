@@ -179,10 +179,11 @@ def test_an_order_priced_from_the_sale_read_before_an_edit_is_placed_under_the_n
                                                                                          dynamodb_calls):
     """A checkout function's cached sale (up to a second old) does not outlive an edit committed meanwhile."""
     from chalicelib.marketing import flash_stock
+    from chalicelib.marketing.flash_models import FlashSaleModel
 
     sale = new_sale(owner, shop.sku(), per_user_limit=2, payment_timeout_seconds=300)
     assert flash_order(alice, sale).status_code == 201
-    stale = flash_stock.sale_for_order(sale["sale_id"])
+    stale = FlashSaleModel.get(sale["sale_id"])  # the sale as a function read it before the edit
     edited(owner, sale["sale_id"], per_user_limit=1, payment_timeout_seconds=60)
     flash_stock.remember(stale)  # as another function still holds it
     response = flash_order(alice, sale)
